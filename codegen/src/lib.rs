@@ -1,0 +1,1 @@
+//! typebus-codegen: YAML event schemas -> validated model -> Rust.

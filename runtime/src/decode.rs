@@ -1,0 +1,113 @@
+//! Errors of decoding a message into a typed event.
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+
+/// A subject that no event of a schema set is published on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown subject `{subject}`")]
+pub struct UnknownSubject {
+    subject: String,
+}
+
+impl UnknownSubject {
+    /// Creates the error for `subject`.
+    pub fn new(subject: impl Into<String>) -> Self {
+        Self {
+            subject: subject.into(),
+        }
+    }
+
+    /// The subject that was not recognised.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+}
+
+/// A message whose subject or body does not decode into a known event.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// No event is published on this subject.
+    #[error(transparent)]
+    UnknownSubject(#[from] UnknownSubject),
+    /// The body is not the JSON of the subject's event.
+    #[error("invalid `{subject}` payload at {path}: {message}")]
+    Payload {
+        /// The message subject.
+        subject: String,
+        /// The JSON path of the offending value (`$.ticket.price`), `$` for the root.
+        path: String,
+        /// What was wrong, as serde_json reported it.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl DecodeError {
+    /// Builds a payload error for `subject` from a serde_json error.
+    pub fn payload(
+        subject: impl Into<String>,
+        path: impl fmt::Display,
+        source: serde_json::Error,
+    ) -> Self {
+        Self::Payload {
+            subject: subject.into(),
+            path: path.to_string(),
+            message: source.to_string(),
+            source,
+        }
+    }
+
+    /// The JSON path of the offending value, for payload errors.
+    pub fn path(&self) -> Option<&str> {
+        match self {
+            Self::Payload { path, .. } => Some(path),
+            Self::UnknownSubject(_) => None,
+        }
+    }
+}
+
+/// Decodes the JSON body of a message on `subject` into `E`, reporting the
+/// JSON path of the first offending value (`$.ticket.price`).
+///
+/// ```
+/// #[derive(Debug, serde::Deserialize)]
+/// struct Ticket { price: f64 }
+///
+/// let err = typebus::from_json::<Ticket>("ticket:created", br#"{"price":"free"}"#).unwrap_err();
+/// assert_eq!(err.path(), Some("$.price"));
+/// ```
+pub fn from_json<E: DeserializeOwned>(subject: &str, payload: &[u8]) -> Result<E, DecodeError> {
+    let mut de = serde_json::Deserializer::from_slice(payload);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = json_path(err.path());
+        DecodeError::payload(subject, path, err.into_inner())
+    })?;
+    de.end()
+        .map_err(|err| DecodeError::payload(subject, "$", err))?;
+    Ok(value)
+}
+
+/// Renders a serde_path_to_error path as a JSON path rooted at `$`.
+fn json_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::from("$");
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    out.push('.');
+                    out.push_str(key);
+                } else {
+                    out.push_str(&format!("[{key:?}]"));
+                }
+            }
+            Segment::Unknown => out.push_str(".?"),
+        }
+    }
+    out
+}

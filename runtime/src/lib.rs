@@ -1,0 +1,61 @@
+//! typebus: typed events over NATS JetStream.
+//!
+//! Events are described once in YAML schema files and compiled into Rust by
+//! `typebus-codegen` (from a `build.rs`), or declared by hand with
+//! `#[derive(Event)]`. This crate holds what every event type relies on at
+//! run time: the [`Event`] trait, the wire types ([`Timestamp`], [`Uuid`]) and
+//! the error a payload that does not decode produces ([`DecodeError`]).
+//!
+//! ```
+//! use typebus::Event;
+//!
+//! #[derive(Debug, serde::Serialize, serde::Deserialize, Event)]
+//! #[event(subject = "expiration:complete", version = 1)]
+//! struct ExpirationComplete {
+//!     #[serde(rename = "orderId")]
+//!     order_id: String,
+//! }
+//!
+//! assert_eq!(ExpirationComplete::SUBJECT, "expiration:complete");
+//! assert_eq!(ExpirationComplete::VERSION, 1);
+//! assert_eq!(ExpirationComplete::NAME, "ExpirationComplete");
+//! ```
+
+// Lets `#[derive(Event)]` (which expands to `::typebus::...`) be used inside this crate.
+#[allow(unused_extern_crates)]
+extern crate self as typebus;
+
+mod decode;
+mod event;
+mod timestamp;
+
+pub use decode::{DecodeError, UnknownSubject, from_json};
+pub use event::Event;
+pub use timestamp::{ParseTimestampError, Timestamp};
+pub use typebus_macros::Event;
+pub use uuid::Uuid;
+
+/// Includes the code that `typebus_codegen::Builder::compile` wrote to
+/// `$OUT_DIR/events.rs` from a build script.
+///
+/// ```ignore
+/// mod events {
+///     typebus::include_events!();
+/// }
+/// ```
+#[macro_export]
+macro_rules! include_events {
+    () => {
+        ::core::include!(::core::concat!(::core::env!("OUT_DIR"), "/events.rs"));
+    };
+    ($file:literal) => {
+        ::core::include!(::core::concat!(::core::env!("OUT_DIR"), "/", $file));
+    };
+}
+
+/// Not public API: paths that generated code and `#[derive(Event)]` expand to.
+#[doc(hidden)]
+pub mod __private {
+    pub use serde;
+    pub use serde_json;
+}
