@@ -29,11 +29,32 @@ mod decode;
 mod event;
 mod timestamp;
 
+#[cfg(feature = "bus")]
+mod delivery;
+#[cfg(feature = "bus")]
+pub mod error;
+#[cfg(feature = "bus")]
+pub mod headers;
+#[cfg(feature = "bus")]
+pub mod transport;
+
 pub use decode::{DecodeError, UnknownSubject, from_json};
 pub use event::Event;
 pub use timestamp::{ParseTimestampError, Timestamp};
 pub use typebus_macros::Event;
 pub use uuid::Uuid;
+
+#[cfg(feature = "bus")]
+pub use delivery::{Delivery, DeliveryInfo};
+#[cfg(feature = "bus")]
+pub use error::{
+    AckError, AckErrorKind, ConnectError, ConnectErrorKind, ListenError, ListenErrorKind,
+    ProvisionError, ProvisionErrorKind, PublishError, PublishErrorKind,
+};
+#[cfg(feature = "bus")]
+pub use headers::Headers;
+#[cfg(feature = "bus")]
+pub use transport::{ProvisionOutcome, PublishAck, Storage, StreamConfig, Transport};
 
 /// Includes the code that `typebus_codegen::Builder::compile` wrote to
 /// `$OUT_DIR/events.rs` from a build script.
