@@ -25,6 +25,35 @@ impl UnknownSubject {
     }
 }
 
+/// A string that is not one of the values of a closed schema enum (the
+/// `FromStr` error of generated enums).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown `{enum_name}` value `{value}`")]
+pub struct UnknownValue {
+    enum_name: &'static str,
+    value: String,
+}
+
+impl UnknownValue {
+    /// Creates the error for `value`, which is not a value of `enum_name`.
+    pub fn new(enum_name: &'static str, value: impl Into<String>) -> Self {
+        Self {
+            enum_name,
+            value: value.into(),
+        }
+    }
+
+    /// The schema name of the enum, e.g. `OrderStatus`.
+    pub fn enum_name(&self) -> &'static str {
+        self.enum_name
+    }
+
+    /// The value that was not recognised.
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+}
+
 /// A message whose subject or body does not decode into a known event.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {

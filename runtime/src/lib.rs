@@ -38,7 +38,7 @@ pub mod headers;
 #[cfg(feature = "bus")]
 pub mod transport;
 
-pub use decode::{DecodeError, UnknownSubject, from_json};
+pub use decode::{DecodeError, UnknownSubject, UnknownValue, from_json};
 pub use event::Event;
 pub use timestamp::{ParseTimestampError, Timestamp};
 pub use typebus_macros::Event;
