@@ -15,9 +15,21 @@
 // (Module list: `ident`, `load`, `validate` are the front half; `emit`,
 // `builder` the back half. See each module's docs.)
 
+mod builder;
+pub mod compat;
 pub mod diagnostic;
+pub mod emit;
 mod error;
+pub mod ident;
+mod load;
+pub mod lock;
 pub mod model;
+mod validate;
+mod write;
 
+pub use builder::{Builder, Generated};
 pub use diagnostic::Diagnostic;
+pub use emit::emit;
 pub use error::Error;
+pub use load::SchemaSet;
+pub use write::write_if_changed;

@@ -1,0 +1,97 @@
+//! The command line: clap definitions only.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Compile typebus event schemas into Rust, check checked-in code and the
+/// lock file in CI, and classify schema changes for compatibility.
+///
+/// Paths default to `typebus.toml`, looked up from the current directory
+/// upwards (`schemas = "schemas"`, `out = "generated/src/events.rs"`,
+/// relative to that file); flags override it.
+///
+/// Exit status: 0 ok, 1 a check or compatibility rule failed, 2 a usage
+/// error or invalid schemas.
+#[derive(Debug, Parser)]
+#[command(name = "typebus", version, max_term_width = 100)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Write the Rust code for the schemas (what build.rs would generate).
+    Generate(PathArgs),
+    /// Check that the checked-in code and the lock file match the schemas;
+    /// writes nothing.
+    Check(PathArgs),
+    /// Record the payload shape of every new (subject, version) in
+    /// `<schemas>/typebus.lock`; refuses when a recorded one changed.
+    Lock(SchemaArgs),
+    /// List every change from another schema set to this one, classified by
+    /// who can still decode what.
+    Diff(DiffArgs),
+}
+
+/// `--schemas` and `--out`.
+#[derive(Debug, Args)]
+pub(crate) struct PathArgs {
+    #[command(flatten)]
+    pub(crate) schemas: SchemaArgs,
+    /// The generated Rust file [default: `out` in typebus.toml]
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+}
+
+/// `--schemas`.
+#[derive(Debug, Args)]
+pub(crate) struct SchemaArgs {
+    /// The schema directory [default: `schemas` in typebus.toml, else
+    /// ./schemas]
+    #[arg(long, value_name = "DIR")]
+    pub(crate) schemas: Option<PathBuf>,
+}
+
+/// `typebus diff`.
+#[derive(Debug, Args)]
+pub(crate) struct DiffArgs {
+    #[command(flatten)]
+    pub(crate) schemas: SchemaArgs,
+    /// The schemas to compare with: a directory, or a git revision whose
+    /// copy of the schema directory is read (`HEAD`, `main`, `v1.2.0`)
+    #[arg(long, value_name = "DIR|GIT-REV")]
+    pub(crate) against: String,
+    /// Which readers must keep decoding: backward = new readers decode old
+    /// events (deploy consumers first), forward = old readers decode new
+    /// events, full = both, none = only list the changes
+    #[arg(long, value_enum, default_value_t = ModeArg::Backward)]
+    pub(crate) mode: ModeArg,
+}
+
+/// `--mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ModeArg {
+    /// New readers decode old events.
+    Backward,
+    /// Old readers decode new events.
+    Forward,
+    /// Both.
+    Full,
+    /// Nothing enforced.
+    None,
+}
+
+impl From<ModeArg> for typebus_codegen::compat::Mode {
+    fn from(mode: ModeArg) -> Self {
+        use typebus_codegen::compat::Mode;
+        match mode {
+            ModeArg::Backward => Mode::Backward,
+            ModeArg::Forward => Mode::Forward,
+            ModeArg::Full => Mode::Full,
+            ModeArg::None => Mode::None,
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! `typebus check`: the CI check. The checked-in code must be exactly what
+//! the schemas generate, and the lock file must record every (subject,
+//! version) with its current shape. Writes nothing.
+
+use std::io;
+use std::path::Path;
+
+use anstream::{eprintln, print};
+use typebus_codegen::lock::Lock;
+
+use super::lock::print_violations;
+use crate::cli::PathArgs;
+use crate::config::Paths;
+use crate::error::CliError;
+use crate::output::{COMMAND, ERROR, OK, unified_diff};
+
+/// Runs both checks and reports every failure before exiting 1.
+pub(crate) fn run(args: &PathArgs) -> Result<(), CliError> {
+    let paths = Paths::resolve(args.schemas.schemas.as_deref(), args.out.as_deref())?;
+    let out = paths.require_out()?;
+    let lock_path = paths.lock();
+
+    // Reading and parsing the lock and the checked-in file overlaps with
+    // generating (two cores are enough to hide it).
+    let (generated, side) = std::thread::scope(|scope| {
+        let side = scope.spawn(|| -> Result<_, CliError> {
+            let checked_in = read_optional(&out.path, &out.shown)?;
+            let lock_text = read_optional(&lock_path.path, &lock_path.shown)?;
+            let lock = match &lock_text {
+                Some(text) => Lock::parse(&lock_path.shown, text)?,
+                None => Lock::new(),
+            };
+            Ok((checked_in, lock_text, lock))
+        });
+        let generated = super::generate(&paths.schemas);
+        let side = match side.join() {
+            Ok(side) => side,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        (generated, side)
+    });
+    let generated = generated?;
+    let (checked_in, lock_text, lock) = side?;
+
+    let mut fixes = Vec::new();
+    let code_ok = checked_in.as_deref() == Some(generated.code());
+    if !code_ok {
+        let (what, old) = match &checked_in {
+            Some(text) => ("is not what the schemas generate", text.as_str()),
+            None => ("does not exist", ""),
+        };
+        eprintln!("{ERROR}error:{ERROR:#} {} {what}", out.shown);
+        print!(
+            "{}",
+            unified_diff(
+                old,
+                generated.code(),
+                &format!("{} (checked in)", out.shown),
+                &format!("{} (generated from {})", out.shown, paths.schemas.shown),
+            )
+        );
+        fixes.push(paths.command("generate", true));
+    }
+
+    let reconciled = lock.reconcile(generated.model());
+    print_violations(&paths.schemas.shown, &reconciled.violations);
+    let expected = reconciled.lock.render();
+    let lock_ok =
+        reconciled.violations.is_empty() && lock_text.as_deref() == Some(expected.as_str());
+    if lock_text.as_deref() != Some(expected.as_str()) {
+        let what = match (&lock_text, reconciled.added.len()) {
+            (None, _) => "does not exist".to_owned(),
+            (Some(_), 0) => "is out of date".to_owned(),
+            (Some(_), n) => format!(
+                "does not record {}",
+                if n == 1 {
+                    let (subject, version) = &reconciled.added[0];
+                    format!("{subject} v{version}")
+                } else {
+                    format!("{n} (subject, version) pairs")
+                }
+            ),
+        };
+        eprintln!("{ERROR}error:{ERROR:#} {} {what}", lock_path.shown);
+        print!(
+            "{}",
+            unified_diff(
+                lock_text.as_deref().unwrap_or(""),
+                &expected,
+                &format!("{} (checked in)", lock_path.shown),
+                &format!("{} (expected)", lock_path.shown),
+            )
+        );
+        if reconciled.violations.is_empty() {
+            fixes.push(paths.command("lock", false));
+        }
+    }
+    if !reconciled.violations.is_empty() {
+        eprintln!(
+            "to fix: bump `version` of each changed event as said above (a released version never changes shape), then run `{COMMAND}{}{COMMAND:#}`",
+            paths.command("lock", false)
+        );
+    }
+
+    if code_ok && lock_ok {
+        eprintln!(
+            "{OK}ok{OK:#} {} and {} match {}",
+            out.shown, lock_path.shown, paths.schemas.shown
+        );
+        return Ok(());
+    }
+    for fix in &fixes {
+        eprintln!("to fix, run: {COMMAND}{fix}{COMMAND:#}");
+    }
+    Err(CliError::Failed("check failed".to_owned()))
+}
+
+/// The file's text, or `None` when it does not exist.
+fn read_optional(path: &Path, shown: &str) -> Result<Option<String>, CliError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(CliError::Io {
+            what: format!("`{shown}`"),
+            source,
+        }),
+    }
+}

@@ -1,0 +1,50 @@
+//! `typebus lock`: records the shape of every new (subject, version).
+
+use anstream::eprintln;
+use typebus_codegen::lock::{Lock, LockViolation};
+
+use super::at;
+use crate::cli::SchemaArgs;
+use crate::config::Paths;
+use crate::error::CliError;
+use crate::output::{ERROR, OK};
+
+/// Adds new versions to the lock file; refuses (exit 1) when a recorded
+/// version changed shape, and then writes nothing.
+pub(crate) fn run(args: &SchemaArgs) -> Result<(), CliError> {
+    let paths = Paths::resolve(args.schemas.as_deref(), None)?;
+    let model = super::model(&paths.schemas)?;
+    let lock_path = paths.lock();
+    let lock = Lock::read(&lock_path.path)?;
+    let reconciled = lock.reconcile(&model);
+    if !reconciled.violations.is_empty() {
+        print_violations(&paths.schemas.shown, &reconciled.violations);
+        return Err(CliError::Failed(format!(
+            "{} not changed: a recorded version never changes shape",
+            lock_path.shown
+        )));
+    }
+    let text = reconciled.lock.render();
+    typebus_codegen::write_if_changed(&lock_path.path, &text)?;
+    for (subject, version) in &reconciled.added {
+        eprintln!("{OK}recorded{OK:#} {subject} v{version}");
+    }
+    if reconciled.added.is_empty() {
+        eprintln!("{OK}up to date{OK:#} {}", lock_path.shown);
+    } else {
+        eprintln!("{OK}wrote{OK:#} {}", lock_path.shown);
+    }
+    Ok(())
+}
+
+/// One `file:line:col: error: ...` line per changed recorded version.
+pub(crate) fn print_violations(root: &str, violations: &[LockViolation]) {
+    for violation in violations {
+        let location = violation
+            .changes
+            .iter()
+            .find_map(|c| c.new.as_ref())
+            .unwrap_or(&violation.location);
+        eprintln!("{}: {ERROR}error:{ERROR:#} {violation}", at(root, location));
+    }
+}

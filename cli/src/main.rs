@@ -1,0 +1,62 @@
+//! `typebus`: the command-line front end of typebus-codegen.
+//!
+//! - `typebus generate`: writes the Rust code for the schemas.
+//! - `typebus check`: CI; the checked-in code and `schemas/typebus.lock`
+//!   match the schemas (exit 1 with a diff and the fixing command if not).
+//! - `typebus lock`: records new (subject, version) shapes in the lock file.
+//! - `typebus diff --against DIR|GIT-REV`: classifies every change.
+//!
+//! Exit status: 0 ok, 1 a check or compatibility rule failed, 2 a usage
+//! error or invalid schemas (diagnostics exactly as codegen renders them).
+
+mod cli;
+mod commands;
+mod config;
+mod error;
+mod git;
+mod output;
+
+use std::process::ExitCode;
+
+use anstream::eprintln;
+use clap::Parser as _;
+
+use crate::cli::{Cli, Command};
+use crate::error::CliError;
+use crate::output::ERROR;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Generate(args) => commands::generate::run(args),
+        Command::Check(args) => commands::check::run(args),
+        Command::Lock(args) => commands::lock::run(args),
+        Command::Diff(args) => commands::diff::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            report(&error);
+            error.exit_code()
+        }
+    }
+}
+
+fn report(error: &CliError) {
+    match error {
+        // Diagnostics are printed exactly as codegen renders them.
+        CliError::Codegen(e) if !e.diagnostics().is_empty() => eprintln!("{e}"),
+        _ => {
+            eprintln!("{ERROR}error:{ERROR:#} {error}");
+            let mut source = std::error::Error::source(error);
+            // `Io` and friends already show their source in the message.
+            if matches!(error, CliError::Io { .. }) {
+                source = None;
+            }
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+        }
+    }
+}
