@@ -1,0 +1,281 @@
+//! Rust identifiers derived from schema names.
+//!
+//! - Fields: `snake_case` ([`field_ident`]), leading underscores of the wire
+//!   name kept (`_id` stays `_id`).
+//! - Types, enum variants and subject variants: `UpperCamelCase`
+//!   ([`type_ident`]): `awaiting:payment` -> `AwaitingPayment`.
+//!
+//! Words are split with heck (case changes and any character that is not a
+//! letter or digit), so `userId`, `user_id` and `user-id` all become
+//! `user_id`.
+//!
+//! Keywords (strict and reserved, edition 2024) become raw identifiers
+//! (`r#type`, `r#gen`); the keywords that cannot be raw (`self`, `Self`,
+//! `super`, `crate`) and `_` get a trailing underscore (`self_`, `Self_`). A
+//! name starting with a digit gets a leading underscore (`1st` -> `_1st`,
+//! `2fa` -> `_2fa` as a type too). Non-ASCII letters are kept as they are
+//! (Rust accepts Unicode identifiers); a name that still is not a valid
+//! identifier after conversion (no letter or digit at all, or a character
+//! outside Unicode `XID_Continue` such as `²`) is refused with
+//! [`IdentError`].
+
+use std::fmt;
+
+use heck::{ToSnakeCase, ToUpperCamelCase};
+
+use crate::model::RustIdent;
+
+/// Strict and reserved keywords of Rust 2024 that can be written as raw
+/// identifiers (`r#type`).
+pub const RAW_KEYWORDS: &[&str] = &[
+    // strict
+    "as", "async", "await", "break", "const", "continue", "dyn", "else", "enum", "extern", "false",
+    "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref",
+    "return", "static", "struct", "trait", "true", "type", "unsafe", "use", "where",
+    "while", // reserved
+    "abstract", "become", "box", "do", "final", "gen", "macro", "override", "priv", "try",
+    "typeof", "unsized", "virtual", "yield",
+];
+
+/// Keywords that cannot be raw identifiers, and `_`; these get a trailing
+/// underscore.
+pub const NON_RAW_KEYWORDS: &[&str] = &["self", "Self", "super", "crate", "_"];
+
+/// Type names the generated module defines itself; a schema type or event
+/// whose Rust name is one of these is refused.
+pub const GENERATED_TYPE_NAMES: &[&str] = &["Subject", "AnyEvent"];
+
+/// Why no Rust identifier can be derived from a name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentError {
+    /// The name has no letter or digit.
+    NoLetters,
+    /// The name keeps a character that Rust does not accept in identifiers.
+    InvalidChar(char),
+}
+
+impl fmt::Display for IdentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IdentError::NoLetters => f.write_str("it has no letter or digit"),
+            IdentError::InvalidChar(c) => {
+                write!(
+                    f,
+                    "`{}` cannot appear in a Rust identifier",
+                    c.escape_debug()
+                )
+            }
+        }
+    }
+}
+
+/// The Rust field name for a wire name: `userId` -> `user_id`,
+/// `type` -> `r#type`, `self` -> `self_`, `1st` -> `_1st`, `_id` -> `_id`.
+pub fn field_ident(wire: &str) -> Result<RustIdent, IdentError> {
+    let underscores = wire.len() - wire.trim_start_matches('_').len();
+    let body = wire[underscores..].to_snake_case();
+    if body.is_empty() && underscores == 0 {
+        return Err(IdentError::NoLetters);
+    }
+    finish(format!("{}{body}", &wire[..underscores]))
+}
+
+/// The Rust type or variant name for a schema name or value:
+/// `ticket:created` -> `TicketCreated`, `self` -> `Self_`, `1st` -> `_1st`.
+pub fn type_ident(name: &str) -> Result<RustIdent, IdentError> {
+    let body = name.to_upper_camel_case();
+    if body.is_empty() {
+        return Err(IdentError::NoLetters);
+    }
+    finish(body)
+}
+
+/// Makes a converted name a valid identifier: digit prefix, keyword escape,
+/// and the Unicode check.
+fn finish(mut name: String) -> Result<RustIdent, IdentError> {
+    if name.starts_with(|c: char| c.is_numeric()) {
+        name.insert(0, '_');
+    }
+    let mut chars = name.chars();
+    if let Some(first) = chars.next()
+        && first != '_'
+        && !unicode_ident::is_xid_start(first)
+    {
+        return Err(IdentError::InvalidChar(first));
+    }
+    if let Some(bad) = chars.find(|&c| !unicode_ident::is_xid_continue(c)) {
+        return Err(IdentError::InvalidChar(bad));
+    }
+    if NON_RAW_KEYWORDS.contains(&name.as_str()) {
+        name.push('_');
+        return Ok(RustIdent { name, raw: false });
+    }
+    let raw = RAW_KEYWORDS.contains(&name.as_str());
+    Ok(RustIdent { name, raw })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every identifier must parse as one Rust identifier token, and as a
+    /// field name / type name in real syntax.
+    fn assert_parses(ident: &RustIdent) {
+        let text = ident.to_string();
+        let parsed: syn::Ident = syn::parse_str(&text)
+            .unwrap_or_else(|e| panic!("`{text}` does not parse as an identifier: {e}"));
+        assert_eq!(parsed.to_string(), text);
+        syn::parse_str::<syn::ItemStruct>(&format!("struct S {{ {text}: u8 }}"))
+            .unwrap_or_else(|e| panic!("`{text}` is not a valid field name: {e}"));
+    }
+
+    fn field(wire: &str) -> String {
+        let ident = field_ident(wire).unwrap();
+        assert_parses(&ident);
+        ident.to_string()
+    }
+
+    fn ty(name: &str) -> String {
+        let ident = type_ident(name).unwrap();
+        assert_parses(&ident);
+        syn::parse_str::<syn::ItemEnum>(&format!("enum E {{ {ident} }}"))
+            .unwrap_or_else(|e| panic!("`{ident}` is not a valid variant name: {e}"));
+        ident.to_string()
+    }
+
+    #[test]
+    fn fields_are_snake_case() {
+        assert_eq!(field("userId"), "user_id");
+        assert_eq!(field("user_id"), "user_id");
+        assert_eq!(field("user-id"), "user_id");
+        assert_eq!(field("UserID"), "user_id");
+        assert_eq!(field("expiresAt"), "expires_at");
+        assert_eq!(field("stripeId"), "stripe_id");
+        assert_eq!(field("id"), "id");
+        assert_eq!(field("HTTPStatus"), "http_status");
+        assert_eq!(field("a.b"), "a_b");
+        assert_eq!(field("@type"), "r#type");
+    }
+
+    #[test]
+    fn types_and_variants_are_upper_camel_case() {
+        assert_eq!(ty("TicketCreated"), "TicketCreated");
+        assert_eq!(ty("ticket:created"), "TicketCreated");
+        assert_eq!(ty("awaiting:payment"), "AwaitingPayment");
+        assert_eq!(ty("expiration:complete"), "ExpirationComplete");
+        assert_eq!(ty("order_status"), "OrderStatus");
+        assert_eq!(ty("orders.v2.created"), "OrdersV2Created");
+        assert_eq!(ty("created"), "Created");
+    }
+
+    #[test]
+    fn every_raw_able_keyword_becomes_raw_as_a_field() {
+        for kw in RAW_KEYWORDS {
+            let ident = field_ident(kw).unwrap();
+            assert_eq!(
+                ident,
+                RustIdent {
+                    name: (*kw).to_owned(),
+                    raw: true
+                },
+                "{kw}"
+            );
+            assert_eq!(ident.to_string(), format!("r#{kw}"));
+            assert_parses(&ident);
+        }
+    }
+
+    #[test]
+    fn edition_2024_keywords_are_covered() {
+        for kw in [
+            "gen", "async", "await", "dyn", "try", "match", "type", "yield", "become",
+        ] {
+            assert!(RAW_KEYWORDS.contains(&kw), "{kw}");
+        }
+        // The ones that get an underscore really cannot be raw identifiers.
+        for kw in NON_RAW_KEYWORDS {
+            assert!(
+                syn::parse_str::<syn::Ident>(&format!("r#{kw}")).is_err(),
+                "r#{kw} parsed"
+            );
+        }
+    }
+
+    #[test]
+    fn keywords_that_cannot_be_raw_get_a_trailing_underscore() {
+        assert_eq!(field("self"), "self_");
+        assert_eq!(field("Self"), "self_");
+        assert_eq!(field("super"), "super_");
+        assert_eq!(field("crate"), "crate_");
+        assert_eq!(field("_"), "__");
+        assert_eq!(ty("self"), "Self_");
+        assert_eq!(ty("Self"), "Self_");
+        // As types, the others are not keywords once capitalised.
+        assert_eq!(ty("super"), "Super");
+        assert_eq!(ty("crate"), "Crate");
+        assert_eq!(ty("type"), "Type");
+        assert_eq!(ty("gen"), "Gen");
+        for kw in NON_RAW_KEYWORDS {
+            let ident = field_ident(kw).unwrap();
+            assert!(!ident.raw);
+            assert_parses(&ident);
+        }
+    }
+
+    #[test]
+    fn leading_underscores_of_fields_are_kept() {
+        assert_eq!(field("_id"), "_id");
+        assert_eq!(field("__typename"), "__typename");
+        assert_eq!(field("__"), "__");
+        assert_eq!(field("_self"), "_self");
+    }
+
+    #[test]
+    fn leading_digits_get_an_underscore() {
+        assert_eq!(field("1st"), "_1st");
+        assert_eq!(field("2ndPlace"), "_2nd_place");
+        assert_eq!(field("404"), "_404");
+        assert_eq!(ty("1st"), "_1st");
+        assert_eq!(ty("3d:model"), "_3dModel");
+        assert_eq!(ty("404"), "_404");
+    }
+
+    #[test]
+    fn unicode_letters_are_kept() {
+        assert_eq!(field("prénom"), "prénom");
+        assert_eq!(field("Größe"), "größe");
+        assert_eq!(field("名前"), "名前");
+        assert_eq!(ty("café:ouvert"), "CaféOuvert");
+        assert_eq!(ty("статус"), "Статус");
+    }
+
+    #[test]
+    fn names_without_letters_are_refused() {
+        for name in ["", "-", "***", "@", "::", "🎉", " "] {
+            assert_eq!(field_ident(name), Err(IdentError::NoLetters), "{name:?}");
+            assert_eq!(type_ident(name), Err(IdentError::NoLetters), "{name:?}");
+        }
+        // Only underscores: a field keeps them, a type has nothing left.
+        assert_eq!(type_ident("_"), Err(IdentError::NoLetters));
+        assert_eq!(type_ident("__"), Err(IdentError::NoLetters));
+    }
+
+    #[test]
+    fn symbols_are_word_boundaries() {
+        assert_eq!(field("price$"), "price");
+        assert_eq!(field("a🎉b"), "a_b");
+        assert_eq!(ty("a🎉b"), "AB");
+        assert_eq!(field("x y"), "x_y");
+    }
+
+    #[test]
+    fn characters_outside_xid_are_refused() {
+        // `²` is numeric (heck keeps it) but not XID_Continue.
+        assert_eq!(field_ident("x²"), Err(IdentError::InvalidChar('²')));
+        assert_eq!(type_ident("²"), Err(IdentError::InvalidChar('²')));
+        assert_eq!(
+            IdentError::InvalidChar('²').to_string(),
+            "`²` cannot appear in a Rust identifier"
+        );
+    }
+}
