@@ -137,8 +137,9 @@ kinds! {
         /// No ack arrived in time; the message may or may not be stored.
         /// Retrying with the same message id is safe.
         TimedOut => "publish timed out",
-        /// The connection is closed or could not take the message.
-        Disconnected => "not connected",
+        /// The connection is closed for good (an outage only delays a publish,
+        /// which then times out).
+        Disconnected => "connection closed",
         /// The stream refused the message (e.g. a wrong expectation, a full stream).
         Rejected => "stream rejected the message",
         /// Anything else the transport reported.
@@ -149,10 +150,7 @@ kinds! {
 impl PublishErrorKind {
     /// Whether publishing the same message again (same message id) may succeed.
     pub fn is_transient(self) -> bool {
-        matches!(
-            self,
-            Self::NoStream | Self::TimedOut | Self::Disconnected | Self::Other
-        )
+        matches!(self, Self::NoStream | Self::TimedOut | Self::Other)
     }
 }
 

@@ -30,13 +30,28 @@ mod event;
 mod timestamp;
 
 #[cfg(feature = "bus")]
+mod bus;
+#[cfg(feature = "bus")]
 mod delivery;
+#[cfg(feature = "bus")]
+mod engine;
+#[cfg(feature = "bus")]
+mod listener;
+#[cfg(feature = "bus")]
+mod publisher;
+#[cfg(feature = "bus")]
+mod subject;
 #[cfg(feature = "bus")]
 pub mod error;
 #[cfg(feature = "bus")]
 pub mod headers;
 #[cfg(feature = "bus")]
 pub mod transport;
+
+#[cfg(feature = "nats")]
+pub mod nats;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use decode::{DecodeError, UnknownSubject, UnknownValue, from_json};
 pub use event::Event;
@@ -45,7 +60,17 @@ pub use typebus_macros::Event;
 pub use uuid::Uuid;
 
 #[cfg(feature = "bus")]
+pub use bus::Bus;
+#[cfg(feature = "bus")]
 pub use delivery::{Delivery, DeliveryInfo};
+#[cfg(feature = "bus")]
+pub use engine::{ListenerHandle, shutdown_all_on_signal, shutdown_signal};
+#[cfg(feature = "bus")]
+pub use listener::{
+    DeadLetterKind, Disposition, HandlerError, ListenOptions, Listener, consumer_name, dispose,
+};
+#[cfg(feature = "bus")]
+pub use publisher::{PendingPublish, PublishRetry, Publisher};
 #[cfg(feature = "bus")]
 pub use error::{
     AckError, AckErrorKind, ConnectError, ConnectErrorKind, ListenError, ListenErrorKind,

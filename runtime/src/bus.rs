@@ -1,0 +1,121 @@
+//! [`Bus`]: the handle services hold — publishers, listeners and stream
+//! provisioning over one [`Transport`].
+
+use std::sync::Arc;
+
+use crate::engine::{self, ListenerHandle};
+use crate::error::{ListenError, ListenErrorKind, ProvisionError};
+use crate::event::Event;
+use crate::listener::{ListenOptions, Listener};
+use crate::publisher::Publisher;
+use crate::transport::{ProvisionOutcome, StreamConfig, Transport};
+
+/// Publishers, listeners and stream provisioning over one transport.
+///
+/// Cheap to clone: clones share the transport (one NATS connection).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use typebus::{Bus, StreamConfig};
+///
+/// let bus: Bus = typebus::nats::connect(typebus::nats::ConnectOptions::new("nats://127.0.0.1:4222")).await?;
+/// bus.provision(&StreamConfig::new(["ticket:created", "ticket:updated"])).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Bus {
+    transport: Arc<dyn Transport>,
+    dead_letter_stream: Option<Arc<StreamConfig>>,
+}
+
+impl Bus {
+    /// The name of the stream that stores dead letters by default.
+    pub const DEAD_LETTER_STREAM: &'static str = "TYPEBUS_DLQ";
+
+    /// A bus over `transport`.
+    pub fn new(transport: impl Transport) -> Self {
+        Self::from_arc(Arc::new(transport))
+    }
+
+    /// A bus over a shared transport.
+    pub fn from_arc(transport: Arc<dyn Transport>) -> Self {
+        Self {
+            transport,
+            dead_letter_stream: Some(Arc::new(Self::default_dead_letter_stream())),
+        }
+    }
+
+    /// The stream provisioned for dead letters unless configured otherwise:
+    /// `TYPEBUS_DLQ`, storing `typebus.dlq.>` on file.
+    pub fn default_dead_letter_stream() -> StreamConfig {
+        StreamConfig::new([format!("{}>", engine::DEAD_LETTER_PREFIX)])
+            .name(Self::DEAD_LETTER_STREAM)
+    }
+
+    /// Sets the stream that [`listen`](Self::listen) provisions (create or
+    /// verify) for dead letters before it starts a listener, e.g. with more
+    /// replicas; `None` provisions nothing (the dead-letter subjects must
+    /// then be stored by a stream made otherwise, or dead letters cannot be
+    /// stored and their messages are retried).
+    pub fn with_dead_letter_stream(mut self, config: Option<StreamConfig>) -> Self {
+        self.dead_letter_stream = config.map(Arc::new);
+        self
+    }
+
+    /// The transport.
+    pub fn transport(&self) -> &Arc<dyn Transport> {
+        &self.transport
+    }
+
+    /// A publisher of `E` events.
+    pub fn publisher<E: Event>(&self) -> Publisher<E> {
+        Publisher::new(Arc::clone(&self.transport))
+    }
+
+    /// Creates the stream, or verifies that it exists as configured (see
+    /// [`Transport::provision`]).
+    pub async fn provision(
+        &self,
+        config: &StreamConfig,
+    ) -> Result<ProvisionOutcome, ProvisionError> {
+        let outcome = self.transport.provision(config).await?;
+        tracing::debug!(stream = %config.name, ?outcome, "stream provisioned");
+        Ok(outcome)
+    }
+
+    /// Starts `listener` with the default [`ListenOptions`].
+    pub async fn listen<L: Listener>(&self, listener: L) -> Result<ListenerHandle, ListenError> {
+        self.listen_with(listener, ListenOptions::default()).await
+    }
+
+    /// Starts `listener`: provisions the dead-letter stream, binds the
+    /// durable consumer named after its queue group, and runs it on a task
+    /// until the returned handle stops it.
+    pub async fn listen_with<L: Listener>(
+        &self,
+        listener: L,
+        options: ListenOptions,
+    ) -> Result<ListenerHandle, ListenError> {
+        let plan = engine::plan(&listener, &options)?;
+        if let Some(config) = &self.dead_letter_stream {
+            self.transport.provision(config).await.map_err(|err| {
+                ListenError::new(ListenErrorKind::Other)
+                    .with_detail(format!(
+                        "provisioning the dead-letter stream `{}`",
+                        config.name
+                    ))
+                    .with_source(err)
+            })?;
+        }
+        engine::start(Arc::clone(&self.transport), listener, plan).await
+    }
+}
+
+impl std::fmt::Debug for Bus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bus")
+            .field("transport", &self.transport.name())
+            .field("dead_letter_stream", &self.dead_letter_stream)
+            .finish()
+    }
+}

@@ -1,0 +1,503 @@
+//! The listener engine, written once over [`Transport`]: fetch within a
+//! concurrency limit, [`dispose`] each message while keeping its delivery
+//! alive with in-progress acks, settle it (ack, nak, dead letter + term),
+//! and shut down gracefully.
+
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::FutureExt as _;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::delivery::Delivery;
+use crate::error::{ListenError, ListenErrorKind, PublishError, chain};
+use crate::event::Event;
+use crate::headers::{Headers, names};
+use crate::listener::{
+    DeadLetterKind, Disposition, ListenOptions, Listener, consumer_name, dispose, retry_or_give_up,
+};
+use crate::publisher::{PublishRetry, send_with_retry};
+use crate::transport::{
+    AckKind, Acker, ConsumerSpec, Incoming, MessageSource, OutgoingMessage, PublishAck, Transport,
+};
+
+/// How long a message whose dead letter could not be stored waits before
+/// it is delivered (and dead-lettered) again.
+const DEAD_LETTER_RETRY: Duration = Duration::from_secs(5);
+
+/// The prefix of default dead-letter subjects.
+pub(crate) const DEAD_LETTER_PREFIX: &str = "typebus.dlq.";
+
+/// One running listener's settings, shared by its handler tasks.
+struct Engine<L> {
+    listener: Arc<L>,
+    transport: Arc<dyn Transport>,
+    queue_group: String,
+    dead_letter_subject: String,
+    progress_interval: Duration,
+    handler_timeout: Duration,
+}
+
+/// The consumer spec and engine settings a listener and its options ask for.
+pub(crate) struct Plan {
+    spec: ConsumerSpec,
+    dead_letter_subject: String,
+    concurrency: usize,
+    handler_timeout: Duration,
+    ack_wait: Duration,
+}
+
+/// Validates a listener's settings and derives its consumer.
+pub(crate) fn plan<L: Listener>(
+    listener: &L,
+    options: &ListenOptions,
+) -> Result<Plan, ListenError> {
+    let invalid =
+        |detail: String| ListenError::new(ListenErrorKind::InvalidConfig).with_detail(detail);
+    let group = listener.queue_group();
+    let durable_name = consumer_name(group);
+    if durable_name.is_empty() {
+        return Err(invalid("the queue group is empty".into()));
+    }
+    let subject = L::Event::SUBJECT;
+    crate::subject::check_literal(subject)
+        .map_err(|problem| invalid(format!("subject `{subject}`: {problem}")))?;
+    let dead_letter_subject = options
+        .dead_letter_subject
+        .clone()
+        .unwrap_or_else(|| format!("{DEAD_LETTER_PREFIX}{durable_name}"));
+    crate::subject::check_literal(&dead_letter_subject).map_err(|problem| {
+        invalid(format!(
+            "dead-letter subject `{dead_letter_subject}`: {problem}"
+        ))
+    })?;
+    if options.concurrency == 0 || options.batch == 0 {
+        return Err(invalid("concurrency and batch must be at least 1".into()));
+    }
+    if options.concurrency + options.batch > options.max_ack_pending {
+        return Err(invalid(format!(
+            "concurrency ({}) + batch ({}) exceeds max_ack_pending ({})",
+            options.concurrency, options.batch, options.max_ack_pending
+        )));
+    }
+    let ack_wait = listener.ack_wait();
+    if ack_wait < Duration::from_millis(100) {
+        return Err(invalid(format!("ack_wait {ack_wait:?} is below 100ms")));
+    }
+    if listener.max_deliver() == Some(0) {
+        return Err(invalid("max_deliver must be at least 1".into()));
+    }
+    let spec = ConsumerSpec {
+        stream: options.stream.clone(),
+        durable_name,
+        filter_subject: subject.to_owned(),
+        ack_wait,
+        // One delivery more than the listener allows: a message whose last
+        // allowed delivery never settled (a crash) comes back once more and
+        // is dead-lettered instead of silently dropped by the server.
+        max_deliver: listener.max_deliver().map(|max| max.saturating_add(1)),
+        max_ack_pending: options.max_ack_pending,
+        backoff: Vec::new(),
+        batch: options.batch,
+    };
+    Ok(Plan {
+        spec,
+        dead_letter_subject,
+        concurrency: options.concurrency,
+        handler_timeout: options
+            .handler_timeout
+            .unwrap_or(ack_wait.saturating_mul(6)),
+        ack_wait,
+    })
+}
+
+/// Binds the consumer and spawns the listener's task.
+pub(crate) async fn start<L: Listener>(
+    transport: Arc<dyn Transport>,
+    listener: L,
+    plan: Plan,
+) -> Result<ListenerHandle, ListenError> {
+    let source = transport.consume(plan.spec.clone()).await?;
+    let queue_group = listener.queue_group().to_owned();
+    tracing::info!(
+        transport = transport.name(),
+        subject = L::Event::SUBJECT,
+        queue_group = %queue_group,
+        consumer = %plan.spec.durable_name,
+        concurrency = plan.concurrency,
+        "listener started"
+    );
+    let engine = Arc::new(Engine {
+        listener: Arc::new(listener),
+        transport,
+        queue_group: queue_group.clone(),
+        dead_letter_subject: plan.dead_letter_subject,
+        progress_interval: (plan.ack_wait / 3).max(Duration::from_millis(10)),
+        handler_timeout: plan.handler_timeout,
+    });
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(run(engine, source, plan.concurrency, stopped));
+    Ok(ListenerHandle {
+        stop,
+        task,
+        queue_group,
+        subject: L::Event::SUBJECT,
+    })
+}
+
+/// Resolves when a stop is asked for; never when the handle was dropped
+/// (a dropped handle detaches the listener).
+async fn stop_requested(stopped: &mut watch::Receiver<bool>) {
+    if stopped.wait_for(|stop| *stop).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+async fn run<L: Listener>(
+    engine: Arc<Engine<L>>,
+    mut source: Box<dyn MessageSource>,
+    concurrency: usize,
+    mut stopped: watch::Receiver<bool>,
+) -> Result<(), ListenError> {
+    let permits = Arc::new(Semaphore::new(concurrency));
+    let result = loop {
+        let permit = tokio::select! {
+            biased;
+            () = stop_requested(&mut stopped) => break Ok(()),
+            permit = Arc::clone(&permits).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break Ok(()),
+            },
+        };
+        let next = tokio::select! {
+            biased;
+            () = stop_requested(&mut stopped) => break Ok(()),
+            next = source.next() => next,
+        };
+        match next {
+            Ok(incoming) => {
+                tokio::spawn(handle(Arc::clone(&engine), incoming, permit));
+            }
+            Err(err) => {
+                tracing::error!(subject = L::Event::SUBJECT, queue_group = %engine.queue_group, error = %chain(&err), "listener stopped: message source failed");
+                break Err(err);
+            }
+        }
+    };
+    tracing::info!(subject = L::Event::SUBJECT, queue_group = %engine.queue_group, "listener stopping: finishing in-flight messages");
+    source.close().await;
+    let all = u32::try_from(concurrency).unwrap_or(u32::MAX);
+    if permits.acquire_many(all).await.is_err() {
+        tracing::warn!("listener permits closed early");
+    }
+    if let Err(err) = engine.transport.flush().await {
+        tracing::warn!(error = %chain(&err), "could not flush acknowledgements on shutdown");
+    }
+    tracing::info!(subject = L::Event::SUBJECT, queue_group = %engine.queue_group, "listener stopped");
+    result
+}
+
+async fn handle<L: Listener>(
+    engine: Arc<Engine<L>>,
+    incoming: Incoming,
+    permit: OwnedSemaphorePermit,
+) {
+    let (delivery, payload, acker) = incoming.into_parts();
+    let disposition = engine.dispose_alive(&delivery, &payload, &*acker).await;
+    engine
+        .settle(disposition, &delivery, payload, &*acker)
+        .await;
+    drop(permit);
+}
+
+impl<L: Listener> Engine<L> {
+    /// Runs [`dispose`], sending in-progress acks every third of `ack_wait`
+    /// until `handler_timeout`, when the handler is abandoned and the
+    /// message retried.
+    async fn dispose_alive(
+        &self,
+        delivery: &Delivery,
+        payload: &[u8],
+        acker: &dyn Acker,
+    ) -> Disposition {
+        let mut disposing = pin!(dispose(&*self.listener, delivery, payload));
+        if let Some(disposition) = disposing.as_mut().now_or_never() {
+            return disposition;
+        }
+        let started = Instant::now();
+        let deadline = started + self.handler_timeout;
+        let mut next_progress = started + self.progress_interval;
+        loop {
+            tokio::select! {
+                disposition = disposing.as_mut() => return disposition,
+                () = tokio::time::sleep_until(next_progress.min(deadline)) => {
+                    if Instant::now() >= deadline {
+                        tracing::warn!(
+                            subject = delivery.subject(),
+                            sequence = delivery.stream_sequence(),
+                            timeout = ?self.handler_timeout,
+                            "handler did not finish in time; abandoned"
+                        );
+                        return retry_or_give_up(
+                            &*self.listener,
+                            delivery,
+                            None,
+                            format!("handler did not finish within {:?}", self.handler_timeout),
+                        );
+                    }
+                    if let Err(err) = acker.send(AckKind::InProgress).await {
+                        tracing::debug!(error = %chain(&err), "in-progress ack not sent");
+                    }
+                    next_progress += self.progress_interval;
+                }
+            }
+        }
+    }
+
+    async fn settle(
+        &self,
+        disposition: Disposition,
+        delivery: &Delivery,
+        payload: Bytes,
+        acker: &dyn Acker,
+    ) {
+        let kind = match disposition {
+            Disposition::Ack => AckKind::Ack,
+            Disposition::Retry { delay, reason } => {
+                tracing::warn!(
+                    subject = delivery.subject(),
+                    sequence = delivery.stream_sequence(),
+                    delivery = delivery.delivery_count(),
+                    retry_in = ?delay,
+                    %reason,
+                    "handler failed; the message will be delivered again"
+                );
+                AckKind::Nak(Some(delay))
+            }
+            Disposition::DeadLetter { kind, reason } => {
+                tracing::warn!(
+                    subject = delivery.subject(),
+                    sequence = delivery.stream_sequence(),
+                    delivery = delivery.delivery_count(),
+                    dead_letter_subject = %self.dead_letter_subject,
+                    kind = kind.as_str(),
+                    %reason,
+                    "dead-lettering message"
+                );
+                match self.dead_letter(kind, &reason, delivery, payload).await {
+                    Ok(_) => AckKind::Term,
+                    Err(err) => {
+                        tracing::error!(
+                            subject = delivery.subject(),
+                            sequence = delivery.stream_sequence(),
+                            dead_letter_subject = %self.dead_letter_subject,
+                            error = %chain(&err),
+                            "dead letter not stored; the message will be delivered again"
+                        );
+                        AckKind::Nak(Some(DEAD_LETTER_RETRY))
+                    }
+                }
+            }
+        };
+        if let Err(err) = acker.send(kind).await {
+            tracing::warn!(
+                subject = delivery.subject(),
+                sequence = delivery.stream_sequence(),
+                ack = ?kind,
+                error = %chain(&err),
+                "acknowledgement not sent; the message may be delivered again"
+            );
+        }
+    }
+
+    /// Publishes the message to the dead-letter subject with the original
+    /// body and headers plus the reason, and waits for it to be stored.
+    async fn dead_letter(
+        &self,
+        kind: DeadLetterKind,
+        reason: &str,
+        delivery: &Delivery,
+        payload: Bytes,
+    ) -> Result<PublishAck, PublishError> {
+        let message = dead_letter_message(
+            &self.dead_letter_subject,
+            &self.queue_group,
+            kind,
+            reason,
+            delivery,
+            payload,
+        );
+        send_with_retry(
+            Arc::clone(&self.transport),
+            message,
+            PublishRetry::default(),
+        )
+        .await?
+        .await
+    }
+}
+
+/// The dead letter of `delivery`: its body and headers (`Nats-*` headers
+/// dropped, the message id kept as `Typebus-Dlq-Msg-Id`) plus the reason.
+/// Its own message id is derived from the stream position, so dead-lettering
+/// the same message twice stores it once.
+pub(crate) fn dead_letter_message(
+    subject: &str,
+    queue_group: &str,
+    kind: DeadLetterKind,
+    reason: &str,
+    delivery: &Delivery,
+    payload: Bytes,
+) -> OutgoingMessage {
+    let info = delivery.info();
+    let mut headers = Headers::with_capacity(delivery.headers().len() + 9);
+    for (name, value) in delivery.headers().iter() {
+        if name == names::MSG_ID {
+            headers.append(names::DLQ_MSG_ID, value);
+        } else if !name.starts_with("Nats-") {
+            headers.append(name, value);
+        }
+    }
+    headers.append(
+        names::MSG_ID,
+        format!(
+            "typebus-dlq:{}:{}:{}",
+            info.stream, info.consumer, info.stream_sequence
+        ),
+    );
+    headers.append(names::DLQ_KIND, kind.as_str());
+    headers.append(names::DLQ_REASON, header_safe(reason));
+    headers.append(names::DLQ_DELIVERIES, info.delivered.to_string());
+    headers.append(names::DLQ_SUBJECT, delivery.subject());
+    headers.append(names::DLQ_STREAM, info.stream.as_str());
+    headers.append(names::DLQ_SEQUENCE, info.stream_sequence.to_string());
+    headers.append(names::DLQ_GROUP, queue_group);
+    OutgoingMessage {
+        subject: subject.to_owned(),
+        headers,
+        payload,
+    }
+}
+
+/// A header value cannot hold line breaks: control characters become spaces.
+fn header_safe(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// A running listener: stop it, or wait for it to end.
+///
+/// Dropping the handle detaches the listener: it keeps running.
+#[derive(Debug)]
+pub struct ListenerHandle {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<Result<(), ListenError>>,
+    queue_group: String,
+    subject: &'static str,
+}
+
+impl ListenerHandle {
+    /// The listener's queue group.
+    pub fn queue_group(&self) -> &str {
+        &self.queue_group
+    }
+
+    /// The subject it listens to.
+    pub fn subject(&self) -> &'static str {
+        self.subject
+    }
+
+    /// Asks the listener to stop (see [`shutdown`](Self::shutdown)) without waiting.
+    pub fn stop(&self) {
+        self.stop.send_replace(true);
+    }
+
+    /// Whether the listener's task has ended.
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Stops gracefully: no more messages are fetched, messages already
+    /// fetched but not started are released for redelivery, in-flight
+    /// handlers finish and their messages are settled, and the
+    /// acknowledgements are flushed. Resolves when all of that is done.
+    pub async fn shutdown(self) -> Result<(), ListenError> {
+        self.stop();
+        self.join().await
+    }
+
+    /// Waits for the listener to end (after [`stop`](Self::stop), or when
+    /// its message source failed for good).
+    pub async fn join(self) -> Result<(), ListenError> {
+        match self.task.await {
+            Ok(result) => result,
+            Err(err) => Err(ListenError::new(ListenErrorKind::Aborted)
+                .with_detail(format!("`{}` of `{}`", self.subject, self.queue_group))
+                .with_source(err)),
+        }
+    }
+
+    /// Runs until SIGINT or SIGTERM (Ctrl-C off Unix), then shuts down
+    /// gracefully; or until the listener ends by itself.
+    pub async fn shutdown_on_signal(self) -> Result<(), ListenError> {
+        shutdown_all_on_signal([self]).await
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM (on Unix; Ctrl-C elsewhere).
+pub async fn shutdown_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result,
+            _ = terminate.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
+}
+
+/// Runs `handles` until SIGINT or SIGTERM, or until one of them ends by
+/// itself; then shuts all of them down gracefully. Returns the first error.
+pub async fn shutdown_all_on_signal(
+    handles: impl IntoIterator<Item = ListenerHandle>,
+) -> Result<(), ListenError> {
+    let handles: Vec<ListenerHandle> = handles.into_iter().collect();
+    let any_finished = async {
+        loop {
+            if handles.iter().any(ListenerHandle::is_finished) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::select! {
+        result = shutdown_signal() => match result {
+            Ok(()) => tracing::info!("shutdown signal received"),
+            Err(err) => tracing::error!(error = %err, "cannot listen for shutdown signals; shutting down"),
+        },
+        () = any_finished => tracing::warn!("a listener ended; shutting down the others"),
+    }
+    let mut first_error = None;
+    for handle in &handles {
+        handle.stop();
+    }
+    for handle in handles {
+        if let Err(err) = handle.join().await
+            && first_error.is_none()
+        {
+            first_error = Some(err);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}

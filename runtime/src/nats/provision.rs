@@ -1,0 +1,176 @@
+//! Create-or-verify of a JetStream stream.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, context::GetStreamErrorKind, stream::StorageType};
+
+use crate::error::{ProvisionError, ProvisionErrorKind, chain};
+use crate::transport::{ProvisionOutcome, Storage, StreamConfig};
+
+/// Checks `config` before anything is sent.
+pub(crate) fn validate(config: &StreamConfig) -> Result<(), ProvisionError> {
+    let invalid =
+        |detail: String| ProvisionError::new(ProvisionErrorKind::InvalidConfig).with_detail(detail);
+    let name = &config.name;
+    if name.is_empty()
+        || name.chars().any(|c| {
+            matches!(c, '.' | '*' | '>' | '/' | '\\') || c.is_whitespace() || c.is_control()
+        })
+    {
+        return Err(invalid(format!(
+            "stream name `{name}` must be non-empty without `.`, `*`, `>`, slashes or whitespace"
+        )));
+    }
+    if config.subjects.is_empty() {
+        return Err(invalid(format!("stream `{name}` has no subjects")));
+    }
+    if let Some(subject) = config.subjects.iter().find(|s| {
+        s.is_empty() || s.split('.').any(str::is_empty) || s.chars().any(char::is_whitespace)
+    }) {
+        return Err(invalid(format!(
+            "stream `{name}`: invalid subject `{subject}`"
+        )));
+    }
+    if config.replicas == 0 || config.replicas > 5 {
+        return Err(invalid(format!(
+            "stream `{name}`: replicas must be 1 to 5, not {}",
+            config.replicas
+        )));
+    }
+    Ok(())
+}
+
+fn storage_type(storage: Storage) -> StorageType {
+    match storage {
+        Storage::File => StorageType::File,
+        Storage::Memory => StorageType::Memory,
+    }
+}
+
+fn request_error(
+    name: &str,
+    what: &str,
+    err: &(dyn std::error::Error + 'static),
+) -> ProvisionError {
+    ProvisionError::new(ProvisionErrorKind::Request)
+        .with_detail(format!("{what} stream `{name}`"))
+        .with_source(chain(err))
+}
+
+fn rejected(name: &str, what: &str, err: &(dyn std::error::Error + 'static)) -> ProvisionError {
+    ProvisionError::new(ProvisionErrorKind::Rejected)
+        .with_detail(format!("{what} stream `{name}`"))
+        .with_source(chain(err))
+}
+
+/// Creates the stream or verifies (and extends) the existing one.
+pub(crate) async fn provision(
+    js: &jetstream::Context,
+    config: &StreamConfig,
+) -> Result<ProvisionOutcome, ProvisionError> {
+    validate(config)?;
+    let name = config.name.as_str();
+    let existing = match js.get_stream(name).await {
+        Ok(stream) => Some(stream.cached_info().config.clone()),
+        Err(err) => match err.kind() {
+            GetStreamErrorKind::JetStream(js_err)
+                if js_err.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND =>
+            {
+                None
+            }
+            GetStreamErrorKind::JetStream(_) => return Err(rejected(name, "looking up", &err)),
+            _ => return Err(request_error(name, "looking up", &err)),
+        },
+    };
+    let Some(mut existing) = existing else {
+        let stream_config = jetstream::stream::Config {
+            name: name.to_owned(),
+            subjects: config.subjects.clone(),
+            storage: storage_type(config.storage),
+            num_replicas: config.replicas,
+            duplicate_window: config.duplicate_window,
+            max_age: config.max_age.unwrap_or(Duration::ZERO),
+            ..Default::default()
+        };
+        return match js.create_stream(stream_config).await {
+            Ok(_) => {
+                tracing::info!(stream = name, subjects = ?config.subjects, "stream created");
+                Ok(ProvisionOutcome::Created)
+            }
+            // Another instance created it first: verify that one.
+            Err(err) if matches!(err.kind(), jetstream::context::CreateStreamErrorKind::JetStream(ref e) if e.error_code() == jetstream::ErrorCode::STREAM_NAME_EXIST) => {
+                Box::pin(provision(js, config)).await
+            }
+            Err(err) => Err(rejected(name, "creating", &err)),
+        };
+    };
+    let conflict = |field: &str, have: String, want: String| {
+        ProvisionError::new(ProvisionErrorKind::Conflict).with_detail(format!(
+            "stream `{name}` has {field} {have}, the configuration asks for {want}"
+        ))
+    };
+    if existing.storage != storage_type(config.storage) {
+        return Err(conflict(
+            "storage",
+            format!("{:?}", existing.storage).to_lowercase(),
+            format!("{:?}", config.storage).to_lowercase(),
+        ));
+    }
+    if existing.num_replicas.max(1) != config.replicas {
+        return Err(conflict(
+            "replicas",
+            existing.num_replicas.to_string(),
+            config.replicas.to_string(),
+        ));
+    }
+    if existing.duplicate_window != config.duplicate_window {
+        return Err(conflict(
+            "duplicate window",
+            format!("{:?}", existing.duplicate_window),
+            format!("{:?}", config.duplicate_window),
+        ));
+    }
+    let max_age = config.max_age.unwrap_or(Duration::ZERO);
+    if existing.max_age != max_age {
+        return Err(conflict(
+            "max age",
+            format!("{:?}", existing.max_age),
+            format!("{max_age:?}"),
+        ));
+    }
+    let missing: Vec<String> = config
+        .subjects
+        .iter()
+        .filter(|s| !existing.subjects.contains(s))
+        .cloned()
+        .collect();
+    if missing.is_empty() {
+        return Ok(ProvisionOutcome::Unchanged);
+    }
+    existing.subjects.extend(missing.iter().cloned());
+    js.update_stream(&existing)
+        .await
+        .map_err(|err| rejected(name, "adding subjects to", &err))?;
+    tracing::info!(stream = name, added = ?missing, "stream extended");
+    Ok(ProvisionOutcome::Extended(missing))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_configs_are_refused_before_sending() {
+        assert!(validate(&StreamConfig::new(["a"])).is_ok());
+        for bad in [
+            StreamConfig::new(["a"]).name("A.B"),
+            StreamConfig::new(["a"]).name(""),
+            StreamConfig::new(Vec::<String>::new()),
+            StreamConfig::new(["a..b"]),
+            StreamConfig::new(["a"]).replicas(0),
+        ] {
+            let err = validate(&bad).unwrap_err();
+            assert_eq!(err.kind(), ProvisionErrorKind::InvalidConfig, "{err}");
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! [`NatsTransport`]: the [`Transport`] over JetStream.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_nats::jetstream::{self, context::PublishErrorKind as NatsPublishErrorKind};
+
+use super::consumer::{NatsSource, PullSettings};
+use super::options::ConnectOptions;
+use super::provision;
+use crate::error::{
+    AckError, AckErrorKind, ConnectError, ListenError, ProvisionError, PublishError,
+    PublishErrorKind,
+};
+use crate::headers::Headers;
+use crate::transport::{
+    BoxFuture, ConsumerSpec, MessageSource, OutgoingMessage, PendingAck, ProvisionOutcome,
+    PublishAck, StreamConfig, Transport,
+};
+
+/// The JetStream transport. Holds one NATS connection; clones share it.
+#[derive(Clone)]
+pub struct NatsTransport {
+    client: async_nats::Client,
+    publishing: jetstream::Context,
+    api: jetstream::Context,
+    closed: Arc<AtomicBool>,
+    pull: PullSettings,
+}
+
+impl NatsTransport {
+    /// Connects with `options`.
+    pub async fn connect(options: ConnectOptions) -> Result<Self, ConnectError> {
+        let closed = Arc::new(AtomicBool::new(false));
+        let client = super::connect::client(&options, Arc::clone(&closed)).await?;
+        Ok(Self::build(client, &options, closed))
+    }
+
+    /// Wraps a client connected elsewhere, with `options`' JetStream timings
+    /// (its connection settings are not used). Listeners over such a client
+    /// cannot tell a closed connection from an outage, and keep waiting.
+    pub fn from_client(client: async_nats::Client, options: &ConnectOptions) -> Self {
+        Self::build(client, options, Arc::new(AtomicBool::new(false)))
+    }
+
+    fn build(
+        client: async_nats::Client,
+        options: &ConnectOptions,
+        closed: Arc<AtomicBool>,
+    ) -> Self {
+        let publishing = jetstream::ContextBuilder::new()
+            .timeout(options.publish_timeout)
+            .max_ack_inflight(options.max_publishes_in_flight.max(1))
+            .backpressure_on_inflight(true)
+            .build(client.clone());
+        let api = jetstream::ContextBuilder::new()
+            .timeout(options.request_timeout)
+            .build(client.clone());
+        let expiry = options.pull_expiry.max(Duration::from_millis(200));
+        let heartbeat = options
+            .idle_heartbeat
+            .min(expiry / 2)
+            .max(Duration::from_millis(50));
+        Self {
+            client,
+            publishing,
+            api,
+            closed,
+            pull: PullSettings { expiry, heartbeat },
+        }
+    }
+
+    /// The NATS client, e.g. for key-value buckets or requests of your own.
+    pub fn client(&self) -> &async_nats::Client {
+        &self.client
+    }
+
+    /// A JetStream context for management requests (streams, consumers,
+    /// key-value buckets), with the request timeout.
+    pub fn jetstream(&self) -> &jetstream::Context {
+        &self.api
+    }
+
+    /// Flushes, then closes the connection: listeners over it end.
+    pub async fn close(&self) {
+        if let Err(err) = self.client.flush().await {
+            tracing::debug!(error = %err, "flush before close failed");
+        }
+        self.closed.store(true, Ordering::SeqCst);
+        if let Err(err) = self.client.drain().await {
+            tracing::debug!(error = %err, "drain failed");
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+}
+
+impl std::fmt::Debug for NatsTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsTransport")
+            .field("state", &self.client.connection_state())
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Our headers as an async-nats header map (values of one name keep their order).
+pub(crate) fn to_header_map(headers: &Headers) -> async_nats::HeaderMap {
+    let mut map = async_nats::HeaderMap::new();
+    for (name, value) in headers.iter() {
+        map.append(name, value);
+    }
+    map
+}
+
+/// An async-nats header map as our headers, sorted by name (the map's own
+/// order is a hash order) with each name's values in their order.
+pub(crate) fn from_header_map(map: Option<&async_nats::HeaderMap>) -> Headers {
+    let Some(map) = map else {
+        return Headers::new();
+    };
+    let mut entries: Vec<(&str, &Vec<async_nats::HeaderValue>)> = map
+        .iter()
+        .map(|(name, values)| (name.as_ref(), values))
+        .collect();
+    entries.sort_by(|a, b| a.0.cmp(b.0));
+    let mut headers = Headers::with_capacity(entries.len());
+    for (name, values) in entries {
+        for value in values {
+            headers.append(name, value.as_str());
+        }
+    }
+    headers
+}
+
+fn publish_error(
+    err: jetstream::context::PublishError,
+    subject: &str,
+    closed: bool,
+) -> PublishError {
+    let kind = match err.kind() {
+        NatsPublishErrorKind::StreamNotFound => PublishErrorKind::NoStream,
+        NatsPublishErrorKind::TimedOut => PublishErrorKind::TimedOut,
+        NatsPublishErrorKind::MaxPayloadExceeded => PublishErrorKind::MaxPayloadExceeded,
+        NatsPublishErrorKind::WrongLastMessageId | NatsPublishErrorKind::WrongLastSequence => {
+            PublishErrorKind::Rejected
+        }
+        _ if closed => PublishErrorKind::Disconnected,
+        NatsPublishErrorKind::BrokenPipe => PublishErrorKind::TimedOut,
+        NatsPublishErrorKind::Other
+            if std::error::Error::source(&err)
+                .is_some_and(|source| source.is::<jetstream::Error>()) =>
+        {
+            PublishErrorKind::Rejected
+        }
+        _ => PublishErrorKind::Other,
+    };
+    PublishError::new(kind)
+        .with_detail(subject.to_owned())
+        .with_source(err)
+}
+
+impl Transport for NatsTransport {
+    fn name(&self) -> &'static str {
+        "nats"
+    }
+
+    fn publish(&self, message: OutgoingMessage) -> BoxFuture<'_, Result<PendingAck, PublishError>> {
+        Box::pin(async move {
+            if self.is_closed() {
+                return Err(
+                    PublishError::new(PublishErrorKind::Disconnected).with_detail(message.subject)
+                );
+            }
+            let publish = jetstream::message::PublishMessage::build()
+                .payload(message.payload)
+                .headers(to_header_map(&message.headers));
+            let subject = message.subject;
+            let ack = self
+                .publishing
+                .send_publish(subject.clone(), publish)
+                .await
+                .map_err(|err| publish_error(err, &subject, self.is_closed()))?;
+            let closed = Arc::clone(&self.closed);
+            Ok(PendingAck::new(async move {
+                match ack.await {
+                    Ok(ack) => Ok(PublishAck {
+                        stream: ack.stream,
+                        sequence: ack.sequence,
+                        duplicate: ack.duplicate,
+                    }),
+                    Err(err) => Err(publish_error(err, &subject, closed.load(Ordering::SeqCst))),
+                }
+            }))
+        })
+    }
+
+    fn provision<'a>(
+        &'a self,
+        config: &'a StreamConfig,
+    ) -> BoxFuture<'a, Result<ProvisionOutcome, ProvisionError>> {
+        Box::pin(provision::provision(&self.api, config))
+    }
+
+    fn consume(
+        &self,
+        spec: ConsumerSpec,
+    ) -> BoxFuture<'_, Result<Box<dyn MessageSource>, ListenError>> {
+        Box::pin(async move {
+            let source = NatsSource::bind(self.clone(), spec, self.pull).await?;
+            Ok(Box::new(source) as Box<dyn MessageSource>)
+        })
+    }
+
+    fn flush(&self) -> BoxFuture<'_, Result<(), AckError>> {
+        Box::pin(async move {
+            self.client.flush().await.map_err(|err| {
+                AckError::new(AckErrorKind::Disconnected)
+                    .with_detail("flush")
+                    .with_source(err)
+            })
+        })
+    }
+}

@@ -1,0 +1,257 @@
+//! [`Publisher`]: typed publishing with message ids, version headers,
+//! retries and pipelining.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::error::{PublishError, PublishErrorKind};
+use crate::event::Event;
+use crate::headers::{Headers, names};
+use crate::transport::{BoxFuture, OutgoingMessage, PendingAck, PublishAck, Transport};
+
+/// How a publisher retries a publish whose outcome is unknown or transient
+/// (a timeout, no connection, no stream yet). Every attempt reuses the
+/// message id, so the stream stores the event once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishRetry {
+    /// How many attempts in all (1 = no retry). Default 5.
+    pub attempts: u32,
+    /// The delay before the first retry, doubling each time. Default 100 ms.
+    pub initial_delay: Duration,
+    /// The longest delay between attempts. Default 2 s.
+    pub max_delay: Duration,
+}
+
+impl Default for PublishRetry {
+    fn default() -> Self {
+        Self {
+            attempts: 5,
+            initial_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(2),
+        }
+    }
+}
+
+impl PublishRetry {
+    /// No retries: one attempt.
+    pub const NONE: Self = Self {
+        attempts: 1,
+        initial_delay: Duration::ZERO,
+        max_delay: Duration::ZERO,
+    };
+
+    fn delay(&self, retry: u32) -> Duration {
+        let factor = 1u32 << retry.min(16);
+        self.initial_delay
+            .saturating_mul(factor)
+            .min(self.max_delay)
+    }
+}
+
+/// Publishes events of type `E` on `E::SUBJECT`.
+///
+/// Each message carries the event's JSON as its body and three headers:
+/// `Nats-Msg-Id` (a fresh unique id unless one is given; JetStream
+/// deduplicates on it), `Typebus-Version` (`E::VERSION`) and `Typebus-Event`
+/// (`E::NAME`).
+///
+/// ```no_run
+/// # async fn demo(bus: typebus::Bus) -> Result<(), Box<dyn std::error::Error>> {
+/// # #[derive(serde::Serialize, serde::Deserialize, typebus::Event)]
+/// # #[event(subject = "expiration:complete", version = 1)]
+/// # struct ExpirationComplete { #[serde(rename = "orderId")] order_id: String }
+/// let publisher = bus.publisher::<ExpirationComplete>();
+/// let ack = publisher.publish(&ExpirationComplete { order_id: "5f1a".into() }).await?;
+/// println!("stored as #{} (duplicate: {})", ack.sequence, ack.duplicate);
+///
+/// // Pipelined: send many, then await the acks.
+/// let mut pending = Vec::new();
+/// for id in ["a", "b", "c"] {
+///     pending.push(publisher.send(&ExpirationComplete { order_id: id.into() }).await?);
+/// }
+/// for ack in pending {
+///     ack.await?;
+/// }
+/// # Ok(()) }
+/// ```
+pub struct Publisher<E> {
+    transport: Arc<dyn Transport>,
+    retry: PublishRetry,
+    _event: PhantomData<fn(&E)>,
+}
+
+impl<E> Clone for Publisher<E> {
+    fn clone(&self) -> Self {
+        Self {
+            transport: Arc::clone(&self.transport),
+            retry: self.retry,
+            _event: PhantomData,
+        }
+    }
+}
+
+impl<E> std::fmt::Debug for Publisher<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher")
+            .field("transport", &self.transport.name())
+            .field("retry", &self.retry)
+            .finish()
+    }
+}
+
+impl<E: Event> Publisher<E> {
+    pub(crate) fn new(transport: Arc<dyn Transport>) -> Self {
+        Self {
+            transport,
+            retry: PublishRetry::default(),
+            _event: PhantomData,
+        }
+    }
+
+    /// Sets the retry policy.
+    pub fn with_retry(mut self, retry: PublishRetry) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Publishes `event` with a fresh message id and waits for the stream's ack.
+    pub async fn publish(&self, event: &E) -> Result<PublishAck, PublishError> {
+        self.send(event).await?.await
+    }
+
+    /// Publishes `event` with the caller's message id (e.g. an outbox row's
+    /// id, or the id of a record): publishing it again with the same id
+    /// within the stream's duplicate window stores nothing new and returns
+    /// `duplicate: true`.
+    pub async fn publish_with_id(
+        &self,
+        event: &E,
+        message_id: impl Into<String>,
+    ) -> Result<PublishAck, PublishError> {
+        self.send_with_id(event, message_id).await?.await
+    }
+
+    /// Sends `event` with a fresh message id and returns its pending ack, to
+    /// await later: many publishes can be in flight at once.
+    pub async fn send(&self, event: &E) -> Result<PendingPublish, PublishError> {
+        let id = nuid::next();
+        self.send_message(self.message(event, &id)?).await
+    }
+
+    /// [`send`](Self::send) with the caller's message id.
+    pub async fn send_with_id(
+        &self,
+        event: &E,
+        message_id: impl Into<String>,
+    ) -> Result<PendingPublish, PublishError> {
+        let message_id = message_id.into();
+        self.send_message(self.message(event, &message_id)?).await
+    }
+
+    /// The message `publish` sends for `event` with `message_id`: its JSON
+    /// and the typebus headers.
+    pub fn message(&self, event: &E, message_id: &str) -> Result<OutgoingMessage, PublishError> {
+        crate::subject::check_literal(E::SUBJECT).map_err(|problem| {
+            PublishError::new(PublishErrorKind::InvalidSubject)
+                .with_detail(format!("`{}`: {problem}", E::SUBJECT))
+        })?;
+        let payload = serde_json::to_vec(event).map_err(|err| {
+            PublishError::new(PublishErrorKind::Serialize)
+                .with_detail(E::SUBJECT)
+                .with_source(err)
+        })?;
+        let mut headers = Headers::with_capacity(3);
+        headers.append(names::MSG_ID, message_id);
+        headers.append(names::VERSION, E::VERSION.to_string());
+        headers.append(names::EVENT, E::NAME);
+        Ok(OutgoingMessage {
+            subject: E::SUBJECT.to_owned(),
+            headers,
+            payload: Bytes::from(payload),
+        })
+    }
+
+    async fn send_message(&self, message: OutgoingMessage) -> Result<PendingPublish, PublishError> {
+        send_with_retry(Arc::clone(&self.transport), message, self.retry).await
+    }
+}
+
+/// Sends `message`, retrying transient send failures, and returns its
+/// pending ack, which retries too.
+pub(crate) async fn send_with_retry(
+    transport: Arc<dyn Transport>,
+    message: OutgoingMessage,
+    retry: PublishRetry,
+) -> Result<PendingPublish, PublishError> {
+    let mut attempt = 1;
+    let first = loop {
+        match transport.publish(message.clone()).await {
+            Ok(pending) => break pending,
+            Err(err) if err.kind().is_transient() && attempt < retry.attempts => {
+                tracing::debug!(subject = %message.subject, attempt, error = %crate::error::chain(&err), "publish not sent; retrying");
+                tokio::time::sleep(retry.delay(attempt - 1)).await;
+                attempt += 1;
+            }
+            Err(err) => return Err(err),
+        }
+    };
+    Ok(PendingPublish {
+        inner: Box::pin(await_with_retry(transport, message, retry, first, attempt)),
+    })
+}
+
+async fn await_with_retry(
+    transport: Arc<dyn Transport>,
+    message: OutgoingMessage,
+    retry: PublishRetry,
+    mut pending: PendingAck,
+    mut attempt: u32,
+) -> Result<PublishAck, PublishError> {
+    loop {
+        let err = match pending.await {
+            Ok(ack) => return Ok(ack),
+            Err(err) if err.kind().is_transient() && attempt < retry.attempts => err,
+            Err(err) => return Err(err),
+        };
+        tracing::debug!(subject = %message.subject, attempt, error = %crate::error::chain(&err), "publish not acked; retrying with the same message id");
+        loop {
+            tokio::time::sleep(retry.delay(attempt - 1)).await;
+            attempt += 1;
+            match transport.publish(message.clone()).await {
+                Ok(next) => {
+                    pending = next;
+                    break;
+                }
+                Err(err) if err.kind().is_transient() && attempt < retry.attempts => {}
+                Err(err) => return Err(err),
+            }
+        }
+    }
+}
+
+/// A sent message's ack, still to come: `.await` it. Retries a timed-out
+/// publish with the same message id, per the publisher's [`PublishRetry`].
+#[must_use = "the event may not be stored; await the ack"]
+pub struct PendingPublish {
+    inner: BoxFuture<'static, Result<PublishAck, PublishError>>,
+}
+
+impl Future for PendingPublish {
+    type Output = Result<PublishAck, PublishError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+impl std::fmt::Debug for PendingPublish {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PendingPublish")
+    }
+}
