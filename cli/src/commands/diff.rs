@@ -84,13 +84,9 @@ pub(crate) fn run(args: &DiffArgs) -> Result<(), CliError> {
         eprintln!("{OK}ok{OK:#} {summary}; {mode_text} holds");
         Ok(())
     } else {
-        eprintln!(
-            "{ERROR}error:{ERROR:#} {summary}; {violations} break{} {mode_text}",
-            if violations == 1 { "s" } else { "" }
-        );
         Err(CliError::Failed(format!(
-            "{violations} incompatible change{}",
-            plural(violations)
+            "{summary}; {violations} break{} {mode_text}",
+            if violations == 1 { "s" } else { "" }
         )))
     }
 }

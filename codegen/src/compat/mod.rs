@@ -356,6 +356,8 @@ pub struct EventDiff {
     pub name: String,
     /// The event's subject (the new one when both exist).
     pub subject: String,
+    /// The subject in the old schemas, when the event existed there.
+    pub old_subject: Option<String>,
     /// The old version, when the event existed before.
     pub old_version: Option<u32>,
     /// The new version, when the event still exists.
@@ -391,6 +393,7 @@ pub fn diff(old: &Model, new: &Model) -> Vec<EventDiff> {
             None => EventDiff {
                 name: n.name.clone(),
                 subject: n.subject.clone(),
+                old_subject: None,
                 old_version: None,
                 new_version: Some(n.version),
                 changes: vec![Change {
@@ -415,6 +418,7 @@ pub fn diff(old: &Model, new: &Model) -> Vec<EventDiff> {
             out.push(EventDiff {
                 name: o.name.clone(),
                 subject: o.subject.clone(),
+                old_subject: Some(o.subject.clone()),
                 old_version: Some(o.version),
                 new_version: None,
                 changes: vec![Change {
@@ -482,6 +486,7 @@ fn pair(old: &Model, o: &EventDef, new: &Model, n: &EventDef) -> EventDiff {
     EventDiff {
         name: n.name.clone(),
         subject: n.subject.clone(),
+        old_subject: Some(o.subject.clone()),
         old_version: Some(o.version),
         new_version: Some(n.version),
         changes,
