@@ -28,7 +28,7 @@ use crate::model::{Location, Model};
 use raw::RawFile;
 
 /// The largest schema file read, in bytes (8 MiB).
-pub const MAX_FILE_BYTES: usize = 8 * 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: usize = 8 * 1024 * 1024;
 
 /// The deepest nesting of YAML collections accepted in a schema file.
 const MAX_DEPTH: usize = 32;

@@ -36,7 +36,7 @@ use type_expr::Syntax;
 
 /// The longest name (type, event, field, enum value, subject) accepted, in
 /// characters.
-pub const MAX_NAME_CHARS: usize = 256;
+pub(crate) const MAX_NAME_CHARS: usize = 256;
 
 /// What is known about a declared type before its contents are checked: what
 /// field types and defaults need to resolve names.

@@ -85,7 +85,7 @@ pub(crate) enum RawField {
     /// `name: TYPE`; its location is the one of the enclosing [`Spanned`].
     Short(String),
     /// `name: { type: TYPE, ... }`.
-    Long(RawFieldSpec),
+    Long(Box<RawFieldSpec>),
 }
 
 /// The mapping form of a field.
@@ -191,7 +191,7 @@ impl<'de> Deserialize<'de> for RawField {
 
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
                 RawFieldSpec::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(RawField::Long)
+                    .map(|spec| RawField::Long(Box::new(spec)))
             }
         }
 

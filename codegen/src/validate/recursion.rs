@@ -22,10 +22,7 @@ pub(crate) struct Edge {
 
 /// The struct a field holds by value, if any (`T` or `T?` where `T` is a
 /// struct).
-pub(crate) fn by_value_target<'a>(
-    ty: &'a TypeExpr,
-    is_struct: impl Fn(&str) -> bool,
-) -> Option<&'a str> {
+pub(crate) fn by_value_target(ty: &TypeExpr, is_struct: impl Fn(&str) -> bool) -> Option<&str> {
     match ty {
         TypeExpr::Named(name) if is_struct(name) => Some(name),
         TypeExpr::Optional(inner) => by_value_target(inner, is_struct),
