@@ -59,17 +59,17 @@ pub(crate) fn plan<L: Listener>(
     let invalid =
         |detail: String| ListenError::new(ListenErrorKind::InvalidConfig).with_detail(detail);
     let group = listener.queue_group();
-    let durable_name = consumer_name(group);
-    if durable_name.is_empty() {
+    if group.is_empty() {
         return Err(invalid("the queue group is empty".into()));
     }
     let subject = L::Event::SUBJECT;
+    let durable_name = consumer_name(group, subject);
     crate::subject::check_literal(subject)
         .map_err(|problem| invalid(format!("subject `{subject}`: {problem}")))?;
     let dead_letter_subject = options
         .dead_letter_subject
         .clone()
-        .unwrap_or_else(|| format!("{DEAD_LETTER_PREFIX}{durable_name}"));
+        .unwrap_or_else(|| format!("{DEAD_LETTER_PREFIX}{}", dead_letter_token(group)));
     crate::subject::check_literal(&dead_letter_subject).map_err(|problem| {
         invalid(format!(
             "dead-letter subject `{dead_letter_subject}`: {problem}"
@@ -113,6 +113,18 @@ pub(crate) fn plan<L: Listener>(
             .unwrap_or(ack_wait.saturating_mul(6)),
         ack_wait,
     })
+}
+
+/// The queue group as one subject token of the default dead-letter subject.
+fn dead_letter_token(group: &str) -> String {
+    group
+        .chars()
+        .map(|c| match c {
+            '.' | '*' | '>' => '_',
+            c if c.is_whitespace() || c.is_control() => '_',
+            c => c,
+        })
+        .collect()
 }
 
 /// Binds the consumer and spawns the listener's task.

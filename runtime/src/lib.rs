@@ -46,6 +46,8 @@ pub mod error;
 #[cfg(feature = "bus")]
 pub mod headers;
 #[cfg(feature = "bus")]
+pub mod memory;
+#[cfg(feature = "bus")]
 pub mod transport;
 
 #[cfg(feature = "nats")]

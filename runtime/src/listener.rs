@@ -16,8 +16,8 @@ use crate::event::Event;
 /// A service's handler of one event type.
 ///
 /// Every instance of a service listens with the same [`queue_group`](Self::queue_group):
-/// they share one durable consumer (named after it), so each event is
-/// handled by one of them. Events are delivered from the start of the stream
+/// they share one durable consumer (named after it and the subject), so
+/// each event is handled by one of them. Events are delivered from the start of the stream
 /// on the consumer's first start.
 ///
 /// ```
@@ -52,8 +52,8 @@ pub trait Listener: Send + Sync + 'static {
     /// The event this listener handles; its subject is the listener's filter.
     type Event: Event;
 
-    /// The queue group: shared by every instance of the service, and the
-    /// name of the durable consumer (sanitised: see [`consumer_name`]).
+    /// The queue group: shared by every instance of the service. With the
+    /// subject it names the durable consumer (see [`consumer_name`]).
     fn queue_group(&self) -> &str;
 
     /// How long a delivery may go unsettled before it is delivered again
@@ -100,22 +100,31 @@ pub trait Listener: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), HandlerError>> + Send;
 }
 
-/// The durable consumer name for a queue group: characters JetStream does
-/// not allow in names (`.`, `*`, `>`, `/`, `\`, whitespace, control
-/// characters) become `_`.
+/// The durable consumer name of a queue group's listener of `subject`:
+/// `<queue group>_<subject>`, with the characters JetStream does not allow
+/// in names (`.`, `*`, `>`, `/`, `\`, whitespace, control characters)
+/// replaced by `_`.
+///
+/// The subject is part of the name because a JetStream consumer belongs to a
+/// stream, not to a subject: a service listening to several subjects of one
+/// stream under one queue group needs one consumer per subject (NATS
+/// Streaming keyed durables by subject and name).
 ///
 /// ```
-/// assert_eq!(typebus::consumer_name("orders service.v2"), "orders_service_v2");
+/// assert_eq!(typebus::consumer_name("orders-service", "ticket:created"), "orders-service_ticket:created");
+/// assert_eq!(typebus::consumer_name("orders service", "audit.v2"), "orders_service_audit_v2");
 /// ```
-pub fn consumer_name(queue_group: &str) -> String {
-    queue_group
-        .chars()
-        .map(|c| match c {
-            '.' | '*' | '>' | '/' | '\\' => '_',
-            c if c.is_whitespace() || c.is_control() => '_',
-            c => c,
-        })
-        .collect()
+pub fn consumer_name(queue_group: &str, subject: &str) -> String {
+    let sanitise = |c: char| match c {
+        '.' | '*' | '>' | '/' | '\\' => '_',
+        c if c.is_whitespace() || c.is_control() => '_',
+        c => c,
+    };
+    let mut name = String::with_capacity(queue_group.len() + subject.len() + 1);
+    name.extend(queue_group.chars().map(sanitise));
+    name.push('_');
+    name.extend(subject.chars().map(sanitise));
+    name
 }
 
 /// Why a handler failed: retryable (delivered again, optionally after a
@@ -398,7 +407,8 @@ pub struct ListenOptions {
     /// The consumer's limit of unsettled messages across all instances
     /// (default 1000). `concurrency + batch` must not exceed it.
     pub max_ack_pending: usize,
-    /// Where dead letters go; default `typebus.dlq.<consumer name>`.
+    /// Where dead letters go; default `typebus.dlq.<queue group>` (with `.`,
+    /// `*`, `>` and whitespace in the group replaced by `_`).
     pub dead_letter_subject: Option<String>,
     /// The stream to consume from; default: the one that stores the subject.
     pub stream: Option<String>,
@@ -619,7 +629,13 @@ mod tests {
 
     #[test]
     fn consumer_names_are_sanitised() {
-        assert_eq!(consumer_name("orders-service"), "orders-service");
-        assert_eq!(consumer_name("a.b*c>d/e\\f g\th"), "a_b_c_d_e_f_g_h");
+        assert_eq!(
+            consumer_name("orders-service", "ticket:created"),
+            "orders-service_ticket:created"
+        );
+        assert_eq!(
+            consumer_name("a.b*c>d/e\\f g\th", "x.y"),
+            "a_b_c_d_e_f_g_h_x_y"
+        );
     }
 }

@@ -250,8 +250,9 @@ pub struct ConsumerSpec {
     /// The stream to consume from; `None` finds the stream that stores
     /// `filter_subject`.
     pub stream: Option<String>,
-    /// The durable name, shared by every instance of the service (the queue
-    /// group, sanitised: no `.`, `*`, `>`, whitespace or path separators).
+    /// The durable name, shared by every instance of the service
+    /// ([`consumer_name`](crate::consumer_name) of the queue group and
+    /// subject: no `.`, `*`, `>`, whitespace or path separators).
     pub durable_name: String,
     /// Only messages on this subject are delivered.
     pub filter_subject: String,
