@@ -1,0 +1,81 @@
+//! `typebus generate`.
+
+use typebus_codegen::{Builder, SchemaSet};
+
+use crate::common::{Project, output};
+
+#[test]
+fn writes_what_the_builder_generates_then_is_up_to_date() {
+    let p = Project::new();
+    let (_, err) = output(&p.typebus(&["generate"]).assert().code(0));
+    assert!(err.contains("wrote gen/events.rs"), "{err}");
+    let expected = Builder::new()
+        .schema_dir(p.path("schemas"))
+        .generate()
+        .unwrap();
+    assert_eq!(p.read("gen/events.rs"), expected.code());
+
+    let (_, err) = output(&p.typebus(&["generate"]).assert().code(0));
+    assert!(err.contains("up to date gen/events.rs"), "{err}");
+}
+
+#[test]
+fn flags_override_the_config_and_paths_are_relative_to_it() {
+    let p = Project::new();
+    p.write("other/a.yaml", crate::common::TICKETS);
+    // From a subdirectory, typebus.toml is found upwards.
+    std::fs::create_dir_all(p.path("sub/deeper")).unwrap();
+    p.typebus_in(&p.path("sub/deeper"), &["generate"])
+        .assert()
+        .code(0);
+    assert!(p.path("gen/events.rs").is_file());
+    // Flags are relative to the current directory.
+    p.typebus(&["generate", "--schemas", "other", "--out", "x/out.rs"])
+        .assert()
+        .code(0);
+    assert!(p.read("x/out.rs").contains("from a.yaml"));
+}
+
+#[test]
+fn without_an_output_file_is_a_usage_error() {
+    let p = Project::new();
+    std::fs::remove_file(p.path("typebus.toml")).unwrap();
+    let (_, err) = output(&p.typebus(&["generate"]).assert().code(2));
+    assert!(err.contains("no output file: pass `--out FILE`"), "{err}");
+}
+
+#[test]
+fn invalid_config_is_a_usage_error() {
+    let p = Project::new();
+    p.write("typebus.toml", "schema = \"typo\"\n");
+    let (_, err) = output(&p.typebus(&["generate"]).assert().code(2));
+    assert!(err.contains("invalid `typebus.toml`"), "{err}");
+}
+
+#[test]
+fn bad_schemas_exit_2_with_every_diagnostic_as_codegen_renders_them() {
+    let p = Project::new();
+    p.edit_schema("price: f64", "price: flaot");
+    p.edit_schema("status: Status", "status: Statuss");
+    let (out, err) = output(&p.typebus(&["generate"]).assert().code(2));
+    assert_eq!(out, "");
+    let expected = SchemaSet::from_dir_as(p.path("schemas"), "schemas")
+        .unwrap()
+        .validate()
+        .unwrap_err();
+    assert_eq!(expected.diagnostics().len(), 2);
+    assert_eq!(err, format!("{expected}\n"));
+    assert!(err.contains("schemas/tickets.yaml:"), "{err}");
+    assert!(!p.path("gen/events.rs").exists(), "nothing is written");
+}
+
+#[test]
+fn a_missing_schema_directory_exits_2() {
+    let p = Project::new();
+    let (_, err) = output(
+        &p.typebus(&["generate", "--schemas", "nope"])
+            .assert()
+            .code(2),
+    );
+    assert!(err.contains("nope"), "{err}");
+}

@@ -1,0 +1,66 @@
+//! `typebus lock`.
+
+use crate::common::{Project, output};
+
+#[test]
+fn records_every_version_sorted_and_is_idempotent() {
+    let p = Project::new();
+    p.write(
+        "schemas/more.yaml",
+        "events:\n  A:\n    subject: a:one\n    version: 3\n    fields:\n      count: { type: u32, default: 7 }\n",
+    );
+    let (_, err) = output(&p.typebus(&["lock"]).assert().code(0));
+    assert!(err.contains("recorded a:one v3"), "{err}");
+    assert!(err.contains("recorded ticket:updated v1"), "{err}");
+    let lock = p.read("schemas/typebus.lock");
+    let a = lock.find("subject: a:one").unwrap();
+    let t = lock.find("subject: ticket:updated").unwrap();
+    assert!(a < t, "sorted by subject:\n{lock}");
+    assert!(lock.contains("    count: u32 = 7\n"), "{lock}");
+    assert!(lock.contains("      enum: [open, sold]\n"), "{lock}");
+    assert!(lock.contains("    orderId: string?\n"), "{lock}");
+
+    let (_, err) = output(&p.typebus(&["lock"]).assert().code(0));
+    assert!(err.contains("up to date schemas/typebus.lock"), "{err}");
+    assert_eq!(p.read("schemas/typebus.lock"), lock);
+}
+
+#[test]
+fn refuses_to_rewrite_a_released_version() {
+    let p = Project::new().settled();
+    let lock = p.read("schemas/typebus.lock");
+    p.edit_schema("price: f64", "price: string");
+    let (_, err) = output(&p.typebus(&["lock"]).assert().code(1));
+    assert!(
+        err.contains("ticket:updated v1 changed: field `price` f64 -> string; bump `version` to 2"),
+        "{err}"
+    );
+    assert!(
+        err.contains("not changed: a recorded version never changes shape"),
+        "{err}"
+    );
+    assert_eq!(p.read("schemas/typebus.lock"), lock);
+}
+
+#[test]
+fn a_version_that_left_the_schemas_stays_recorded() {
+    let p = Project::new().settled();
+    p.edit_schema("version: 1", "version: 2");
+    p.edit_schema("price: f64", "price: string");
+    p.typebus(&["lock"]).assert().code(0);
+    // Going back to v1 with the v2 shape is caught.
+    p.edit_schema("version: 2", "version: 1");
+    let (_, err) = output(&p.typebus(&["lock"]).assert().code(1));
+    assert!(
+        err.contains("ticket:updated v1 changed: field `price` f64 -> string; bump `version` to 3"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_schemas_exit_2_and_write_nothing() {
+    let p = Project::new();
+    p.edit_schema("version: 1", "version: 0");
+    p.typebus(&["lock"]).assert().code(2);
+    assert!(!p.path("schemas/typebus.lock").exists());
+}
