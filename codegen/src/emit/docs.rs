@@ -5,7 +5,7 @@
 //! string (`"#`), or inject code whatever it holds. prettyplease prints them
 //! as `///` lines. Characters rustc refuses in doc comments (a bare carriage
 //! return, other control characters, bidirectional overrides) are written as
-//! visible `\u{..}` escapes instead.
+//! visible `\u{..}` escapes instead, and a tab as four spaces.
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -28,6 +28,34 @@ pub(super) fn doc_attrs<'a>(paragraphs: impl IntoIterator<Item = Option<&'a str>
     lines.iter().map(|line| quote!(#[doc = #line])).collect()
 }
 
+/// `#[allow(...)]` for clippy's Markdown-layout lints when a description
+/// holds a list or a quote: descriptions are the schema author's Markdown,
+/// and a lazily continued list item there must not fail a user's
+/// `clippy -D warnings`. `None` for descriptions without block markers.
+pub(super) fn markdown_allow<'a>(
+    descriptions: impl IntoIterator<Item = Option<&'a str>>,
+) -> Option<TokenStream> {
+    descriptions
+        .into_iter()
+        .flatten()
+        .any(|text| text.lines().nth(1).is_some() && text.lines().any(starts_block))
+        .then(
+            || quote!(#[allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]),
+        )
+}
+
+/// Whether a line starts a Markdown list item or block quote.
+fn starts_block(line: &str) -> bool {
+    let line = line.trim_start();
+    if line.starts_with('>') || ["- ", "* ", "+ "].iter().any(|m| line.starts_with(m)) {
+        return true;
+    }
+    let digits = line.len() - line.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    digits > 0
+        && matches!(line[digits..].chars().next(), Some('.' | ')'))
+        && matches!(line[digits + 1..].chars().next(), None | Some(' '))
+}
+
 /// The description, or `fallback` when there is none or it is blank.
 pub(super) fn or<'a>(description: &'a Option<String>, fallback: &'a str) -> &'a str {
     match description.as_deref() {
@@ -47,7 +75,10 @@ fn doc_line(line: &str) -> String {
     let mut out = String::with_capacity(line.len() + 1);
     out.push(' ');
     for c in line.chars() {
-        if (c.is_control() && c != '\t') || is_bidi_control(c) {
+        if c == '\t' {
+            // rustdoc and clippy want spaces, not tabs, in doc comments.
+            out.push_str("    ");
+        } else if c.is_control() || is_bidi_control(c) {
             out.extend(c.escape_unicode());
         } else {
             out.push(c);
@@ -109,6 +140,19 @@ mod tests {
             two.to_string(),
             quote!(#[doc = " first"] #[doc = ""] #[doc = " second"]).to_string()
         );
+    }
+
+    #[test]
+    fn lists_and_quotes_in_multi_line_descriptions_get_an_allow() {
+        let allow = |text: &str| markdown_allow([None, Some(text)]).is_some();
+        assert!(allow("intro\n- item\ncontinued"));
+        assert!(allow("intro\n> quote\nlazy"));
+        assert!(allow("1. first\n2) second"));
+        assert!(!allow("- a single line is never continued"));
+        assert!(!allow(
+            "plain\ntext over lines\nwith 20.5 numbers and -dashes"
+        ));
+        assert!(!allow("version 2.\nno list"));
     }
 
     #[test]

@@ -45,6 +45,7 @@ pub(super) fn string_enum(
              catch-all variant and is written back unchanged.",
         ),
     ]);
+    let allow = docs::markdown_allow([def.description.as_deref()]);
     let variant_docs: Vec<TokenStream> = wires
         .iter()
         .map(|wire| {
@@ -52,6 +53,10 @@ pub(super) fn string_enum(
             doc_attrs([Some(text.as_str())])
         })
         .collect();
+    let docs = quote! {
+        #docs
+        #allow
+    };
     let name = def.name.as_str();
     if open {
         let unknown = unknown_variant(&variants);

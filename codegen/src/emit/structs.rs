@@ -26,8 +26,13 @@ pub(super) fn event(cx: &mut Context<'_>, event: &EventDef) -> TokenStream {
     let docs = doc_attrs([event.description.as_deref(), Some(&published)]);
     let subject = &event.subject;
     let version = Literal::u32_unsuffixed(event.version);
+    let allow = docs::markdown_allow(
+        std::iter::once(event.description.as_deref())
+            .chain(event.fields.iter().map(|f| f.description.as_deref())),
+    );
     let attrs = quote! {
         #[event(subject = #subject, version = #version)]
+        #allow
     };
     struct_item(cx, &ident, None, docs, attrs, &event.fields, true)
 }
@@ -43,12 +48,16 @@ pub(super) fn type_struct(cx: &mut Context<'_>, def: &TypeDef, fields: &[Field])
     };
     let fallback = format!("The `{}` type of the schemas.", def.name);
     let docs = doc_attrs([Some(docs::or(&def.description, &fallback))]);
+    let allow = docs::markdown_allow(
+        std::iter::once(def.description.as_deref())
+            .chain(fields.iter().map(|f| f.description.as_deref())),
+    );
     struct_item(
         cx,
         &ident,
         Some(&def.name),
         docs,
-        TokenStream::new(),
+        allow.unwrap_or_default(),
         fields,
         false,
     )

@@ -4,7 +4,14 @@
 /// */ pub fn injected() {} /*
 /// "#]; pub fn also_injected() {} #[doc = "
 /// #[doc = "fake"] pub struct Fake;
-/// A tab	inside, trailing spaces
+/// A tab    inside, trailing spaces
+/// A list:
+/// - item one
+/// continued lazily
+/// > a quote
+/// lazily continued
+/// 1. numbered
+///    indented
 /// Unicode: naïve café 🎉, and combining marks: é.
 ///
 /// Published on `hostile.injected`, contract version 1.
@@ -18,6 +25,7 @@
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "hostile.injected", version = 1)]
+#[allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
 pub struct Injected {
     /// Carriage return\u{d}in the middle, and CRLF
     /// at the end

@@ -1,0 +1,5 @@
+//! Cross-crate tests of typebus. The library compiles every golden
+//! expected file of typebus-codegen ([`golden`]), so a golden file that no
+//! longer compiles fails the build; the tests live in `tests/`.
+
+pub mod golden;
