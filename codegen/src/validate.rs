@@ -25,7 +25,7 @@ use serde_saphyr::Spanned;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::ident;
 use crate::load::ParsedFile;
-use crate::load::raw::{OrderedMap, RawDeprecated, RawEvent, RawField, RawType};
+use crate::load::raw::{OrderedMap, RawAggregate, RawDeprecated, RawEvent, RawField, RawType};
 use crate::model::{
     Aggregate, EnumValue, EventDef, Field, Location, Model, RustIdent, Scalar, TypeDef, TypeExpr,
     TypeKind,
@@ -55,6 +55,7 @@ enum Shape {
 #[derive(Debug, Default)]
 pub(crate) struct TypeTable {
     shapes: BTreeMap<String, Shape>,
+    events: BTreeMap<String, Location>,
 }
 
 impl TypeTable {
@@ -281,15 +282,22 @@ impl Cx<'_> {
                         first_kind.word()
                     )
                 };
-                let help = format!(
-                    "`{name}` is first declared as a {} at {}; types and events share one namespace",
-                    first_kind.word(),
-                    self.show(first)
-                );
+                let help = if *first_kind == kind {
+                    format!("`{name}` is first declared at {}", self.show(first))
+                } else {
+                    format!(
+                        "the {} is declared at {}; types and events share one namespace",
+                        first_kind.word(),
+                        self.show(first)
+                    )
+                };
                 self.error_help(location, message, help);
                 continue;
             }
             seen.insert(name, (kind, location.clone()));
+            if kind == Kind::Event {
+                table.events.insert(name.to_owned(), location.clone());
+            }
             if name.is_empty() {
                 self.error(location, format!("empty {word} name"));
                 continue;
@@ -352,7 +360,14 @@ impl Cx<'_> {
             if let Some(raw) = raw {
                 let shape = match (&raw.values, &raw.fields) {
                     (Some(values), None) => {
-                        Shape::Enum(values.value.iter().map(|v| v.value.clone()).collect())
+                        let mut seen = std::collections::BTreeSet::new();
+                        let wires = values
+                            .value
+                            .iter()
+                            .filter(|v| seen.insert(v.value.as_str()))
+                            .map(|v| v.value.clone())
+                            .collect();
+                        Shape::Enum(wires)
                     }
                     (None, Some(_)) => Shape::Struct,
                     _ => Shape::Broken,
@@ -545,10 +560,25 @@ impl Cx<'_> {
             }
             let (text, text_at, spec) = match &value.value {
                 RawField::Short(text) => (text.as_str(), &value.referenced, None),
-                RawField::Long(spec) => (spec.ty.value.as_str(), &spec.ty.referenced, Some(spec)),
+                RawField::Long(spec) => match &spec.ty {
+                    Some(ty) => (ty.value.as_str(), &ty.referenced, Some(spec)),
+                    None => {
+                        self.error_help(
+                            location.clone(),
+                            format!("field `{wire}` of `{owner}` has no `type`"),
+                            "write `{ type: string, ... }`",
+                        );
+                        ("", &key.referenced, None)
+                    }
+                },
             };
             let type_location = at(file, text_at);
-            let ty = self.type_expr(file, text_at, text, table);
+            let missing_type = matches!(&value.value, RawField::Long(spec) if spec.ty.is_none());
+            let ty = if missing_type {
+                None
+            } else {
+                self.type_expr(file, text_at, text, table)
+            };
             let mut default = None;
             let mut description = None;
             let mut deprecated = None;
@@ -652,6 +682,14 @@ impl Cx<'_> {
     }
 
     fn unknown_type(&mut self, location: Location, name: &str, table: &TypeTable) {
+        if let Some(event) = table.events.get(name) {
+            let help = format!(
+                "`{name}` is declared at {}; declare the shared shape under `types:` and use it in the event",
+                self.show(event)
+            );
+            self.error_help(location, format!("`{name}` is an event, not a type"), help);
+            return;
+        }
         let candidates = Scalar::ALL
             .iter()
             .map(|s| s.schema_name())
@@ -679,106 +717,53 @@ impl Cx<'_> {
         aggregates: &mut BTreeMap<String, (TypeExpr, String, Location)>,
     ) -> EventDef {
         let location = at(file, &name.referenced);
-        let ident = ident::type_ident(&name.value).unwrap_or_else(|_| placeholder());
-        let subject_variant = self.subject(file, &name.value, &raw.subject, subjects);
-        let version_location = at(file, &raw.version.referenced);
-        let version = match u32::try_from(raw.version.value) {
-            Ok(v) if v >= 1 => v,
-            Ok(_) | Err(_) if raw.version.value < 1 => {
+        let event = name.value.as_str();
+        let ident = ident::type_ident(event).unwrap_or_else(|_| placeholder());
+        let subject_variant = match &raw.subject {
+            Some(subject) => self.subject(file, event, subject, subjects),
+            None => {
                 self.error_help(
-                    version_location,
-                    format!("version must be at least 1, found {}", raw.version.value),
-                    "contract versions start at 1",
+                    location.clone(),
+                    format!("event `{event}` has no `subject`"),
+                    "add `subject: ...`, the NATS subject it is published on",
                 );
-                1
+                placeholder()
             }
-            _ => {
-                self.error(
-                    version_location,
-                    format!(
-                        "version {} is too large (at most {})",
-                        raw.version.value,
-                        u32::MAX
-                    ),
+        };
+        let version = match &raw.version {
+            Some(version) => self.version(file, version),
+            None => {
+                self.error_help(
+                    location.clone(),
+                    format!("event `{event}` has no `version`"),
+                    "add `version: 1`",
                 );
                 1
             }
         };
-        let fields = self.fields(file, &name.value, &raw.fields.value, table);
-        let aggregate = raw.aggregate.as_ref().and_then(|agg| {
-            let location = at(file, &agg.referenced);
-            let agg_name = match &agg.value.name {
-                Some(n) if n.value.trim().is_empty() => {
-                    self.error(at(file, &n.referenced), "empty aggregate name");
-                    name.value.clone()
-                }
-                Some(n) => {
-                    self.too_long(&at(file, &n.referenced), "aggregate name", &n.value);
-                    n.value.clone()
-                }
-                None => name.value.clone(),
-            };
-            let id = self.aggregate_field(file, &name.value, &fields, &agg.value.id, "id");
-            let sequence =
-                self.aggregate_field(file, &name.value, &fields, &agg.value.sequence, "sequence");
-            if let Some(i) = id {
-                let ty = &fields[i].ty;
-                if !matches!(ty, TypeExpr::Scalar(Scalar::String | Scalar::Uuid)) {
-                    self.error_help(
-                        at(file, &agg.value.id.referenced),
-                        format!(
-                            "aggregate id `{}` must be a `string` or `uuid` field, not `{ty}`",
-                            agg.value.id.value
-                        ),
-                        "the record id identifies the record and is always present",
-                    );
-                } else if let Some((first_ty, first_event, first)) = aggregates.get(&agg_name) {
-                    if first_ty != ty {
-                        let help = format!("`{first_event}` at {} uses `{first_ty}`", self.show(first));
-                        self.error_help(
-                            at(file, &agg.value.id.referenced),
-                            format!(
-                                "events of aggregate `{agg_name}` disagree on the id type: `{ty}` here"
-                            ),
-                            help,
-                        );
-                    }
-                } else {
-                    aggregates.insert(agg_name.clone(), (ty.clone(), name.value.clone(), location.clone()));
-                }
-            }
-            if let Some(s) = sequence {
-                let ty = &fields[s].ty;
-                if !matches!(ty, TypeExpr::Scalar(Scalar::U32 | Scalar::U64)) {
-                    self.error_help(
-                        at(file, &agg.value.sequence.referenced),
-                        format!(
-                            "aggregate sequence `{}` must be a `u32` or `u64` field, not `{ty}`",
-                            agg.value.sequence.value
-                        ),
-                        "the per-record sequence number is an unsigned integer that is always present",
-                    );
-                }
-            }
-            if let (Some(i), Some(s)) = (id, sequence)
-                && i == s
-            {
-                self.error(
-                    at(file, &agg.value.sequence.referenced),
-                    format!("aggregate id and sequence are the same field `{}`", fields[i].wire),
+        let fields = match &raw.fields {
+            Some(fields) => self.fields(file, event, &fields.value, table),
+            None => {
+                self.error_help(
+                    location.clone(),
+                    format!("event `{event}` has no `fields`"),
+                    "list its payload under `fields:`, or write `fields: {}` for an empty payload",
                 );
+                Vec::new()
             }
-            Some(Aggregate {
-                name: agg_name,
-                id_field: id?,
-                sequence_field: sequence?,
-                location,
-            })
-        });
+        };
+        let aggregate = raw
+            .aggregate
+            .as_ref()
+            .and_then(|agg| self.aggregate(file, event, agg, &fields, aggregates));
         EventDef {
-            name: name.value.clone(),
+            name: event.to_owned(),
             ident,
-            subject: raw.subject.value.clone(),
+            subject: raw
+                .subject
+                .as_ref()
+                .map(|s| s.value.clone())
+                .unwrap_or_default(),
             subject_variant,
             version,
             description: trimmed(&raw.description),
@@ -786,6 +771,132 @@ impl Cx<'_> {
             fields,
             location,
         }
+    }
+
+    /// Checks a version: an integer from 1 to `u32::MAX`.
+    fn version(&mut self, file: &ParsedFile, version: &Spanned<i64>) -> u32 {
+        let location = at(file, &version.referenced);
+        match u32::try_from(version.value) {
+            Ok(v) if v >= 1 => v,
+            _ if version.value < 1 => {
+                self.error_help(
+                    location,
+                    format!("version must be at least 1, found {}", version.value),
+                    "contract versions start at 1",
+                );
+                1
+            }
+            _ => {
+                self.error(
+                    location,
+                    format!(
+                        "version {} is too large (at most {})",
+                        version.value,
+                        u32::MAX
+                    ),
+                );
+                1
+            }
+        }
+    }
+
+    /// Checks `aggregate:` against the event's fields.
+    fn aggregate(
+        &mut self,
+        file: &ParsedFile,
+        event: &str,
+        agg: &Spanned<RawAggregate>,
+        fields: &[Field],
+        aggregates: &mut BTreeMap<String, (TypeExpr, String, Location)>,
+    ) -> Option<Aggregate> {
+        let location = at(file, &agg.referenced);
+        let agg_name = match &agg.value.name {
+            Some(n) if n.value.trim().is_empty() => {
+                self.error(at(file, &n.referenced), "empty aggregate name");
+                event.to_owned()
+            }
+            Some(n) => {
+                self.too_long(&at(file, &n.referenced), "aggregate name", &n.value);
+                n.value.clone()
+            }
+            None => event.to_owned(),
+        };
+        let role = |cx: &mut Self, named: &Option<Spanned<String>>, role: &str| match named {
+            Some(named) => cx
+                .aggregate_field(file, event, fields, named, role)
+                .map(|i| (i, at(file, &named.referenced))),
+            None => {
+                cx.error_help(
+                    location.clone(),
+                    format!("aggregate of `{event}` has no `{role}`"),
+                    "write `aggregate: { id: FIELD, sequence: FIELD }`",
+                );
+                None
+            }
+        };
+        let id = role(self, &agg.value.id, "id");
+        let sequence = role(self, &agg.value.sequence, "sequence");
+        if let Some((i, id_at)) = &id {
+            let field = &fields[*i];
+            let ty = &field.ty;
+            if !matches!(ty, TypeExpr::Scalar(Scalar::String | Scalar::Uuid)) {
+                self.error_help(
+                    id_at.clone(),
+                    format!(
+                        "aggregate id `{}` must be a `string` or `uuid` field, not `{ty}`",
+                        field.wire
+                    ),
+                    "the record id identifies the record and is always present",
+                );
+            } else if let Some((first_ty, first_event, first)) = aggregates.get(&agg_name) {
+                if first_ty != ty {
+                    let help = format!("`{first_event}` at {} uses `{first_ty}`", self.show(first));
+                    self.error_help(
+                        id_at.clone(),
+                        format!(
+                            "events of aggregate `{agg_name}` disagree on the id type: `{ty}` here"
+                        ),
+                        help,
+                    );
+                }
+            } else {
+                aggregates.insert(
+                    agg_name.clone(),
+                    (ty.clone(), event.to_owned(), location.clone()),
+                );
+            }
+        }
+        if let Some((s, sequence_at)) = &sequence {
+            let field = &fields[*s];
+            let ty = &field.ty;
+            if !matches!(ty, TypeExpr::Scalar(Scalar::U32 | Scalar::U64)) {
+                self.error_help(
+                    sequence_at.clone(),
+                    format!(
+                        "aggregate sequence `{}` must be a `u32` or `u64` field, not `{ty}`",
+                        field.wire
+                    ),
+                    "the per-record sequence number is an unsigned integer that is always present",
+                );
+            }
+            if let Some((i, _)) = &id
+                && i == s
+            {
+                self.error(
+                    sequence_at.clone(),
+                    format!(
+                        "aggregate id and sequence are the same field `{}`",
+                        field.wire
+                    ),
+                );
+            }
+        }
+        Some(Aggregate {
+            name: agg_name,
+            id_field: id?.0,
+            sequence_field: sequence?.0,
+            location,
+        })
     }
 
     /// The index of the field an aggregate names, or a diagnostic.

@@ -51,28 +51,34 @@ pub(crate) struct RawType {
     expecting = "an event: a mapping with `subject`, `version` and `fields`"
 )]
 pub(crate) struct RawEvent {
-    /// The NATS subject.
-    pub(crate) subject: Spanned<String>,
-    /// The contract version (checked to be >= 1 by `validate`).
-    pub(crate) version: Spanned<i64>,
+    /// The NATS subject (required; its absence is reported by `validate`,
+    /// at the event's name, together with every other problem).
+    #[serde(default)]
+    pub(crate) subject: Option<Spanned<String>>,
+    /// The contract version (required, >= 1).
+    #[serde(default)]
+    pub(crate) version: Option<Spanned<i64>>,
     /// Free text.
     #[serde(default)]
     pub(crate) description: Option<Spanned<String>>,
     /// Per-record ordering.
     #[serde(default)]
     pub(crate) aggregate: Option<Spanned<RawAggregate>>,
-    /// The payload fields, in wire order.
-    pub(crate) fields: Spanned<OrderedMap<Spanned<RawField>>>,
+    /// The payload fields, in wire order (required; may be `{}`).
+    #[serde(default)]
+    pub(crate) fields: Option<Spanned<OrderedMap<Spanned<RawField>>>>,
 }
 
 /// `aggregate: { id: FIELD, sequence: FIELD, name: NAME }`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping with `id` and `sequence`")]
 pub(crate) struct RawAggregate {
-    /// The field holding the record id.
-    pub(crate) id: Spanned<String>,
-    /// The field holding the per-record sequence number.
-    pub(crate) sequence: Spanned<String>,
+    /// The field holding the record id (required).
+    #[serde(default)]
+    pub(crate) id: Option<Spanned<String>>,
+    /// The field holding the per-record sequence number (required).
+    #[serde(default)]
+    pub(crate) sequence: Option<Spanned<String>>,
     /// The key space shared by several events of one record.
     #[serde(default)]
     pub(crate) name: Option<Spanned<String>>,
@@ -92,9 +98,9 @@ pub(crate) enum RawField {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping with `type`")]
 pub(crate) struct RawFieldSpec {
-    /// The type expression.
-    #[serde(rename = "type")]
-    pub(crate) ty: Spanned<String>,
+    /// The type expression (required).
+    #[serde(default, rename = "type")]
+    pub(crate) ty: Option<Spanned<String>>,
     /// Free text.
     #[serde(default)]
     pub(crate) description: Option<Spanned<String>>,

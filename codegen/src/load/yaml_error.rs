@@ -117,6 +117,13 @@ fn describe(error: &YamlError, at_start: bool) -> (String, Option<String>) {
             Some("remove the `---` separator, or put each document in its own file".to_owned()),
         ),
         YamlError::Eof { .. } => ("unexpected end of file".to_owned(), None),
+        YamlError::AliasReplayLimitExceeded { .. }
+        | YamlError::AliasExpansionLimitExceeded { .. }
+        | YamlError::AliasReplayStackDepthExceeded { .. }
+        | YamlError::AliasReplayCounterOverflow { .. } => (
+            "aliases expand to too much data".to_owned(),
+            Some("schema files cannot use alias bombs; write the values out".to_owned()),
+        ),
         YamlError::Budget { .. } => (
             format!("the file exceeds a parser limit: {}", plain(error)),
             Some(
@@ -124,7 +131,17 @@ fn describe(error: &YamlError, at_start: bool) -> (String, Option<String>) {
                     .to_owned(),
             ),
         ),
-        _ => (plain(error), None),
+        _ => {
+            let text = plain(error);
+            if text == "recursion limit exceeded" {
+                (
+                    format!("the file nests deeper than {} levels", super::MAX_DEPTH),
+                    None,
+                )
+            } else {
+                (text, None)
+            }
+        }
     }
 }
 

@@ -95,7 +95,8 @@ fn scalar_default(value: &RawValue, scalar: Scalar) -> Result<DefaultValue, Opti
             match value {
                 RawValue::Int(n) if (min..=max).contains(n) => Ok(DefaultValue::Int(*n)),
                 _ => Err(Some(format!(
-                    "a `{}` is a whole number from {min} to {max}, written without quotes",
+                    "{} `{}` is a whole number from {min} to {max}, written without quotes",
+                    article(scalar),
                     scalar.schema_name()
                 ))),
             }
@@ -128,10 +129,24 @@ fn float(x: f64, scalar: Scalar) -> Result<DefaultValue, Option<String>> {
     if x.is_finite() && x.abs() <= max {
         Ok(DefaultValue::Float(x))
     } else {
+        let bound = if scalar == Scalar::F32 {
+            "3.4e38"
+        } else {
+            "1.8e308"
+        };
         Err(Some(format!(
-            "a `{}` default is a finite number within its range",
+            "an `{}` is a finite number of magnitude up to about {bound}",
             scalar.schema_name()
         )))
+    }
+}
+
+/// "a" or "an" before a scalar's name, as it is read aloud (`an i32`, `a u64`).
+fn article(scalar: Scalar) -> &'static str {
+    if scalar.schema_name().starts_with(['i', 'f']) {
+        "an"
+    } else {
+        "a"
     }
 }
 
@@ -149,9 +164,9 @@ fn describe(value: &RawValue) -> String {
             format!("`\"{}{more}\"`", shown.escape_debug())
         }
         RawValue::Seq(0) => "`[]`".to_owned(),
-        RawValue::Seq(_) => "(a list)".to_owned(),
+        RawValue::Seq(_) => "`[...]`".to_owned(),
         RawValue::Map(0) => "`{}`".to_owned(),
-        RawValue::Map(_) => "(a map)".to_owned(),
+        RawValue::Map(_) => "`{...}`".to_owned(),
     }
 }
 

@@ -99,8 +99,14 @@ pub(crate) fn cycles(graph: &BTreeMap<String, Vec<Edge>>) -> Vec<(Location, Stri
         path.reverse();
         let mut owner = names[start];
         let mut text = String::new();
-        for e in &path {
-            text.push_str(&format!("`{owner}.{}` -> ", e.field));
+        for (i, e) in path.iter().enumerate() {
+            // Long cycles: the first hops and the last one.
+            if path.len() > 6 && i == 4 {
+                text.push_str(&format!("... ({} more) -> ", path.len() - 5));
+            }
+            if path.len() <= 6 || i < 4 || i + 1 == path.len() {
+                text.push_str(&format!("`{owner}.{}` -> ", e.field));
+            }
             owner = &e.target;
         }
         text.push_str(&format!("`{}`", names[start]));

@@ -49,11 +49,12 @@ pub(crate) fn check(subject: &str) -> Result<(), SubjectError> {
             );
         }
     }
-    let mut offset = 0;
+    let mut offset: usize = 0;
     for token in subject.split('.') {
         if token.is_empty() {
+            // Point at the dot next to the empty token.
             return error(
-                offset,
+                offset.saturating_sub(1),
                 format!("subject `{subject}` has an empty token"),
                 "tokens are separated by single dots and cannot be empty: `orders.created`",
             );
@@ -101,8 +102,8 @@ mod tests {
         assert_eq!(at("orders.>"), 7);
         assert_eq!(at("a*b"), 1);
         assert_eq!(at(".orders"), 0);
-        assert_eq!(at("orders."), 7);
-        assert_eq!(at("a..b"), 2);
+        assert_eq!(at("orders."), 6);
+        assert_eq!(at("a..b"), 1);
         assert_eq!(at("$JS.API"), 0);
         assert!(check("a..b").unwrap_err().message.contains("empty token"));
     }
