@@ -30,7 +30,9 @@ impl Diagnostic {
         self
     }
 
-    /// The schema file, relative to the schema directory.
+    /// The schema file as the user should see it: the relative path inside
+    /// the schema directory, behind the set's display root once the
+    /// diagnostic leaves [`crate::SchemaSet`] (`schemas/tickets.yaml`).
     pub fn file(&self) -> &str {
         &self.location.file
     }

@@ -95,10 +95,7 @@ impl SchemaSet {
         let mut sources = Vec::with_capacity(found.len());
         let mut paths = Vec::with_capacity(found.len());
         for (rel, path) in found {
-            let bytes = fs::read(&path).map_err(|source| Error::Read {
-                path: path.clone(),
-                source,
-            })?;
+            let bytes = read_limited(&path)?;
             paths.push(std::path::absolute(&path).unwrap_or(path));
             sources.push((rel, bytes));
         }
@@ -282,6 +279,22 @@ fn walk(
     Ok(())
 }
 
+/// Reads a file, but no more than one byte past [`MAX_FILE_BYTES`]: enough
+/// to tell that it is too large without reading all of a huge file.
+fn read_limited(path: &Path) -> Result<Vec<u8>, Error> {
+    use std::io::Read as _;
+    let read_error = |source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = fs::File::open(path).map_err(read_error)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    Ok(bytes)
+}
+
 fn is_schema_name(name: &str) -> bool {
     name.ends_with(".yaml") || name.ends_with(".yml")
 }
@@ -297,8 +310,7 @@ fn parse_file(name: &Arc<str>, bytes: Vec<u8>) -> Result<ParsedFile, Diagnostic>
         return Err(Diagnostic::new(
             at(1, 1),
             format!(
-                "schema file is too large ({} bytes, at most {} MiB)",
-                bytes.len(),
+                "schema file is too large (more than {} MiB)",
                 MAX_FILE_BYTES / (1024 * 1024)
             ),
         ));

@@ -2,7 +2,8 @@
 //! `T?` and type names, reporting the column of a problem inside the
 //! expression.
 //!
-//! Grammar (blanks allowed between tokens):
+//! Grammar (whitespace allowed between tokens, and around the expression as
+//! a block scalar leaves it):
 //!
 //! ```text
 //! expr := base '?'?
@@ -91,7 +92,7 @@ impl Parser {
     }
 
     fn skip_blanks(&mut self) {
-        while self.peek().is_some_and(|c| c == ' ' || c == '\t') {
+        while self.peek().is_some_and(char::is_whitespace) {
             self.pos += 1;
         }
     }
