@@ -1,5 +1,6 @@
 //! [`NatsTransport`]: the [`Transport`] over JetStream.
 
+use std::future::IntoFuture as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -27,6 +28,7 @@ pub struct NatsTransport {
     api: jetstream::Context,
     closed: Arc<AtomicBool>,
     pull: PullSettings,
+    publish_timeout: Duration,
 }
 
 impl NatsTransport {
@@ -68,6 +70,7 @@ impl NatsTransport {
             api,
             closed,
             pull: PullSettings { expiry, heartbeat },
+            publish_timeout: options.publish_timeout,
         }
     }
 
@@ -185,14 +188,22 @@ impl Transport for NatsTransport {
                 .await
                 .map_err(|err| publish_error(err, &subject, self.is_closed()))?;
             let closed = Arc::clone(&self.closed);
+            // async-nats starts an ack's timeout when it is first polled; a
+            // pipelining caller may await it much later. Count from the send.
+            let deadline = tokio::time::Instant::now() + self.publish_timeout;
             Ok(PendingAck::new(async move {
-                match ack.await {
-                    Ok(ack) => Ok(PublishAck {
+                match tokio::time::timeout_at(deadline, ack.into_future()).await {
+                    Ok(Ok(ack)) => Ok(PublishAck {
                         stream: ack.stream,
                         sequence: ack.sequence,
                         duplicate: ack.duplicate,
                     }),
-                    Err(err) => Err(publish_error(err, &subject, closed.load(Ordering::SeqCst))),
+                    Ok(Err(err)) => {
+                        Err(publish_error(err, &subject, closed.load(Ordering::SeqCst)))
+                    }
+                    Err(_elapsed) => {
+                        Err(PublishError::new(PublishErrorKind::TimedOut).with_detail(subject))
+                    }
                 }
             }))
         })
