@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_nats::ServerAddr;
 
-use super::options::{Auth, ConnectOptions, redact_url};
+use super::options::{Auth, ConnectOptions, redact_url, split_credentials};
 use crate::error::{BoxError, ConnectError, ConnectErrorKind};
 
 /// An error message with every secret replaced by `***`.
@@ -42,9 +42,16 @@ pub(crate) async fn client(
             ConnectError::new(ConnectErrorKind::InvalidOptions).with_detail("no server url given")
         );
     }
+    // Credentials in URLs become connect options: async-nats logs server
+    // addresses (with their userinfo) at debug level.
     let mut addrs = Vec::with_capacity(options.servers.len());
+    let mut url_auth = None;
     for server in &options.servers {
-        let addr: ServerAddr = server.parse().map_err(|_| {
+        let (bare, credentials) = split_credentials(server);
+        if url_auth.is_none() {
+            url_auth = credentials;
+        }
+        let addr: ServerAddr = bare.parse().map_err(|_| {
             ConnectError::new(ConnectErrorKind::InvalidOptions)
                 .with_detail(format!("unreadable server url `{}`", redact_url(server)))
         })?;
@@ -53,7 +60,11 @@ pub(crate) async fn client(
 
     let mut nats = async_nats::ConnectOptions::new();
     nats = match &options.auth {
-        Auth::None => nats,
+        Auth::None => match url_auth {
+            Some((user, Some(password))) => nats.user_and_password(user, password),
+            Some((token, None)) => nats.token(token),
+            None => nats,
+        },
         Auth::UserPassword { user, password } => {
             nats.user_and_password(user.clone(), password.clone())
         }

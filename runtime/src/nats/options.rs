@@ -242,6 +242,26 @@ fn url_password(url: &str) -> Option<&str> {
     )
 }
 
+/// Splits `scheme://user:password@host` into the URL without userinfo and
+/// the (user, password) — or (token, None) for `scheme://token@host`.
+pub(crate) fn split_credentials(url: &str) -> (String, Option<(String, Option<String>)>) {
+    let (prefix, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), url),
+    };
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    match rest[..end].rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let credentials = match userinfo.split_once(':') {
+                Some((user, password)) => (user.to_owned(), Some(password.to_owned())),
+                None => (userinfo.to_owned(), None),
+            };
+            (format!("{prefix}{host}{}", &rest[end..]), Some(credentials))
+        }
+        None => (url.to_owned(), None),
+    }
+}
+
 /// `url` with any userinfo replaced by `***`.
 pub(crate) fn redact_url(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").map_or(("", url), |(s, r)| (s, r));
@@ -294,6 +314,21 @@ mod tests {
             "nats://***@host:4222/x"
         );
         assert_eq!(redact_url("host:4222"), "host:4222");
+        assert_eq!(
+            split_credentials("nats://bob:pw@host:4222"),
+            (
+                "nats://host:4222".to_owned(),
+                Some(("bob".to_owned(), Some("pw".to_owned())))
+            )
+        );
+        assert_eq!(
+            split_credentials("tls://tok@host"),
+            ("tls://host".to_owned(), Some(("tok".to_owned(), None)))
+        );
+        assert_eq!(
+            split_credentials("host:4222"),
+            ("host:4222".to_owned(), None)
+        );
         let options = ConnectOptions::new("nats://u:urlsecret@h").token("tok3n");
         let secrets = options.secrets();
         assert!(secrets.contains(&"urlsecret".to_owned()) && secrets.contains(&"tok3n".to_owned()));
