@@ -20,30 +20,29 @@ pub(crate) fn run(args: &PathArgs) -> Result<(), CliError> {
     let out = paths.require_out()?;
     let lock_path = paths.lock();
 
-    // Reading and parsing the lock and the checked-in file overlaps with
-    // generating (two cores are enough to hide it).
-    let (generated, side) = std::thread::scope(|scope| {
+    let model = super::model(&paths.schemas)?;
+    // The lock file is read and compared while the code is emitted (two
+    // cores are enough to hide it).
+    let (code, side) = std::thread::scope(|scope| {
         let side = scope.spawn(|| -> Result<_, CliError> {
             let checked_in = read_optional(&out.path, &out.shown)?;
             let lock_text = read_optional(&lock_path.path, &lock_path.shown)?;
-            let lock = match &lock_text {
-                Some(text) => Lock::parse(&lock_path.shown, text)?,
-                None => Lock::new(),
-            };
-            Ok((checked_in, lock_text, lock))
+            let (reconciled, expected) =
+                Lock::check_text(&lock_path.shown, lock_text.as_deref(), &model)?;
+            Ok((checked_in, lock_text, reconciled, expected))
         });
-        let generated = super::generate(&paths.schemas);
+        let code = typebus_codegen::emit(&model);
         let side = match side.join() {
             Ok(side) => side,
             Err(panic) => std::panic::resume_unwind(panic),
         };
-        (generated, side)
+        (code, side)
     });
-    let generated = generated?;
-    let (checked_in, lock_text, lock) = side?;
+    let code = code?;
+    let (checked_in, lock_text, reconciled, expected) = side?;
 
     let mut fixes = Vec::new();
-    let code_ok = checked_in.as_deref() == Some(generated.code());
+    let code_ok = checked_in.as_deref() == Some(code.as_str());
     if !code_ok {
         let (what, old) = match &checked_in {
             Some(text) => ("is not what the schemas generate", text.as_str()),
@@ -54,7 +53,7 @@ pub(crate) fn run(args: &PathArgs) -> Result<(), CliError> {
             "{}",
             unified_diff(
                 old,
-                generated.code(),
+                code.as_str(),
                 &format!("{} (checked in)", out.shown),
                 &format!("{} (generated from {})", out.shown, paths.schemas.shown),
             )
@@ -62,9 +61,7 @@ pub(crate) fn run(args: &PathArgs) -> Result<(), CliError> {
         fixes.push(paths.command("generate", true));
     }
 
-    let reconciled = lock.reconcile(generated.model());
     print_violations(&paths.schemas.shown, &reconciled.violations);
-    let expected = reconciled.lock.render();
     let lock_ok =
         reconciled.violations.is_empty() && lock_text.as_deref() == Some(expected.as_str());
     if lock_text.as_deref() != Some(expected.as_str()) {

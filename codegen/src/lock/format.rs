@@ -75,23 +75,30 @@ pub(crate) fn render(doc: &Doc, out: &mut String) {
     }
     out.push_str("events:\n");
     for event in &doc.events {
-        let _ = writeln!(out, "- subject: {}", scalar(&event.subject));
-        let _ = writeln!(out, "  version: {}", event.version);
-        render_fields(out, "  ", &event.fields);
-        if !event.types.is_empty() {
-            out.push_str("  types:\n");
-            for (name, ty) in &event.types {
-                let _ = writeln!(out, "    {}:", scalar(name));
-                if let Some(fields) = &ty.fields {
-                    render_fields(out, "      ", fields);
-                }
-                if let Some(values) = &ty.values {
-                    let values: Vec<String> = values.iter().map(|v| scalar(v)).collect();
-                    let _ = writeln!(out, "      enum: [{}]", values.join(", "));
-                }
-                if ty.open {
-                    out.push_str("      open: true\n");
-                }
+        render_event(event, out);
+    }
+}
+
+/// One entry of the `events:` list, from its `- subject:` line to its last
+/// line (newline-terminated).
+pub(crate) fn render_event(event: &DocEvent, out: &mut String) {
+    use std::fmt::Write as _;
+    let _ = writeln!(out, "- subject: {}", scalar(&event.subject));
+    let _ = writeln!(out, "  version: {}", event.version);
+    render_fields(out, "  ", &event.fields);
+    if !event.types.is_empty() {
+        out.push_str("  types:\n");
+        for (name, ty) in &event.types {
+            let _ = writeln!(out, "    {}:", scalar(name));
+            if let Some(fields) = &ty.fields {
+                render_fields(out, "      ", fields);
+            }
+            if let Some(values) = &ty.values {
+                let values: Vec<String> = values.iter().map(|v| scalar(v)).collect();
+                let _ = writeln!(out, "      enum: [{}]", values.join(", "));
+            }
+            if ty.open {
+                out.push_str("      open: true\n");
             }
         }
     }

@@ -19,7 +19,7 @@ use std::fmt;
 use std::path::Path;
 
 use crate::compat::{Change, Shape, compare_shapes};
-use crate::model::{Location, Model};
+use crate::model::{EventDef, Location, Model};
 
 /// The lock file's name inside the schema directory.
 pub const LOCK_FILE_NAME: &str = "typebus.lock";
@@ -134,16 +134,136 @@ impl Lock {
     /// The lock file text: a header comment, then every entry sorted by
     /// subject then version. Deterministic.
     pub fn render(&self) -> String {
-        let doc = format::Doc {
-            format: format::FORMAT,
-            events: self
-                .iter()
-                .map(|(subject, version, shape)| format::event_doc(subject, version, shape))
-                .collect(),
-        };
-        let mut out = String::from(HEADER);
-        format::render(&doc, &mut out);
+        self.render_with(&BTreeMap::new())
+    }
+
+    /// Renders, taking the text of entries found in `cache` from there.
+    fn render_with(&self, cache: &BTreeMap<(&str, u32), &str>) -> String {
+        if self.entries.is_empty() {
+            let mut out = String::from(HEADER);
+            format::render(
+                &format::Doc {
+                    format: format::FORMAT,
+                    events: Vec::new(),
+                },
+                &mut out,
+            );
+            return out;
+        }
+        let mut out = preamble();
+        for (subject, version, shape) in self.iter() {
+            match cache.get(&(subject, version)) {
+                Some(text) => out.push_str(text),
+                None => out.push_str(&entry_text(subject, version, shape)),
+            }
+        }
         out
+    }
+
+    /// Reads lock file text and reconciles it with `model` in one go,
+    /// returning also the text the lock file should hold. The same result
+    /// as `Lock::parse` then [`Lock::reconcile`] then [`Lock::render`], but
+    /// entries whose text is exactly what the current schemas render are
+    /// taken as read without parsing them again (a lock file renders and
+    /// reads back losslessly), so checking a large, up-to-date lock costs
+    /// little more than rendering it. `text` is `None` for a missing file.
+    pub fn check_text(
+        file: &str,
+        text: Option<&str>,
+        model: &Model,
+    ) -> Result<(Reconciled, String), LockError> {
+        let current: Vec<(&EventDef, Shape, String)> = model
+            .events
+            .iter()
+            .map(|e| {
+                let shape = strip_locations(&Shape::of_event(model, e));
+                let text = entry_text(&e.subject, e.version, &shape);
+                (e, shape, text)
+            })
+            .collect();
+        let lock = match text {
+            None => Lock::new(),
+            Some(text) => match Self::parse_known(file, text, &current)? {
+                Some(lock) => lock,
+                None => Lock::parse(file, text)?,
+            },
+        };
+        let reconciled = lock.reconcile_shapes(
+            current
+                .iter()
+                .map(|(e, shape, _)| (*e, shape.clone()))
+                .collect(),
+        );
+        let cache: BTreeMap<(&str, u32), &str> = current
+            .iter()
+            .map(|(e, _, text)| ((e.subject.as_str(), e.version), text.as_str()))
+            .collect();
+        // Only entries recorded with exactly the current shape may take the
+        // current text.
+        let cache = cache
+            .into_iter()
+            .filter(|((subject, version), _)| {
+                !reconciled
+                    .violations
+                    .iter()
+                    .any(|v| v.subject == *subject && v.version == *version)
+            })
+            .collect();
+        let expected = reconciled.lock.render_with(&cache);
+        Ok((reconciled, expected))
+    }
+
+    /// The fast path of [`Lock::check_text`]: entries equal to a current
+    /// rendering are taken from the model, the others parsed. `Ok(None)`
+    /// when the text does not have the rendered layout, or the rest does
+    /// not parse (the caller then parses the whole text, for errors with
+    /// the right line numbers).
+    fn parse_known(
+        file: &str,
+        text: &str,
+        current: &[(&EventDef, Shape, String)],
+    ) -> Result<Option<Lock>, LockError> {
+        let Some(body) = text.strip_prefix(preamble().as_str()) else {
+            return Ok(None);
+        };
+        let known: std::collections::HashMap<&str, usize> = current
+            .iter()
+            .enumerate()
+            .map(|(i, (_, _, text))| (text.as_str(), i))
+            .collect();
+        let mut rest = String::from("format: 1\nevents:\n");
+        let mut rest_entries = 0usize;
+        let mut matched = Vec::new();
+        for entry in split_entries(body) {
+            match known.get(entry) {
+                Some(&i) => matched.push(i),
+                None => {
+                    rest.push_str(entry);
+                    rest_entries += 1;
+                }
+            }
+        }
+        let mut lock = if rest_entries == 0 {
+            Lock::new()
+        } else {
+            match Lock::parse(file, &rest) {
+                Ok(lock) => lock,
+                Err(_) => return Ok(None),
+            }
+        };
+        for i in matched {
+            let (event, shape, _) = &current[i];
+            let versions = lock.entries.entry(event.subject.clone()).or_default();
+            if versions.insert(event.version, shape.clone()).is_some() {
+                return Err(LockError::Entry {
+                    file: file.to_owned(),
+                    subject: event.subject.clone(),
+                    version: event.version,
+                    message: "recorded twice".to_owned(),
+                });
+            }
+        }
+        Ok(Some(lock))
     }
 
     /// The recorded shape of `subject` at `version`.
@@ -169,11 +289,20 @@ impl Lock {
     /// text differs without a wire change (a renamed nested type) is
     /// refreshed.
     pub fn reconcile(&self, model: &Model) -> Reconciled {
+        self.reconcile_shapes(
+            model
+                .events
+                .iter()
+                .map(|e| (e, Shape::of_event(model, e)))
+                .collect(),
+        )
+    }
+
+    fn reconcile_shapes(&self, current: Vec<(&EventDef, Shape)>) -> Reconciled {
         let mut lock = self.clone();
         let mut violations = Vec::new();
         let mut added = Vec::new();
-        for event in &model.events {
-            let shape = Shape::of_event(model, event);
+        for (event, shape) in current {
             match self.get(&event.subject, event.version) {
                 None => {
                     added.push((event.subject.clone(), event.version));
@@ -216,6 +345,32 @@ impl Lock {
             .or_default()
             .insert(version, strip_locations(&shape));
     }
+}
+
+/// The header comment, the format line and the `events:` key.
+fn preamble() -> String {
+    format!("{HEADER}format: {}\nevents:\n", format::FORMAT)
+}
+
+/// The text of one entry.
+fn entry_text(subject: &str, version: u32, shape: &Shape) -> String {
+    let mut out = String::new();
+    format::render_event(&format::event_doc(subject, version, shape), &mut out);
+    out
+}
+
+/// Splits the `events:` list into entries, each from a `- subject:` line to
+/// the line before the next one.
+fn split_entries(body: &str) -> impl Iterator<Item = &str> {
+    let mut starts: Vec<usize> = body.match_indices("\n- ").map(|(i, _)| i + 1).collect();
+    starts.insert(0, 0);
+    starts.push(body.len());
+    starts
+        .windows(2)
+        .map(|w| &body[w[0]..w[1]])
+        .filter(|e| !e.is_empty())
+        .collect::<Vec<_>>()
+        .into_iter()
 }
 
 /// Locations are not part of a recorded shape.
@@ -283,3 +438,6 @@ impl fmt::Display for LockViolation {
         write!(f, "; bump `version` to {}", self.next_version)
     }
 }
+
+#[cfg(test)]
+mod tests;
