@@ -172,11 +172,17 @@ impl Lock {
         text: Option<&str>,
         model: &Model,
     ) -> Result<(Reconciled, String), LockError> {
+        let located: Vec<Shape> = model
+            .events
+            .iter()
+            .map(|e| Shape::of_event(model, e))
+            .collect();
         let current: Vec<(&EventDef, Shape, String)> = model
             .events
             .iter()
-            .map(|e| {
-                let shape = strip_locations(&Shape::of_event(model, e));
+            .zip(&located)
+            .map(|(e, shape)| {
+                let shape = strip_locations(shape);
                 let text = entry_text(&e.subject, e.version, &shape);
                 (e, shape, text)
             })
@@ -188,12 +194,8 @@ impl Lock {
                 None => Lock::parse(file, text)?,
             },
         };
-        let reconciled = lock.reconcile_shapes(
-            current
-                .iter()
-                .map(|(e, shape, _)| (*e, shape.clone()))
-                .collect(),
-        );
+        // Located shapes, so violations point at the changed fields.
+        let reconciled = lock.reconcile_shapes(model.events.iter().zip(located).collect());
         let cache: BTreeMap<(&str, u32), &str> = current
             .iter()
             .map(|(e, _, text)| ((e.subject.as_str(), e.version), text.as_str()))

@@ -188,3 +188,15 @@ fn a_duplicate_of_a_current_entry_is_caught_on_the_fast_path() {
     let err = Lock::check_text("l", Some(&doubled), &m).unwrap_err();
     assert!(err.to_string().contains("recorded twice"), "{err}");
 }
+
+#[test]
+fn violations_point_at_the_changed_field() {
+    let v1 = model(V1);
+    let text = Lock::new().reconcile(&v1).lock.render();
+    let changed = model(&V1.replace("price: f64", "price: string"));
+    let (reconciled, _) = Lock::check_text("l", Some(&text), &changed).unwrap();
+    let change = &reconciled.violations[0].changes[0];
+    let at = change.new.as_ref().unwrap();
+    assert_eq!((&*at.file, at.line, at.column), ("s.yaml", 17, 7));
+    assert_eq!(change.old, None, "the lock has no schema locations");
+}
