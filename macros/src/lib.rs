@@ -1,45 +1,32 @@
 //! `#[derive(Event)]` for typebus. Use it through the re-export `typebus::Event`.
+//!
+//! The derive is four small stages, each in its own file: [`ast`] reads the
+//! input's shape, [`attr`] parses `#[event(...)]`, [`valid`] checks the
+//! result as a whole, and [`expand`] writes the `impl`. Every problem of one
+//! input is collected and reported in one compile, each at its own span.
+
+mod ast;
+mod attr;
+mod errors;
+mod expand;
+mod valid;
 
 use proc_macro::TokenStream;
 
 /// Implements `typebus::Event` for a struct.
 ///
-/// `#[event(subject = "ticket:created", version = 1)]` names the subject and
-/// the contract version.
+/// ```ignore
+/// #[derive(serde::Serialize, serde::Deserialize, typebus::Event)]
+/// #[event(subject = "ticket:created", version = 1)]
+/// struct TicketCreated { id: String }
+/// ```
+///
+/// `subject` is the NATS subject the event travels on (no wildcards, no
+/// whitespace, no empty tokens); `version` is the contract version, an
+/// integer from 1 to `u32::MAX`. The event's `NAME` is the struct's name.
 #[proc_macro_derive(Event, attributes(event))]
 pub fn derive_event(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
-    let ident = &input.ident;
-    let name = ident.to_string();
-    let mut subject = None;
-    let mut version = None;
-    for attr in &input.attrs {
-        if attr.path().is_ident("event") {
-            let result = attr.parse_nested_meta(|meta| {
-                if meta.path.is_ident("subject") {
-                    subject = Some(meta.value()?.parse::<syn::LitStr>()?);
-                } else if meta.path.is_ident("version") {
-                    version = Some(meta.value()?.parse::<syn::LitInt>()?);
-                }
-                Ok(())
-            });
-            if let Err(err) = result {
-                return err.to_compile_error().into();
-            }
-        }
-    }
-    let (Some(subject), Some(version)) = (subject, version) else {
-        return syn::Error::new_spanned(ident, "missing #[event(subject = \"...\", version = N)]")
-            .to_compile_error()
-            .into();
-    };
-    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
-    quote::quote! {
-        impl #impl_generics ::typebus::Event for #ident #ty_generics #where_clause {
-            const SUBJECT: &'static str = #subject;
-            const VERSION: u32 = #version;
-            const NAME: &'static str = #name;
-        }
-    }
-    .into()
+    let checked = valid::check(ast::Input::from_syn(&input));
+    expand::derive(&input, checked).into()
 }

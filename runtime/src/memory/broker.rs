@@ -115,7 +115,7 @@ impl Broker {
                     .iter()
                     .find(|taken| subject::overlaps(wanted, taken))
                 {
-                    return Err(ProvisionError::new(ProvisionErrorKind::Conflict).with_detail(format!(
+                    return Err(ProvisionError::new(ProvisionErrorKind::Rejected).with_detail(format!(
                         "subject `{wanted}` of stream `{}` overlaps subject `{taken}` of stream `{name}`",
                         config.name
                     )));
@@ -139,8 +139,8 @@ impl Broker {
         if have.storage != config.storage {
             return Err(conflict(
                 "storage",
-                format!("{:?}", have.storage),
-                format!("{:?}", config.storage),
+                format!("{:?}", have.storage).to_lowercase(),
+                format!("{:?}", config.storage).to_lowercase(),
             ));
         }
         if have.replicas != config.replicas {
@@ -152,14 +152,14 @@ impl Broker {
         }
         if have.duplicate_window != config.duplicate_window {
             return Err(conflict(
-                "duplicate_window",
+                "duplicate window",
                 format!("{:?}", have.duplicate_window),
                 format!("{:?}", config.duplicate_window),
             ));
         }
         if have.max_age != config.max_age {
             return Err(conflict(
-                "max_age",
+                "max age",
                 format!("{:?}", have.max_age),
                 format!("{:?}", config.max_age),
             ));

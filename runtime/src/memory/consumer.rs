@@ -416,12 +416,15 @@ mod tests {
         for round in 0..2u32 {
             let at = now + SECOND * round;
             let a = consumer.take(&log, at).unwrap();
-            assert_eq!(a.stream_sequence, 1);
+            let b = consumer.take(&log, at).unwrap();
+            assert_eq!((a.stream_sequence, b.stream_sequence), (1, 2));
+            assert_eq!(
+                (a.delivered, b.delivered),
+                (u64::from(round) + 1, u64::from(round) + 1)
+            );
             consumer
                 .settle(1, a.consumer_sequence, AckKind::Nak(None), at)
                 .unwrap();
-            let b = consumer.take(&log, at).unwrap();
-            assert_eq!(b.stream_sequence, 2);
             // b is never settled: its deadline passes.
         }
         assert_eq!(consumer.take(&log, now + SECOND * 100), None);

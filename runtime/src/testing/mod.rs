@@ -4,7 +4,17 @@
 //! - [`NatsServer`]: a real `nats-server` with JetStream on a random
 //!   loopback port and its own store directory, killed on drop; it can be
 //!   killed (SIGKILL) and restarted on the same port and store.
+//! - [`Recorder`]: a bus on the embedded `memory` broker that records what
+//!   the code under test publishes, with typed assertions.
+//! - [`drive`]: runs a listener on one crafted delivery (an event or raw
+//!   bytes, any delivery count or headers) and returns the [`Outcome`]:
+//!   acked, nakked with a delay, or dead-lettered and termed.
 
+mod drive;
 mod nats_server;
+mod recorder;
+
+pub use drive::{Drive, Outcome, drive};
+pub use recorder::{RecordedDeadLetter, Recorder};
 
 pub use nats_server::{NatsServer, NatsServerBuilder, NatsServerError};

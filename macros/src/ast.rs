@@ -1,0 +1,67 @@
+//! The shape of a `#[derive(Event)]` input, and the checked event it becomes.
+
+use proc_macro2::Span;
+use syn::{DeriveInput, Generics, Ident};
+
+use crate::attr::Attrs;
+use crate::errors::Errors;
+
+/// A derive input as written: its kind, name, generics and `#[event]` keys.
+pub(crate) struct Input<'a> {
+    /// What kind of item the derive is on.
+    pub(crate) kind: Kind,
+    /// The type's name.
+    pub(crate) ident: &'a Ident,
+    /// The type's generics (rejected by [`crate::valid`]).
+    pub(crate) generics: &'a Generics,
+    /// The parsed `#[event(...)]` keys.
+    pub(crate) attrs: Attrs<'a>,
+    /// Problems found while parsing, completed by [`crate::valid`].
+    pub(crate) errors: Errors,
+}
+
+/// The kind of item a derive input is, with the span of its keyword.
+pub(crate) enum Kind {
+    /// A struct: the only kind an event can be.
+    Struct,
+    /// An enum, at its `enum` keyword.
+    Enum(Span),
+    /// A union, at its `union` keyword.
+    Union(Span),
+}
+
+impl<'a> Input<'a> {
+    /// Reads the input's shape and parses its `#[event]` attributes,
+    /// collecting every syntax problem.
+    pub(crate) fn from_syn(input: &'a DeriveInput) -> Self {
+        let mut errors = Errors::default();
+        let attrs = Attrs::parse(&input.attrs, &mut errors);
+        let kind = match &input.data {
+            syn::Data::Struct(_) => Kind::Struct,
+            syn::Data::Enum(data) => Kind::Enum(data.enum_token.span),
+            syn::Data::Union(data) => Kind::Union(data.union_token.span),
+        };
+        Input {
+            kind,
+            ident: &input.ident,
+            generics: &input.generics,
+            attrs,
+            errors,
+        }
+    }
+}
+
+/// A checked event, ready to expand: every value here is valid.
+pub(crate) struct Event<'a> {
+    /// The type's name.
+    pub(crate) ident: &'a Ident,
+    /// The type's generics: always without parameters, maybe with a
+    /// `where` clause.
+    pub(crate) generics: &'a Generics,
+    /// The NATS subject, with the span of its literal.
+    pub(crate) subject: (String, Span),
+    /// The contract version, with the span of its literal.
+    pub(crate) version: (u32, Span),
+    /// The event's name (`NAME`): the type's name without `r#`.
+    pub(crate) name: String,
+}

@@ -1,0 +1,190 @@
+//! Checks on a parsed input as a whole: the kind of item, generics, missing
+//! or repeated attributes, subject syntax and version range.
+
+use syn::ext::IdentExt;
+
+use crate::ast::{Event, Input, Kind};
+use crate::attr::FORM;
+
+/// Checks `input` and returns the event to expand, or every problem found
+/// (together with those found while parsing).
+pub(crate) fn check(input: Input<'_>) -> syn::Result<Event<'_>> {
+    let Input {
+        kind,
+        ident,
+        generics,
+        attrs,
+        mut errors,
+    } = input;
+
+    match kind {
+        Kind::Struct => {}
+        Kind::Enum(span) => errors.push(syn::Error::new(
+            span,
+            "`#[derive(Event)]` needs a struct: an event is one payload shape, and enums are not supported",
+        )),
+        Kind::Union(span) => errors.push(syn::Error::new(
+            span,
+            "`#[derive(Event)]` needs a struct: unions cannot be serialized as event payloads",
+        )),
+    }
+
+    if !generics.params.is_empty() {
+        errors.spanned(
+            generics,
+            "an event cannot be generic: its subject and version name exactly one payload shape; declare one struct per event",
+        );
+    }
+
+    for extra in attrs.attributes.iter().skip(1) {
+        errors.spanned(
+            extra,
+            "more than one `#[event]` attribute: put every key in one `#[event(...)]`",
+        );
+    }
+
+    let Some(first) = attrs.attributes.first() else {
+        errors.spanned(
+            ident,
+            format_args!("missing `{FORM}` on `{}`", ident.unraw()),
+        );
+        return errors.finish_err();
+    };
+    if attrs.is_missing("subject") {
+        errors.spanned(first, "missing `subject = \"...\"` in `#[event(...)]`");
+    }
+    if attrs.is_missing("version") {
+        errors.spanned(first, "missing `version = N` in `#[event(...)]`");
+    }
+
+    let subject = attrs.subject.as_ref().and_then(|lit| {
+        let problems = subject_problems(&lit.value());
+        let valid = problems.is_empty();
+        for problem in problems {
+            errors.spanned(lit, problem);
+        }
+        valid.then(|| (lit.value(), lit.span()))
+    });
+
+    let version = attrs
+        .version
+        .as_ref()
+        .and_then(|lit| match version_value(lit) {
+            Ok(value) => Some((value, lit.span())),
+            Err(message) => {
+                errors.spanned(lit, message);
+                None
+            }
+        });
+
+    match (subject, version) {
+        (Some(subject), Some(version)) => errors.finish(Event {
+            ident,
+            generics,
+            subject,
+            version,
+            name: ident.unraw().to_string(),
+        }),
+        _ => errors.finish_err(),
+    }
+}
+
+/// Every reason `subject` is not a valid subject to publish on; empty when
+/// it is valid. Tokens are separated by `.`; `:` and other characters are
+/// allowed inside a token.
+pub(crate) fn subject_problems(subject: &str) -> Vec<String> {
+    if subject.is_empty() {
+        return vec![
+            "subject is empty: an event needs a subject such as `ticket:created`".to_owned(),
+        ];
+    }
+    let mut problems = Vec::new();
+    if subject.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        problems.push(format!(
+            "subject `{}` contains whitespace or a control character, which a NATS subject cannot hold",
+            subject.escape_debug()
+        ));
+    }
+    for wildcard in ['*', '>'] {
+        if subject.contains(wildcard) {
+            problems.push(format!(
+                "subject `{}` contains the wildcard `{wildcard}`: an event is published on one concrete subject",
+                subject.escape_debug()
+            ));
+        }
+    }
+    if subject.split('.').any(str::is_empty) {
+        problems.push(format!(
+            "subject `{}` has an empty token: `.` separates tokens, so it cannot start or end the subject or appear twice in a row",
+            subject.escape_debug()
+        ));
+    }
+    problems
+}
+
+/// The version as a `u32` >= 1, or why it is not one.
+fn version_value(lit: &syn::LitInt) -> Result<u32, String> {
+    if !matches!(lit.suffix(), "" | "u32") {
+        return Err(format!(
+            "version is a `u32`: remove the `{}` suffix",
+            lit.suffix()
+        ));
+    }
+    match lit.base10_digits().parse::<u128>() {
+        Ok(0) => Err("version must be at least 1: contract versions start at 1".to_owned()),
+        Ok(value) => u32::try_from(value)
+            .map_err(|_| format!("version {value} is out of range: at most {}", u32::MAX)),
+        Err(_) => Err(format!(
+            "version {} is out of range: at most {}",
+            lit.base10_digits(),
+            u32::MAX
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subject_problems;
+
+    #[test]
+    fn ticketing_and_dotted_subjects_are_valid() {
+        for subject in [
+            "ticket:created",
+            "order:cancelled",
+            "a",
+            "orders.v1.created",
+            "awaiting:payment",
+            "a-b_c",
+        ] {
+            assert_eq!(subject_problems(subject), Vec::<String>::new(), "{subject}");
+        }
+    }
+
+    #[test]
+    fn each_bad_subject_is_reported_with_its_reason() {
+        let cases = [
+            ("", "is empty"),
+            ("ticket created", "whitespace"),
+            ("ticket\tcreated", "whitespace"),
+            ("ticket\u{7}created", "control character"),
+            ("ticket.*", "wildcard `*`"),
+            ("ticket.>", "wildcard `>`"),
+            ("a..b", "empty token"),
+            (".a", "empty token"),
+            ("a.", "empty token"),
+            (".", "empty token"),
+        ];
+        for (subject, expected) in cases {
+            let problems = subject_problems(subject);
+            assert!(
+                problems.iter().any(|p| p.contains(expected)),
+                "{subject:?}: {problems:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn several_problems_of_one_subject_are_all_reported() {
+        assert_eq!(subject_problems(". *").len(), 3);
+    }
+}

@@ -1,0 +1,21 @@
+//! The transport conformance suite on the embedded `memory` broker.
+
+mod conformance;
+
+use typebus::Bus;
+use typebus::memory::Broker;
+
+/// A fresh broker per test; each connection is a bus on it.
+struct Memory(Broker);
+
+impl conformance::Backend for Memory {
+    async fn start() -> Self {
+        Memory(Broker::new())
+    }
+
+    async fn connect(&self) -> Bus {
+        self.0.bus()
+    }
+}
+
+conformance::suite!(Memory);
