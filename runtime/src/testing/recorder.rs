@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::pin::pin;
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -192,6 +194,45 @@ impl Recorder {
                 E::NAME,
                 self.describe()
             ),
+        }
+    }
+
+    /// Waits until an `E` matching `predicate` is published (by a listener
+    /// running on the recorder's bus, say), and returns the first such
+    /// event.
+    ///
+    /// # Panics
+    ///
+    /// When none is published within `timeout`: the message lists what was
+    /// published instead.
+    #[track_caller]
+    pub fn wait_for<'a, E: Event>(
+        &'a self,
+        timeout: Duration,
+        predicate: impl Fn(&E) -> bool + Send + 'a,
+    ) -> impl Future<Output = E> + Send + 'a {
+        let caller = std::panic::Location::caller();
+        async move {
+            let deadline = tokio::time::Instant::now() + timeout;
+            loop {
+                let mut changed = pin!(self.broker.shared.changed.notified());
+                changed.as_mut().enable();
+                if let Some(event) = self
+                    .published::<E>()
+                    .into_iter()
+                    .find(|event| predicate(event))
+                {
+                    return event;
+                }
+                if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                    panic!(
+                        "{caller}: no `{}` (subject `{}`) matching the predicate was published within {timeout:?}\n{}",
+                        E::NAME,
+                        E::SUBJECT,
+                        self.describe()
+                    );
+                }
+            }
         }
     }
 
