@@ -40,6 +40,8 @@ mod consumer;
 mod source;
 mod stream;
 mod subject;
+#[cfg(test)]
+mod tests;
 
 pub use broker::{Broker, ConsumerState};
 pub use stream::StoredMessage;

@@ -35,6 +35,7 @@ pub trait Backend: Sized + Send + Sync + 'static {
 macro_rules! suite {
     ($backend:ty) => {
         $crate::conformance::suite!(@cases $backend;
+            provisioning_is_idempotent_and_reports_conflicts,
             publish_acks_count_up_from_one,
             message_id_deduplicates,
             durable_consumer_replays_from_the_start,
@@ -295,6 +296,51 @@ impl Listener for Probe {
 }
 
 // ---- the cases -------------------------------------------------------------
+
+/// Provisioning again is harmless, new subjects extend the stream, and a
+/// stream that cannot be reconciled is an error of the right kind.
+pub async fn provisioning_is_idempotent_and_reports_conflicts<B: Backend>() {
+    use typebus::{ProvisionErrorKind, ProvisionOutcome};
+    let (_backend, bus) = setup::<B>().await;
+    let config = StreamConfig::new([SUBJECT]);
+    assert_eq!(
+        bus.provision(&config).await.unwrap(),
+        ProvisionOutcome::Unchanged
+    );
+    let wider = StreamConfig::new([SUBJECT, "ticket:updated"]);
+    assert_eq!(
+        bus.provision(&wider).await.unwrap(),
+        ProvisionOutcome::Extended(vec!["ticket:updated".into()])
+    );
+    assert_eq!(
+        bus.provision(&wider).await.unwrap(),
+        ProvisionOutcome::Unchanged
+    );
+    let err = bus
+        .provision(&wider.clone().duplicate_window(Duration::from_secs(5)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ProvisionErrorKind::Conflict);
+    assert!(err.to_string().contains("duplicate window"), "{err}");
+    let err = bus
+        .provision(&StreamConfig::new(["ticket:updated"]).name("OTHER"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ProvisionErrorKind::Rejected, "{err}");
+    // The extended stream stores the new subject.
+    let ack = bus
+        .transport()
+        .publish(OutgoingMessage {
+            subject: "ticket:updated".into(),
+            headers: Headers::new(),
+            payload: Bytes::from_static(b"{}"),
+        })
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!((ack.stream.as_str(), ack.sequence), ("EVENTS", 1));
+}
 
 /// Publishing returns the stream's ack: sequences 1, 2, 3 in `EVENTS`.
 pub async fn publish_acks_count_up_from_one<B: Backend>() {
