@@ -24,6 +24,14 @@ use proc_macro::TokenStream;
 /// `subject` is the NATS subject the event travels on (no wildcards, no
 /// whitespace, no empty tokens); `version` is the contract version, an
 /// integer from 1 to `u32::MAX`. The event's `NAME` is the struct's name.
+///
+/// Every mistake is a compile error at its span, all of them in one
+/// compile: a missing attribute or key, a malformed or repeated key, an
+/// unknown key (with a suggestion for a typo), a subject NATS cannot
+/// publish on, a version out of range, an enum or union, a second
+/// `#[event]` attribute. Generic types are rejected too: a (subject,
+/// version) pair names exactly one payload shape, which `Envelope<T>` would
+/// not.
 #[proc_macro_derive(Event, attributes(event))]
 pub fn derive_event(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
