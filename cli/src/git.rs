@@ -7,13 +7,17 @@ use std::process::{Command, Stdio};
 
 use crate::error::CliError;
 
-/// The schema files under `dir` at `rev`: `(path relative to dir, text)`,
-/// and the display root `REV:path/from/repo/root`. `Ok(None)` when `rev`
-/// is not a revision of the repository holding `dir` (or there is none).
-pub(crate) fn schema_files_at(
-    dir: &Path,
-    rev: &str,
-) -> Result<Option<(String, Vec<(String, String)>)>, CliError> {
+/// A schema directory as stored at a revision.
+pub(crate) struct TreeFiles {
+    /// `REV:path/from/repo/root`, for locations.
+    pub(crate) root: String,
+    /// `(path relative to the schema directory, text)`.
+    pub(crate) files: Vec<(String, String)>,
+}
+
+/// The schema files under `dir` at `rev`. `Ok(None)` when `rev` is not a
+/// revision of the repository holding `dir` (or there is none).
+pub(crate) fn schema_files_at(dir: &Path, rev: &str) -> Result<Option<TreeFiles>, CliError> {
     // The directory may be gone in the working tree; ask from its nearest
     // existing ancestor.
     let Some(existing) = dir.ancestors().find(|d| d.is_dir()) else {
@@ -60,10 +64,10 @@ pub(crate) fn schema_files_at(
         )));
     }
     let texts = cat_files(top, &tree, &names)?;
-    Ok(Some((
-        tree,
-        names.iter().map(|n| (*n).to_owned()).zip(texts).collect(),
-    )))
+    Ok(Some(TreeFiles {
+        root: tree,
+        files: names.iter().map(|n| (*n).to_owned()).zip(texts).collect(),
+    }))
 }
 
 /// `dir` canonicalized through its nearest existing ancestor.

@@ -24,9 +24,9 @@ pub(crate) fn run(args: &DiffArgs) -> Result<(), CliError> {
         (shown, set)
     } else {
         match git::schema_files_at(&paths.schemas.path, &args.against)? {
-            Some((root, files)) => {
-                let set = SchemaSet::from_sources(&root, files)?;
-                (root, set)
+            Some(tree) => {
+                let set = SchemaSet::from_sources(&tree.root, tree.files)?;
+                (tree.root, set)
             }
             None => {
                 return Err(CliError::Usage(format!(

@@ -1,6 +1,9 @@
 //! End-to-end tests of the `typebus` binary: every command and exit code,
 //! in temporary projects.
 
+// Test helpers outside `#[test]` functions unwrap too.
+#![allow(clippy::unwrap_used)]
+
 mod check;
 mod common;
 mod diff;

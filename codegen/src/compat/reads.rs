@@ -145,13 +145,16 @@ fn scalar(w: Scalar, r: Scalar) -> bool {
     if w == r || r == Json {
         return true;
     }
-    match (w, r) {
-        (I32, I64) | (U32, I64) | (U32, U64) => true,
-        (I32 | I64 | U32 | U64, F32 | F64) => true,
-        (F32, F64) | (F64, F32) => true,
-        (Timestamp | Uuid, String) => true,
-        _ => false,
-    }
+    matches!(
+        (w, r),
+        (I32, I64)
+            | (U32, I64)
+            | (U32, U64)
+            | (I32 | I64 | U32 | U64, F32 | F64)
+            | (F32, F64)
+            | (F64, F32)
+            | (Timestamp | Uuid, String)
+    )
 }
 
 #[cfg(test)]

@@ -50,7 +50,7 @@ pub enum LockError {
         file: String,
         /// The YAML error, with its line and column.
         #[source]
-        source: serde_saphyr::Error,
+        source: Box<serde_saphyr::Error>,
     },
     /// An entry does not make sense.
     #[error("{file}: invalid lock entry {subject} v{version}: {message}")]
@@ -106,7 +106,7 @@ impl Lock {
         let doc: format::Doc =
             serde_saphyr::from_str(text).map_err(|source| LockError::Syntax {
                 file: file.to_owned(),
-                source,
+                source: Box::new(source),
             })?;
         if doc.format != format::FORMAT {
             return Err(LockError::Format {

@@ -7,6 +7,9 @@
 //! decoding it (its listeners never read those events), which is how a
 //! removed event or a renamed subject really fails.
 
+// Test helpers outside `#[test]` functions unwrap too.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
