@@ -140,7 +140,13 @@ impl Consumer {
                 if self.tracked.len() >= self.settings.max_ack_pending {
                     return None;
                 }
-                let sequence = log.next_matching(self.next_new, &self.settings.filter_subject)?;
+                let Some(sequence) =
+                    log.next_matching(self.next_new, &self.settings.filter_subject)
+                else {
+                    // Nothing matches up to the end: never scan those again.
+                    self.next_new = log.last_sequence() + 1;
+                    return None;
+                };
                 self.next_new = sequence + 1;
                 self.unseen = self.unseen.saturating_sub(1);
                 sequence
@@ -341,6 +347,23 @@ mod tests {
             ),
             (1, 2, 2)
         );
+    }
+
+    #[test]
+    fn messages_on_other_subjects_are_skipped_once() {
+        let now = Instant::now();
+        let mut log = log_with(&["order:created", "order:created"], now);
+        let mut consumer = Consumer::new(settings(None, 100), &log);
+        assert_eq!(consumer.take(&log, now), None);
+        assert_eq!(consumer.next_new, 3);
+        log.append(
+            outgoing("ticket:created", None),
+            now,
+            Duration::from_secs(120),
+        );
+        consumer.on_stored("ticket:created");
+        let taken = consumer.take(&log, now).unwrap();
+        assert_eq!((taken.stream_sequence, taken.pending), (3, 0));
     }
 
     #[test]
