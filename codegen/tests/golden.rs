@@ -11,6 +11,7 @@ use typebus_codegen::Builder;
 
 /// The fixtures, each with its own test below.
 const FIXTURES: &[&str] = &[
+    "aggregates",
     "enums",
     "every-type",
     "hostile-descriptions",
@@ -87,6 +88,7 @@ macro_rules! golden {
 }
 
 golden! {
+    aggregates => "aggregates",
     enums => "enums",
     every_type => "every-type",
     hostile_descriptions => "hostile-descriptions",

@@ -43,6 +43,16 @@ pub struct OrderCancelled {
     pub ticket: OrderCancelledTicket,
 }
 
+impl ::typebus::Versioned for OrderCancelled {
+    const AGGREGATE: &'static ::core::primitive::str = "order";
+    fn id(&self) -> ::std::borrow::Cow<'_, ::core::primitive::str> {
+        ::std::borrow::Cow::Borrowed(::std::string::String::as_str(&self.id))
+    }
+    fn sequence(&self) -> ::core::primitive::u64 {
+        self.version
+    }
+}
+
 /// A user ordered a ticket. The tickets service reserves the ticket, the
 /// payments service records the order, and the expiration service
 /// schedules `expiration:complete` for `expiresAt`.
@@ -74,6 +84,16 @@ pub struct OrderCreated {
     pub expires_at: ::typebus::Timestamp,
     /// The ticket the order reserves.
     pub ticket: OrderCreatedTicket,
+}
+
+impl ::typebus::Versioned for OrderCreated {
+    const AGGREGATE: &'static ::core::primitive::str = "order";
+    fn id(&self) -> ::std::borrow::Cow<'_, ::core::primitive::str> {
+        ::std::borrow::Cow::Borrowed(::std::string::String::as_str(&self.id))
+    }
+    fn sequence(&self) -> ::core::primitive::u64 {
+        self.version
+    }
 }
 
 /// An order was paid. The orders service marks it complete.
@@ -129,6 +149,16 @@ pub struct TicketCreated {
     pub user_id: ::std::string::String,
 }
 
+impl ::typebus::Versioned for TicketCreated {
+    const AGGREGATE: &'static ::core::primitive::str = "ticket";
+    fn id(&self) -> ::std::borrow::Cow<'_, ::core::primitive::str> {
+        ::std::borrow::Cow::Borrowed(::std::string::String::as_str(&self.id))
+    }
+    fn sequence(&self) -> ::core::primitive::u64 {
+        self.version
+    }
+}
+
 /// A ticket was saved again: its title or price changed, or an order
 /// reserved it or released it. Listeners apply version `n` only after
 /// version `n - 1`.
@@ -164,6 +194,16 @@ pub struct TicketUpdated {
         skip_serializing_if = "::core::option::Option::is_none"
     )]
     pub order_id: ::core::option::Option<::std::string::String>,
+}
+
+impl ::typebus::Versioned for TicketUpdated {
+    const AGGREGATE: &'static ::core::primitive::str = "ticket";
+    fn id(&self) -> ::std::borrow::Cow<'_, ::core::primitive::str> {
+        ::std::borrow::Cow::Borrowed(::std::string::String::as_str(&self.id))
+    }
+    fn sequence(&self) -> ::core::primitive::u64 {
+        self.version
+    }
 }
 
 /// The ticket a cancelled order releases.

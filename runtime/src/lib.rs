@@ -29,6 +29,8 @@ mod decode;
 mod event;
 mod timestamp;
 
+pub mod ordering;
+
 #[cfg(feature = "bus")]
 mod bus;
 #[cfg(feature = "bus")]
@@ -57,6 +59,7 @@ pub mod testing;
 
 pub use decode::{DecodeError, UnknownSubject, UnknownValue, from_json};
 pub use event::Event;
+pub use ordering::Versioned;
 pub use timestamp::{ParseTimestampError, Timestamp};
 pub use typebus_macros::Event;
 pub use uuid::Uuid;

@@ -148,6 +148,8 @@ pub struct HandlerError {
 enum HandlerErrorKind {
     Retry(Option<Duration>),
     Permanent,
+    /// Given up with a reason of its own class (the ordering guard's gaps).
+    DeadLetter(DeadLetterKind),
 }
 
 impl HandlerError {
@@ -177,6 +179,15 @@ impl HandlerError {
         }
     }
 
+    /// A failure that dead-letters the message as `kind` (used by the
+    /// ordering guard for [`DeadLetterKind::Gap`]).
+    pub(crate) fn dead_letter(kind: DeadLetterKind, source: impl Into<BoxError>) -> Self {
+        Self {
+            kind: HandlerErrorKind::DeadLetter(kind),
+            source: source.into(),
+        }
+    }
+
     /// Whether a redelivery was asked for.
     pub fn is_retryable(&self) -> bool {
         matches!(self.kind, HandlerErrorKind::Retry(_))
@@ -186,7 +197,7 @@ impl HandlerError {
     pub fn delay(&self) -> Option<Duration> {
         match self.kind {
             HandlerErrorKind::Retry(delay) => delay,
-            HandlerErrorKind::Permanent => None,
+            HandlerErrorKind::Permanent | HandlerErrorKind::DeadLetter(_) => None,
         }
     }
 
@@ -234,16 +245,20 @@ pub enum DeadLetterKind {
     Rejected,
     /// It was delivered `max_deliver` times without being handled.
     Exhausted,
+    /// An ordered listener waited past its patience for an earlier event of
+    /// the same record (reason `gap: waiting for <record>@<sequence>`).
+    Gap,
 }
 
 impl DeadLetterKind {
-    /// The header value: `decode`, `version`, `rejected`, `exhausted`.
+    /// The header value: `decode`, `version`, `rejected`, `exhausted`, `gap`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Decode => "decode",
             Self::Version => "version",
             Self::Rejected => "rejected",
             Self::Exhausted => "exhausted",
+            Self::Gap => "gap",
         }
     }
 }
@@ -316,6 +331,10 @@ pub async fn dispose<L: Listener>(
         Ok(Err(err)) => match err.kind {
             HandlerErrorKind::Permanent => Disposition::DeadLetter {
                 kind: DeadLetterKind::Rejected,
+                reason: err.to_string(),
+            },
+            HandlerErrorKind::DeadLetter(kind) => Disposition::DeadLetter {
+                kind,
                 reason: err.to_string(),
             },
             HandlerErrorKind::Retry(delay) => {

@@ -4,6 +4,11 @@
 //! the generator produces; this module checks that they compile, and its
 //! tests that they behave.
 
+/// The `aggregates` fixture: `Versioned` impls.
+pub mod aggregates {
+    include!("../../codegen/tests/golden/aggregates/expected.rs");
+}
+
 /// The `enums` fixture: closed and open enums.
 pub mod enums {
     include!("../../codegen/tests/golden/enums/expected.rs");

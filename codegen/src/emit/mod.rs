@@ -24,6 +24,7 @@ mod idents;
 mod structs;
 mod subject;
 mod types;
+mod versioned;
 
 use std::collections::BTreeMap;
 
@@ -58,6 +59,7 @@ pub fn tokens(model: &Model) -> Result<TokenStream, Error> {
     let mut out = TokenStream::new();
     for event in &model.events {
         out.extend(structs::event(&mut cx, event));
+        out.extend(versioned::versioned(&mut cx, event));
     }
     for def in &model.types {
         out.extend(match &def.kind {
