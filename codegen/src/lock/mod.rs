@@ -194,8 +194,14 @@ impl Lock {
                 None => Lock::parse(file, text)?,
             },
         };
-        // Located shapes, so violations point at the changed fields.
-        let reconciled = lock.reconcile_shapes(model.events.iter().zip(located).collect());
+        // Located shapes too, so violations point at the changed fields.
+        let reconciled = lock.reconcile_shapes(
+            current
+                .iter()
+                .zip(located)
+                .map(|((e, stripped, _), located)| (*e, located, stripped.clone()))
+                .collect(),
+        );
         let cache: BTreeMap<(&str, u32), &str> = current
             .iter()
             .map(|(e, _, text)| ((e.subject.as_str(), e.version), text.as_str()))
@@ -291,32 +297,38 @@ impl Lock {
     /// text differs without a wire change (a renamed nested type) is
     /// refreshed.
     pub fn reconcile(&self, model: &Model) -> Reconciled {
-        self.reconcile_shapes(
+        self.clone().reconcile_shapes(
             model
                 .events
                 .iter()
-                .map(|e| (e, Shape::of_event(model, e)))
+                .map(|e| {
+                    let located = Shape::of_event(model, e);
+                    let stripped = strip_locations(&located);
+                    (e, located, stripped)
+                })
                 .collect(),
         )
     }
 
-    fn reconcile_shapes(&self, current: Vec<(&EventDef, Shape)>) -> Reconciled {
-        let mut lock = self.clone();
+    /// Reconciles with each current event's shape, with and without
+    /// locations.
+    fn reconcile_shapes(self, current: Vec<(&EventDef, Shape, Shape)>) -> Reconciled {
+        let mut lock = self;
         let mut violations = Vec::new();
         let mut added = Vec::new();
-        for (event, shape) in current {
-            match self.get(&event.subject, event.version) {
+        for (event, shape, stripped) in current {
+            match lock.get(&event.subject, event.version) {
                 None => {
                     added.push((event.subject.clone(), event.version));
-                    lock.insert(&event.subject, event.version, shape);
+                    lock.insert(&event.subject, event.version, stripped);
                 }
-                Some(recorded) if *recorded == strip_locations(&shape) => {}
+                Some(recorded) if *recorded == stripped => {}
                 Some(recorded) => {
                     let changes = compare_shapes(recorded, &shape);
                     if changes.is_empty() {
-                        lock.insert(&event.subject, event.version, shape);
+                        lock.insert(&event.subject, event.version, stripped);
                     } else {
-                        let highest = self
+                        let highest = lock
                             .entries
                             .get(&event.subject)
                             .and_then(|vs| vs.keys().next_back().copied())
@@ -341,11 +353,12 @@ impl Lock {
         }
     }
 
+    /// Records `shape` (already without locations).
     fn insert(&mut self, subject: &str, version: u32, shape: Shape) {
         self.entries
             .entry(subject.to_owned())
             .or_default()
-            .insert(version, strip_locations(&shape));
+            .insert(version, shape);
     }
 }
 
