@@ -492,3 +492,6 @@ fn pair(old: &Model, o: &EventDef, new: &Model, n: &EventDef) -> EventDiff {
         changes,
     }
 }
+
+#[cfg(test)]
+mod tests;
