@@ -30,7 +30,7 @@ pub(crate) enum Command {
     Check(PathArgs),
     /// Record the payload shape of every new (subject, version) in
     /// `<schemas>/typebus.lock`; refuses when a recorded one changed.
-    Lock(SchemaArgs),
+    Lock(LockArgs),
     /// List every change from another schema set to this one, classified by
     /// who can still decode what.
     Diff(DiffArgs),
@@ -53,6 +53,27 @@ pub(crate) struct SchemaArgs {
     /// ./schemas]
     #[arg(long, value_name = "DIR")]
     pub(crate) schemas: Option<PathBuf>,
+}
+
+/// `typebus lock`.
+#[derive(Debug, Args)]
+pub(crate) struct LockArgs {
+    #[command(flatten)]
+    pub(crate) schemas: SchemaArgs,
+    /// Re-record SUBJECT@VERSION with its current shape: only for a version
+    /// that was never released (repeatable)
+    #[arg(long, value_name = "SUBJECT@VERSION", value_parser = parse_entry)]
+    pub(crate) unreleased: Vec<(String, u32)>,
+}
+
+fn parse_entry(text: &str) -> Result<(String, u32), String> {
+    let (subject, version) = text
+        .rsplit_once('@')
+        .ok_or_else(|| "expected SUBJECT@VERSION, e.g. ticket:updated@2".to_owned())?;
+    let version = version
+        .parse()
+        .map_err(|_| format!("`{version}` is not a version number"))?;
+    Ok((subject.to_owned(), version))
 }
 
 /// `typebus diff`.

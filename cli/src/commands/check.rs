@@ -94,7 +94,8 @@ pub(crate) fn run(args: &PathArgs) -> Result<(), CliError> {
     }
     if !reconciled.violations.is_empty() {
         eprintln!(
-            "to fix: bump `version` of each changed event as said above (a released version never changes shape), then run `{COMMAND}{}{COMMAND:#}`",
+            "to fix: bump `version` of each changed event as said above (a released version never changes shape), then run `{COMMAND}{}{COMMAND:#}`; a version that was never released can be recorded again with `{COMMAND}{} --unreleased SUBJECT@VERSION{COMMAND:#}`",
+            paths.command("lock", false),
             paths.command("lock", false)
         );
     }

@@ -4,23 +4,41 @@ use anstream::eprintln;
 use typebus_codegen::lock::{Lock, LockViolation};
 
 use super::at;
-use crate::cli::SchemaArgs;
+use crate::cli::LockArgs;
 use crate::config::Paths;
 use crate::error::CliError;
 use crate::output::{ERROR, OK};
 
 /// Adds new versions to the lock file; refuses (exit 1) when a recorded
-/// version changed shape, and then writes nothing.
-pub(crate) fn run(args: &SchemaArgs) -> Result<(), CliError> {
-    let paths = Paths::resolve(args.schemas.as_deref(), None)?;
+/// version changed shape, and then writes nothing. `--unreleased` entries
+/// are dropped first and so recorded again as they are now.
+pub(crate) fn run(args: &LockArgs) -> Result<(), CliError> {
+    let paths = Paths::resolve(args.schemas.schemas.as_deref(), None)?;
     let model = super::model(&paths.schemas)?;
     let lock_path = paths.lock();
-    let lock = Lock::read(&lock_path.path)?;
+    let mut lock = Lock::read(&lock_path.path)?;
+    for (subject, version) in &args.unreleased {
+        if !lock.forget(subject, *version) {
+            return Err(CliError::Usage(format!(
+                "--unreleased {subject}@{version}: {} does not record it",
+                lock_path.shown
+            )));
+        }
+        if !model
+            .events
+            .iter()
+            .any(|e| e.subject == *subject && e.version == *version)
+        {
+            return Err(CliError::Usage(format!(
+                "--unreleased {subject}@{version}: the schemas have no such event version"
+            )));
+        }
+    }
     let reconciled = lock.reconcile(&model);
     if !reconciled.violations.is_empty() {
         print_violations(&paths.schemas.shown, &reconciled.violations);
         return Err(CliError::Failed(format!(
-            "{} not changed: a recorded version never changes shape",
+            "{} not changed: a recorded version never changes shape (bump `version`; or, for a version that was never released, pass `--unreleased SUBJECT@VERSION`)",
             lock_path.shown
         )));
     }

@@ -64,3 +64,37 @@ fn bad_schemas_exit_2_and_write_nothing() {
     p.typebus(&["lock"]).assert().code(2);
     assert!(!p.path("schemas/typebus.lock").exists());
 }
+
+#[test]
+fn an_unreleased_version_can_be_recorded_again_explicitly() {
+    let p = Project::new().settled();
+    p.edit_schema("price: f64", "price: string");
+    p.typebus(&["lock"]).assert().code(1);
+    let (_, err) = output(
+        &p.typebus(&["lock", "--unreleased", "ticket:updated@1"])
+            .assert()
+            .code(0),
+    );
+    assert!(err.contains("recorded ticket:updated v1"), "{err}");
+    assert!(
+        p.read("schemas/typebus.lock")
+            .contains("    price: string\n")
+    );
+    p.typebus(&["generate"]).assert().code(0);
+    p.typebus(&["check"]).assert().code(0);
+}
+
+#[test]
+fn unreleased_must_name_a_recorded_version_of_the_schemas() {
+    let p = Project::new().settled();
+    let lock = p.read("schemas/typebus.lock");
+    for (arg, message) in [
+        ("ticket:updated@7", "does not record it"),
+        ("ticket:updated", "expected SUBJECT@VERSION"),
+        ("ticket:updated@x", "`x` is not a version number"),
+    ] {
+        let (_, err) = output(&p.typebus(&["lock", "--unreleased", arg]).assert().code(2));
+        assert!(err.contains(message), "{arg}: {err}");
+    }
+    assert_eq!(p.read("schemas/typebus.lock"), lock);
+}

@@ -286,6 +286,20 @@ impl Lock {
             .flat_map(|(s, vs)| vs.iter().map(move |(v, shape)| (s.as_str(), *v, shape)))
     }
 
+    /// Forgets the recorded shape of `subject` at `version`, for a version
+    /// that was recorded but never released (the one explicit way to change
+    /// a recorded shape). Returns whether it was recorded.
+    pub fn forget(&mut self, subject: &str, version: u32) -> bool {
+        let Some(versions) = self.entries.get_mut(subject) else {
+            return false;
+        };
+        let removed = versions.remove(&version).is_some();
+        if versions.is_empty() {
+            self.entries.remove(subject);
+        }
+        removed
+    }
+
     /// Whether nothing is recorded.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
