@@ -124,6 +124,15 @@ pub enum ChangeKind {
         /// The new name.
         to: String,
     },
+    /// The event's `aggregate` (per-record ordering) changed: decoding is
+    /// unaffected, but ordering guards of old and new listeners key or
+    /// sequence the records differently.
+    AggregateChanged {
+        /// `name(id: FIELD, sequence: FIELD)` before, or `none`.
+        from: String,
+        /// The same after.
+        to: String,
+    },
     /// The payload changed but `version` did not.
     VersionNotBumped {
         /// The unchanged version.
@@ -242,7 +251,10 @@ impl ChangeKind {
 
     /// Whether the change is only informative (no effect on the wire).
     pub fn is_informative(&self) -> bool {
-        matches!(self, ChangeKind::EventRenamed { .. })
+        matches!(
+            self,
+            ChangeKind::EventRenamed { .. } | ChangeKind::AggregateChanged { .. }
+        )
     }
 }
 
@@ -256,6 +268,9 @@ impl fmt::Display for ChangeKind {
             }
             ChangeKind::EventRenamed { from, to } => {
                 write!(f, "event renamed `{from}` -> `{to}` (same subject)")
+            }
+            ChangeKind::AggregateChanged { from, to } => {
+                write!(f, "aggregate {from} -> {to}")
             }
             ChangeKind::VersionNotBumped { version } => {
                 write!(f, "payload changed but `version` is still {version}")
@@ -438,6 +453,20 @@ pub fn diff(old: &Model, new: &Model) -> Vec<EventDiff> {
     out
 }
 
+/// `name(id: FIELD, sequence: FIELD)` with wire names, or `none`.
+fn aggregate(event: &EventDef) -> String {
+    let Some(a) = &event.aggregate else {
+        return "none".to_owned();
+    };
+    let wire = |i: usize| event.fields.get(i).map_or("?", |f| f.wire.as_str());
+    format!(
+        "`{}` (id: `{}`, sequence: `{}`)",
+        a.name,
+        wire(a.id_field),
+        wire(a.sequence_field)
+    )
+}
+
 fn pair(old: &Model, o: &EventDef, new: &Model, n: &EventDef) -> EventDiff {
     let mut changes = Vec::new();
     let here = |kind, verdict| Change {
@@ -464,6 +493,13 @@ fn pair(old: &Model, o: &EventDef, new: &Model, n: &EventDef) -> EventDiff {
                 from: o.name.clone(),
                 to: n.name.clone(),
             },
+            Verdict::BOTH,
+        ));
+    }
+    let (from, to) = (aggregate(o), aggregate(n));
+    if from != to {
+        changes.push(here(
+            ChangeKind::AggregateChanged { from, to },
             Verdict::BOTH,
         ));
     }
