@@ -73,7 +73,12 @@ impl fmt::Display for IdentError {
 /// `type` -> `r#type`, `self` -> `self_`, `1st` -> `_1st`, `_id` -> `_id`.
 pub fn field_ident(wire: &str) -> Result<RustIdent, IdentError> {
     let underscores = wire.len() - wire.trim_start_matches('_').len();
-    let body = wire[underscores..].to_snake_case();
+    let rest = &wire[underscores..];
+    let body = if is_plain_snake(rest) {
+        rest.to_owned()
+    } else {
+        rest.to_snake_case()
+    };
     if body.is_empty() && underscores == 0 {
         return Err(IdentError::NoLetters);
     }
@@ -83,11 +88,39 @@ pub fn field_ident(wire: &str) -> Result<RustIdent, IdentError> {
 /// The Rust type or variant name for a schema name or value:
 /// `ticket:created` -> `TicketCreated`, `self` -> `Self_`, `1st` -> `_1st`.
 pub fn type_ident(name: &str) -> Result<RustIdent, IdentError> {
-    let body = name.to_upper_camel_case();
+    let body = if is_plain_camel(name) {
+        name.to_owned()
+    } else {
+        name.to_upper_camel_case()
+    };
     if body.is_empty() {
         return Err(IdentError::NoLetters);
     }
     finish(body)
+}
+
+/// Whether heck's `snake_case` leaves `s` as it is: ASCII lowercase words
+/// of letters and digits joined by single underscores. (A fast path: most
+/// wire names are like this.)
+fn is_plain_snake(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !s.starts_with('_')
+        && !s.ends_with('_')
+        && !s.contains("__")
+}
+
+/// Whether heck's `UpperCamelCase` leaves `s` as it is: ASCII letters and
+/// digits, starting with an uppercase letter, with no uppercase letter right
+/// after another uppercase letter or a digit (`TicketCreated`, `Event12`).
+fn is_plain_camel(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.first().is_some_and(u8::is_ascii_uppercase)
+        && b.iter().all(u8::is_ascii_alphanumeric)
+        && b.windows(2).all(|w| {
+            !(w[1].is_ascii_uppercase() && (w[0].is_ascii_uppercase() || w[0].is_ascii_digit()))
+        })
 }
 
 /// Makes a converted name a valid identifier: digit prefix, keyword escape,
@@ -106,11 +139,17 @@ fn finish(mut name: String) -> Result<RustIdent, IdentError> {
     if let Some(bad) = chars.find(|&c| !unicode_ident::is_xid_continue(c)) {
         return Err(IdentError::InvalidChar(bad));
     }
-    if NON_RAW_KEYWORDS.contains(&name.as_str()) {
+    // Keywords are short and lowercase (but `Self`): skip the lookups for
+    // other names.
+    let maybe_keyword = name.len() <= 8
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'S');
+    if maybe_keyword && NON_RAW_KEYWORDS.contains(&name.as_str()) {
         name.push('_');
         return Ok(RustIdent { name, raw: false });
     }
-    let raw = RAW_KEYWORDS.contains(&name.as_str());
+    let raw = maybe_keyword && RAW_KEYWORDS.contains(&name.as_str());
     Ok(RustIdent { name, raw })
 }
 
@@ -141,6 +180,37 @@ mod tests {
         syn::parse_str::<syn::ItemEnum>(&format!("enum E {{ {ident} }}"))
             .unwrap_or_else(|e| panic!("`{ident}` is not a valid variant name: {e}"));
         ident.to_string()
+    }
+
+    #[test]
+    fn fast_paths_agree_with_heck() {
+        // Every string of up to 5 characters over an alphabet that exercises
+        // case changes, digits, separators and non-ASCII.
+        let alphabet = ['a', 'B', 'c', 'D', '1', '_', '-', 'é'];
+        let mut words = vec![String::new()];
+        for _ in 0..5 {
+            let longer: Vec<String> = words
+                .iter()
+                .flat_map(|w| alphabet.iter().map(move |c| format!("{w}{c}")))
+                .collect();
+            words.extend(longer);
+            words.dedup();
+        }
+        for w in &words {
+            if is_plain_snake(w) {
+                assert_eq!(w.to_snake_case(), *w, "snake {w:?}");
+            }
+            if is_plain_camel(w) {
+                assert_eq!(w.to_upper_camel_case(), *w, "camel {w:?}");
+            }
+        }
+        for w in ["TicketCreated", "Event12", "OrderStatus", "A1b", "Ab1c"] {
+            assert!(is_plain_camel(w), "{w}");
+            assert_eq!(w.to_upper_camel_case(), w);
+        }
+        for w in ["user_id", "expires_at", "v2", "a1_b2"] {
+            assert!(is_plain_snake(w), "{w}");
+        }
     }
 
     #[test]

@@ -235,6 +235,9 @@ impl Cx<'_> {
 
     /// Too long? Reports and says so.
     fn too_long(&mut self, location: &Location, what: &str, text: &str) -> bool {
+        if text.len() <= MAX_NAME_CHARS {
+            return false;
+        }
         let n = text.chars().count();
         if n > MAX_NAME_CHARS {
             self.error(
@@ -669,8 +672,8 @@ impl Cx<'_> {
                 TypeExpr::Optional(Box::new(self.resolve(file, l, text, inner, table)?))
             }
             Syntax::Name(name, offset) => {
-                if let Some(scalar) = Scalar::ALL.iter().find(|s| s.schema_name() == name) {
-                    TypeExpr::Scalar(*scalar)
+                if let Some(scalar) = scalar_named(name) {
+                    TypeExpr::Scalar(scalar)
                 } else if table.shapes.contains_key(name.as_str()) {
                     TypeExpr::Named(name.clone())
                 } else {
@@ -1032,6 +1035,24 @@ fn names_broken_type(ty: &TypeExpr, table: &TypeTable) -> bool {
         }
         TypeExpr::Scalar(_) => false,
     }
+}
+
+/// The scalar a type name denotes.
+fn scalar_named(name: &str) -> Option<Scalar> {
+    Some(match name {
+        "string" => Scalar::String,
+        "bool" => Scalar::Bool,
+        "i32" => Scalar::I32,
+        "i64" => Scalar::I64,
+        "u32" => Scalar::U32,
+        "u64" => Scalar::U64,
+        "f32" => Scalar::F32,
+        "f64" => Scalar::F64,
+        "timestamp" => Scalar::Timestamp,
+        "uuid" => Scalar::Uuid,
+        "json" => Scalar::Json,
+        _ => return None,
+    })
 }
 
 /// Whether `name` is a built-in type name.
