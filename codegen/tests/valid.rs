@@ -69,9 +69,9 @@ fn model() -> Model {
         "schemas",
         [("orders.yaml", ORDERS), ("shared/types.yml", TYPES)],
     )
-    .unwrap()
+    .expect("the sources load")
     .validate()
-    .unwrap()
+    .expect("the sources are valid")
 }
 
 fn loc(file: &str, line: u32, column: u32) -> Location {
@@ -90,15 +90,26 @@ fn ident(name: &str) -> RustIdent {
 }
 
 fn event<'m>(model: &'m Model, name: &str) -> &'m EventDef {
-    model.events.iter().find(|e| e.name == name).unwrap()
+    model
+        .events
+        .iter()
+        .find(|e| e.name == name)
+        .unwrap_or_else(|| panic!("no event `{name}`"))
 }
 
 fn ty<'m>(model: &'m Model, name: &str) -> &'m TypeDef {
-    model.types.iter().find(|t| t.name == name).unwrap()
+    model
+        .types
+        .iter()
+        .find(|t| t.name == name)
+        .unwrap_or_else(|| panic!("no type `{name}`"))
 }
 
 fn field<'a>(fields: &'a [Field], wire: &str) -> &'a Field {
-    fields.iter().find(|f| f.wire == wire).unwrap()
+    fields
+        .iter()
+        .find(|f| f.wire == wire)
+        .unwrap_or_else(|| panic!("no field `{wire}`"))
 }
 
 fn struct_fields(def: &TypeDef) -> &[Field] {
