@@ -6,7 +6,10 @@
 //! YAML syntax errors, wrong shapes, unknown or duplicate keys, empty files,
 //! files that are not UTF-8 or too large, and inputs that exceed the parser's
 //! budget (alias bombs, deep nesting). Each becomes a [`Diagnostic`] with
-//! `file:line:col`; nothing here panics on any input.
+//! `file:line:col`; nothing here panics on any input. serde-saphyr stops at
+//! the first problem of a file, so a file reports one load problem at a
+//! time; and a set with load problems is not validated (names are global, so
+//! a set missing a file would only add spurious "unknown type" errors).
 //!
 //! Files are ordered by their path relative to the schema directory (`/`
 //! separators), never by directory listing order. Hidden files and
