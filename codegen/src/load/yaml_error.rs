@@ -85,6 +85,7 @@ fn describe(error: &YamlError, at_start: bool) -> (String, Option<String>) {
             let what = match *expected {
                 "mapping start" => "a mapping",
                 "sequence start" => "a list",
+                "string scalar" => "a string",
                 other => other,
             };
             let help = (at_start && what == "a mapping")
