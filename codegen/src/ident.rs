@@ -214,6 +214,34 @@ mod tests {
     }
 
     #[test]
+    fn every_derived_identifier_parses() {
+        // Every short name over an alphabet of letters, digits, separators,
+        // keywords' pieces and non-ASCII: whatever is accepted must be a
+        // valid Rust identifier, and whatever is refused has a reason.
+        let alphabet = ["a", "S", "1", "_", "-", "é", "²", "self", "🎉"];
+        let mut words = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = words
+                .iter()
+                .flat_map(|w| alphabet.iter().map(move |c| format!("{w}{c}")))
+                .collect();
+            words.extend(longer);
+        }
+        words.sort();
+        words.dedup();
+        for w in &words {
+            if let Ok(ident) = field_ident(w) {
+                assert_parses(&ident);
+            }
+            if let Ok(ident) = type_ident(w) {
+                assert_parses(&ident);
+                syn::parse_str::<syn::ItemEnum>(&format!("enum E {{ {ident} }}"))
+                    .unwrap_or_else(|e| panic!("{w:?} -> `{ident}` is not a variant: {e}"));
+            }
+        }
+    }
+
+    #[test]
     fn fields_are_snake_case() {
         assert_eq!(field("userId"), "user_id");
         assert_eq!(field("user_id"), "user_id");
