@@ -1,10 +1,13 @@
 //! The shape of a `#[derive(Event)]` input, and the checked event it becomes.
 
+use std::path::PathBuf;
+
 use proc_macro2::Span;
-use syn::{DeriveInput, Generics, Ident};
+use syn::{DeriveInput, Fields, Generics, Ident};
 
 use crate::attr::Attrs;
 use crate::errors::Errors;
+use crate::serde_attr::Container;
 
 /// A derive input as written: its kind, name, generics and `#[event]` keys.
 pub(crate) struct Input<'a> {
@@ -16,6 +19,10 @@ pub(crate) struct Input<'a> {
     pub(crate) generics: &'a Generics,
     /// The parsed `#[event(...)]` keys.
     pub(crate) attrs: Attrs<'a>,
+    /// The struct's fields (`None` for enums and unions).
+    pub(crate) fields: Option<&'a Fields>,
+    /// The struct's `#[serde(...)]` attributes that decide its wire form.
+    pub(crate) serde: Container,
     /// Problems found while parsing, completed by [`crate::valid`].
     pub(crate) errors: Errors,
 }
@@ -36,16 +43,18 @@ impl<'a> Input<'a> {
     pub(crate) fn from_syn(input: &'a DeriveInput) -> Self {
         let mut errors = Errors::default();
         let attrs = Attrs::parse(&input.attrs, &mut errors);
-        let kind = match &input.data {
-            syn::Data::Struct(_) => Kind::Struct,
-            syn::Data::Enum(data) => Kind::Enum(data.enum_token.span),
-            syn::Data::Union(data) => Kind::Union(data.union_token.span),
+        let (kind, fields) = match &input.data {
+            syn::Data::Struct(data) => (Kind::Struct, Some(&data.fields)),
+            syn::Data::Enum(data) => (Kind::Enum(data.enum_token.span), None),
+            syn::Data::Union(data) => (Kind::Union(data.union_token.span), None),
         };
         Input {
             kind,
             ident: &input.ident,
             generics: &input.generics,
             attrs,
+            fields,
+            serde: Container::parse(&input.attrs),
             errors,
         }
     }
@@ -58,10 +67,16 @@ pub(crate) struct Event<'a> {
     /// The type's generics: always without parameters, maybe with a
     /// `where` clause.
     pub(crate) generics: &'a Generics,
-    /// The NATS subject, with the span of its literal.
+    /// The NATS subject, with the span of its literal (of `schema` when it
+    /// comes from the schema).
     pub(crate) subject: (String, Span),
-    /// The contract version, with the span of its literal.
+    /// The contract version, with the span of its literal (of `schema` when
+    /// it comes from the schema).
     pub(crate) version: (u32, Span),
-    /// The event's name (`NAME`): the type's name without `r#`.
+    /// The event's name (`NAME`): the type's name without `r#`, or the
+    /// event's name in the schema.
     pub(crate) name: String,
+    /// The absolute paths of the schema files the check read, which the
+    /// expansion `include_bytes!`s so that cargo rebuilds when they change.
+    pub(crate) schema_files: Vec<PathBuf>,
 }

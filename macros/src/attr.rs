@@ -1,8 +1,10 @@
-//! Parsing of `#[event(subject = "...", version = N)]`.
+//! Parsing of `#[event(subject = "...", version = N)]` and
+//! `#[event(schema = "...", name = "...")]`.
 //!
 //! This stage checks the syntax of each `key = value` pair and the kind of
-//! each value (a string literal for `subject`, an integer literal for
-//! `version`); what the values mean is checked in [`crate::valid`].
+//! each value (a string literal for `subject`, `schema` and `name`, an
+//! integer literal for `version`); what the values mean, and which keys go
+//! together, is checked in [`crate::valid`].
 
 use proc_macro2::{TokenStream, TokenTree};
 use syn::ext::IdentExt;
@@ -12,10 +14,10 @@ use syn::{Attribute, Ident, Lit, LitInt, LitStr, Meta, Token};
 use crate::errors::Errors;
 
 /// The keys `#[event(...)]` accepts, in the order the docs list them.
-pub(crate) const KEYS: &[&str] = &["subject", "version"];
+pub(crate) const KEYS: &[&str] = &["subject", "version", "schema", "name"];
 
-/// The expected form, quoted in messages about a malformed attribute.
-pub(crate) const FORM: &str = "#[event(subject = \"...\", version = N)]";
+/// The expected forms, quoted in messages about a malformed attribute.
+pub(crate) const FORM: &str = "#[event(subject = \"...\", version = N)]` or `#[event(schema = \"path/to/file.yaml\", name = \"Event\")]";
 
 /// What the `#[event(...)]` attributes of one input say.
 pub(crate) struct Attrs<'a> {
@@ -25,6 +27,10 @@ pub(crate) struct Attrs<'a> {
     pub(crate) subject: Option<LitStr>,
     /// `version = N`, once an integer literal was given.
     pub(crate) version: Option<LitInt>,
+    /// `schema = "..."`, once a string literal was given.
+    pub(crate) schema: Option<LitStr>,
+    /// `name = "..."`, once a string literal was given.
+    pub(crate) name: Option<LitStr>,
     /// Keys seen so far (also those whose value was rejected), to report
     /// duplicates once and not report a rejected key as missing.
     seen: Vec<Ident>,
@@ -43,6 +49,8 @@ impl<'a> Attrs<'a> {
             attributes: Vec::new(),
             subject: None,
             version: None,
+            schema: None,
+            name: None,
             seen: Vec::new(),
             explained: Vec::new(),
             malformed: false,
@@ -65,6 +73,11 @@ impl<'a> Attrs<'a> {
             }
         }
         parsed
+    }
+
+    /// The key `key` as written, when it appeared (whatever its value).
+    pub(crate) fn key(&self, key: &str) -> Option<&Ident> {
+        self.seen.iter().find(|seen| *seen == key)
     }
 
     /// Whether `key` appeared, whatever its value.
@@ -148,6 +161,14 @@ impl<'a> Attrs<'a> {
                 Some(Lit::Str(lit)) => self.subject = Some(lit),
                 _ => errors.spanned(&value, "expected a string literal for `subject`, e.g. `subject = \"ticket:created\"`"),
             },
+            "schema" => match single_literal(&value) {
+                Some(Lit::Str(lit)) => self.schema = Some(lit),
+                _ => errors.spanned(&value, "expected a string literal for `schema`: the schema file relative to the crate's Cargo.toml, e.g. `schema = \"../schemas/tickets.yaml\"`"),
+            },
+            "name" => match single_literal(&value) {
+                Some(Lit::Str(lit)) => self.name = Some(lit),
+                _ => errors.spanned(&value, "expected a string literal for `name`: the event's name in the schema, e.g. `name = \"TicketCreated\"`"),
+            },
             _ => match single_literal(&value) {
                 Some(Lit::Int(lit)) => self.version = Some(lit),
                 Some(Lit::Str(lit)) if lit.value().trim().parse::<u64>().is_ok() => errors.spanned(
@@ -204,12 +225,25 @@ fn unknown_key_message(name: &str) -> String {
 
 /// The known key closest to `name`, when it is close enough to be a typo.
 fn did_you_mean(name: &str) -> Option<&'static str> {
+    closest(name, KEYS.iter().copied())
+}
+
+/// The candidate closest to `name` (ignoring ASCII case), when it is close
+/// enough to be a typo: at most a third of its length in edits.
+pub(crate) fn closest<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let lower = name.to_ascii_lowercase();
-    KEYS.iter()
-        .map(|key| (edit_distance(&lower, key), *key))
-        .filter(|(distance, key)| *distance <= (key.len() / 3).max(1))
+    candidates
+        .into_iter()
+        .map(|candidate| {
+            let distance = edit_distance(&lower, &candidate.to_ascii_lowercase());
+            (distance, candidate)
+        })
+        .filter(|(distance, candidate)| *distance <= (candidate.chars().count() / 3).max(1))
         .min_by_key(|(distance, _)| *distance)
-        .map(|(_, key)| key)
+        .map(|(_, candidate)| candidate)
 }
 
 /// Levenshtein distance between two short ASCII-ish strings.
@@ -245,7 +279,9 @@ mod tests {
         assert_eq!(did_you_mean("Subject"), Some("subject"));
         assert_eq!(did_you_mean("versoin"), Some("version"));
         assert_eq!(did_you_mean("vresion"), Some("version"));
+        assert_eq!(did_you_mean("schmea"), Some("schema"));
+        assert_eq!(did_you_mean("nme"), Some("name"));
         assert_eq!(did_you_mean("topic"), None);
-        assert_eq!(did_you_mean("name"), None);
+        assert_eq!(did_you_mean("path"), None);
     }
 }

@@ -31,6 +31,7 @@ fn impl_event(event: &Event<'_>) -> TokenStream {
     let (version, version_span) = event.version;
     let version = with_span(Literal::u32_unsuffixed(version), version_span);
     let name = Literal::string(&event.name);
+    let tracked = track_schema_files(event);
     quote_spanned! {ident.span()=>
         #[automatically_derived]
         impl ::typebus::Event for #ident #where_clause {
@@ -38,7 +39,27 @@ fn impl_event(event: &Event<'_>) -> TokenStream {
             const VERSION: ::core::primitive::u32 = #version;
             const NAME: &'static ::core::primitive::str = #name;
         }
+        #tracked
     }
+}
+
+/// One hidden `include_bytes!` per schema file the check read: cargo then
+/// knows the crate depends on them and rebuilds it when one changes
+/// (`proc_macro::tracked_path` is not stable). The bytes are never used, so
+/// nothing ends up in the binary. A file added to the schema directory
+/// later is not noticed until something else rebuilds the crate.
+fn track_schema_files(event: &Event<'_>) -> TokenStream {
+    event
+        .schema_files
+        .iter()
+        .filter_map(|path| path.to_str())
+        .map(|path| {
+            let path = Literal::string(path);
+            quote! {
+                const _: &[::core::primitive::u8] = ::core::include_bytes!(#path);
+            }
+        })
+        .collect()
 }
 
 /// A placeholder impl emitted next to the errors of a non-generic struct.

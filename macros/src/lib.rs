@@ -7,8 +7,13 @@
 
 mod ast;
 mod attr;
+mod case;
+mod conform;
 mod errors;
 mod expand;
+mod schema;
+mod serde_attr;
+mod ty;
 mod valid;
 
 use proc_macro::TokenStream;

@@ -1,10 +1,16 @@
 //! Checks on a parsed input as a whole: the kind of item, generics, missing
-//! or repeated attributes, subject syntax and version range.
+//! or repeated attributes, subject syntax and version range; or, for
+//! `#[event(schema = ...)]`, the schema and the struct's conformance to it.
 
 use syn::ext::IdentExt;
+use syn::{Fields, Generics, Ident};
 
 use crate::ast::{Event, Input, Kind};
-use crate::attr::FORM;
+use crate::attr::{Attrs, FORM};
+use crate::conform;
+use crate::errors::Errors;
+use crate::schema::Schema;
+use crate::serde_attr::Container;
 
 /// Checks `input` and returns the event to expand, or every problem found
 /// (together with those found while parsing).
@@ -14,6 +20,8 @@ pub(crate) fn check(input: Input<'_>) -> syn::Result<Event<'_>> {
         ident,
         generics,
         attrs,
+        fields,
+        serde,
         mut errors,
     } = input;
 
@@ -50,6 +58,17 @@ pub(crate) fn check(input: Input<'_>) -> syn::Result<Event<'_>> {
         );
         return errors.finish_err();
     };
+
+    if attrs.key("schema").is_some() {
+        return check_schema_form(ident, generics, &attrs, fields, &serde, errors);
+    }
+    if let Some(name) = attrs.key("name") {
+        errors.spanned(
+            name,
+            "`name` needs `schema = \"path/to/file.yaml\"`: it names an event in that schema file",
+        );
+    }
+
     if attrs.is_missing("subject") {
         errors.spanned(first, "missing `subject = \"...\"` in `#[event(...)]`");
     }
@@ -84,9 +103,61 @@ pub(crate) fn check(input: Input<'_>) -> syn::Result<Event<'_>> {
             subject,
             version,
             name: ident.unraw().to_string(),
+            schema_files: Vec::new(),
         }),
         _ => errors.finish_err(),
     }
+}
+
+/// `#[event(schema = "...", name = "...")]`: subject and version come from
+/// the schema, and the struct must match the event field for field.
+fn check_schema_form<'a>(
+    ident: &'a Ident,
+    generics: &'a Generics,
+    attrs: &Attrs<'_>,
+    fields: Option<&Fields>,
+    serde: &Container,
+    mut errors: Errors,
+) -> syn::Result<Event<'a>> {
+    for key in ["subject", "version"] {
+        if let Some(written) = attrs.key(key) {
+            errors.spanned(
+                written,
+                format_args!(
+                    "`{key}` cannot be combined with `schema`: the schema gives the event's subject and version; remove `{key} = ...`"
+                ),
+            );
+        }
+    }
+    let Some(schema_lit) = &attrs.schema else {
+        // `schema` was given, but not as a string literal: already reported.
+        return errors.finish_err();
+    };
+    let event_name = match &attrs.name {
+        Some(lit) => lit.value(),
+        None if attrs.key("name").is_some() => return errors.finish_err(),
+        None => ident.unraw().to_string(),
+    };
+    let name_at = attrs.name.as_ref().unwrap_or(schema_lit);
+
+    let Some(schema) = Schema::load(schema_lit, &mut errors) else {
+        return errors.finish_err();
+    };
+    let Some(event) = schema.event(&event_name, name_at, &mut errors) else {
+        return errors.finish_err();
+    };
+    if let Some(fields) = fields {
+        conform::check(ident, fields, serde, event, &schema, &mut errors);
+    }
+    let span = schema_lit.span();
+    errors.finish(Event {
+        ident,
+        generics,
+        subject: (event.subject.clone(), span),
+        version: (event.version, span),
+        name: event.name.clone(),
+        schema_files: schema.paths.clone(),
+    })
 }
 
 /// Every reason `subject` is not a valid subject to publish on; empty when

@@ -1,0 +1,20 @@
+use typebus::Event;
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Money {
+    price: f64,
+}
+
+#[derive(serde::Serialize, serde::Deserialize, Event)]
+#[event(schema = "tests/ui/schemas/good/events.yaml", name = "TicketCreated")]
+struct TicketCreated {
+    id: String,
+    version: u64,
+    title: String,
+    #[serde(flatten)]
+    money: Money,
+    #[serde(rename = "userId")]
+    user_id: String,
+}
+
+fn main() {}

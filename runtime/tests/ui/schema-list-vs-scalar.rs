@@ -1,0 +1,35 @@
+use std::collections::BTreeMap;
+use typebus::{Event, Timestamp, Uuid};
+
+#[derive(serde::Serialize, serde::Deserialize)]
+enum OrderStatus {}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct TicketRef {}
+
+// `tags` is `list<string>` and `text` is `string` in the schema.
+#[derive(serde::Serialize, serde::Deserialize, Event)]
+#[event(schema = "tests/ui/schemas/good/events.yaml", name = "EveryType")]
+struct EveryType {
+    text: Vec<String>,
+    flag: bool,
+    small: i32,
+    large: i64,
+    count: u32,
+    total: u64,
+    ratio: f32,
+    amount: f64,
+    at: Timestamp,
+    key: Uuid,
+    extra: serde_json::Value,
+    tags: String,
+    scores: BTreeMap<String, u32>,
+    note: Option<String>,
+    maybe: Option<Vec<Option<u64>>>,
+    status: OrderStatus,
+    ticket: TicketRef,
+    nested: BTreeMap<String, Vec<TicketRef>>,
+    seats: u32,
+}
+
+fn main() {}

@@ -1,0 +1,14 @@
+use typebus::Event;
+
+// `price` is missing.
+#[derive(serde::Serialize, serde::Deserialize, Event)]
+#[event(schema = "tests/ui/schemas/good/events.yaml", name = "TicketCreated")]
+struct TicketCreated {
+    id: String,
+    version: u64,
+    title: String,
+    #[serde(rename = "userId")]
+    user_id: String,
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use typebus::Event;
+
+#[derive(serde::Serialize, serde::Deserialize, Event)]
+#[event(schema = "tests/ui/schemas/good/shared.yaml", name = "TicketShared")]
+#[serde(transparent)]
+struct TicketShared {
+    id: String,
+}
+
+fn main() {}

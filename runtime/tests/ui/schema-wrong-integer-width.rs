@@ -1,0 +1,14 @@
+use typebus::Event;
+
+#[derive(serde::Serialize, serde::Deserialize, Event)]
+#[event(schema = "tests/ui/schemas/good/events.yaml", name = "TicketCreated")]
+struct TicketCreated {
+    id: String,
+    version: u32,
+    title: String,
+    price: f32,
+    #[serde(rename = "userId")]
+    user_id: String,
+}
+
+fn main() {}
