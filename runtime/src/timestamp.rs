@@ -82,7 +82,7 @@ impl FromStr for Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let format = if self.0.timestamp_subsec_nanos() % 1_000_000 == 0 {
+        let format = if self.0.timestamp_subsec_nanos().is_multiple_of(1_000_000) {
             SecondsFormat::Millis
         } else {
             SecondsFormat::AutoSi
@@ -143,7 +143,11 @@ mod tests {
     #[test]
     fn rejects_what_is_not_rfc_3339() {
         let err = serde_json::from_str::<Timestamp>("\"2020-05-01\"").unwrap_err();
-        assert!(err.to_string().contains("invalid RFC 3339 timestamp `2020-05-01`"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("invalid RFC 3339 timestamp `2020-05-01`"),
+            "{err}"
+        );
         assert!(serde_json::from_str::<Timestamp>("12").is_err());
     }
 }

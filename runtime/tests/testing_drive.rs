@@ -55,7 +55,7 @@ impl Listener for TicketUpdatedListener {
     ) -> Result<(), HandlerError> {
         self.seen
             .lock()
-            .unwrap()
+            .expect("seen lock")
             .push((event.id.clone(), delivery.delivery_count()));
         if event.price < 0.0 {
             return Err(HandlerError::permanent("negative price"));
@@ -69,7 +69,7 @@ impl Listener for TicketUpdatedListener {
                 "database busy",
             ));
         }
-        let mut last = self.last_applied.lock().unwrap();
+        let mut last = self.last_applied.lock().expect("last_applied lock");
         if event.version != *last + 1 {
             return Err(HandlerError::retry(format!(
                 "version {} arrived before {}",
