@@ -171,6 +171,17 @@ fn main() {
         time(|| Lock::check_text("typebus.lock", Some(&lock_text), generated.model()).unwrap());
     let version = time(|| Command::new(bin).arg("--version").output().unwrap());
 
+    // Wall times depend on what else runs: say how busy the machine was.
+    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!(
+        "machine: {cores} cores, load average {}",
+        loadavg
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     let code_kb = generated.code().len() / 1024;
     let lock_kb = lock_text.len() / 1024;
     println!(

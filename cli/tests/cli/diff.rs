@@ -167,6 +167,17 @@ fn neither_a_directory_nor_a_revision_exits_2() {
     git(&p, &["commit", "-q", "-m", "one"]);
     let (_, err) = output(&p.typebus(&["diff", "--against", "HEAD~5"]).assert().code(2));
     assert!(err.contains("`HEAD~5` is neither"), "{err}");
+    // A revision from before the schema directory existed.
+    p.write("other/a.yaml", TICKETS);
+    let (_, err) = output(
+        &p.typebus(&["diff", "--against", "HEAD", "--schemas", "other"])
+            .assert()
+            .code(2),
+    );
+    assert!(
+        err.contains("`HEAD:other` does not exist: the schema directory is not in revision `HEAD`"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -79,3 +79,16 @@ fn a_missing_schema_directory_exits_2() {
     );
     assert!(err.contains("nope"), "{err}");
 }
+
+#[test]
+fn says_when_the_lock_file_lags_behind() {
+    let p = Project::new();
+    let (_, err) = output(&p.typebus(&["generate"]).assert().code(0));
+    assert!(
+        err.contains("note: schemas/typebus.lock does not match the schemas; run `typebus lock`"),
+        "{err}"
+    );
+    p.typebus(&["lock"]).assert().code(0);
+    let (_, err) = output(&p.typebus(&["generate"]).assert().code(0));
+    assert!(!err.contains("note:"), "{err}");
+}
