@@ -185,8 +185,14 @@ mod tests {
             1,
         ));
         assert!(problems.is_empty(), "{problems:?}");
-        assert!(code.contains("ToString :: to_string (& self . id)"), "{code}");
-        assert!(code.contains("From < :: core :: primitive :: u32 >"), "{code}");
+        assert!(
+            code.contains("ToString :: to_string (& self . id)"),
+            "{code}"
+        );
+        assert!(
+            code.contains("From < :: core :: primitive :: u32 >"),
+            "{code}"
+        );
         assert!(code.contains("\"thing\""), "{code}");
     }
 

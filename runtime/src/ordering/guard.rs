@@ -20,8 +20,11 @@ const MAX_ROUNDS: usize = 16;
 /// The default delay before an event that arrived early is delivered again.
 const DEFAULT_EARLY_DELAY: Duration = Duration::from_secs(1);
 
+/// The default longest delay between deliveries of an early event.
+const DEFAULT_MAX_EARLY_DELAY: Duration = Duration::from_secs(30);
+
 /// The default number of deliveries an early event waits for the gap before it.
-const DEFAULT_PATIENCE: u32 = 30;
+const DEFAULT_PATIENCE: u32 = 10;
 
 /// A listener whose events are applied per record in sequence, each once.
 ///
@@ -37,10 +40,20 @@ const DEFAULT_PATIENCE: u32 = 30;
 ///   duplicate on another instance) waits: it is delivered again after
 ///   [`early_delay`](Self::early_delay) and then acknowledged as a duplicate.
 /// - `s > a + 1`: it arrived early. It is delivered again after
-///   [`early_delay`](Self::early_delay); on its
+///   [`early_delay`](Self::early_delay), doubling with every delivery up to
+///   [`max_early_delay`](Self::max_early_delay); on its
 ///   [`patience`](Self::patience)-th delivery, still early, it is
 ///   dead-lettered ([`DeadLetterKind::Gap`]) with the reason
 ///   `gap: waiting for <k>@<a+1>`. Other records keep flowing.
+///
+/// Early events wait as unsettled deliveries, and a consumer hands out at
+/// most [`ListenOptions::max_ack_pending`](crate::ListenOptions::max_ack_pending)
+/// of those at a time: when more events than that wait for gaps, the
+/// events that would fill the gaps are not delivered until the patience
+/// dead-letters some. Keep `max_ack_pending` above the reordering the
+/// publishers can cause (it is small when each record is saved and
+/// published by one writer in order; a replay of a shuffled backlog needs
+/// a window as large as the backlog).
 ///
 /// The handler's own errors keep their meaning (retryable: delivered again;
 /// permanent: dead-lettered); its claim is released so the retry can claim
@@ -78,6 +91,7 @@ pub struct Ordered<L> {
     listener: L,
     store: Arc<dyn SequenceStore>,
     early_delay: Duration,
+    max_early_delay: Duration,
     patience: u32,
     lease: Option<Duration>,
 }
@@ -94,21 +108,30 @@ where
             listener,
             store,
             early_delay: DEFAULT_EARLY_DELAY,
+            max_early_delay: DEFAULT_MAX_EARLY_DELAY,
             patience: DEFAULT_PATIENCE,
             lease: None,
         }
     }
 
     /// Sets the delay before an early event (or one whose step another
-    /// delivery is applying) is delivered again. Default 1 s.
+    /// delivery is applying) is delivered again the first time; it doubles
+    /// with each delivery. Default 1 s.
     pub fn early_delay(mut self, delay: Duration) -> Self {
         self.early_delay = delay;
         self
     }
 
+    /// Sets the longest delay between deliveries of an early event.
+    /// Default 30 s.
+    pub fn max_early_delay(mut self, delay: Duration) -> Self {
+        self.max_early_delay = delay;
+        self
+    }
+
     /// Sets on which delivery an event still early is dead-lettered as a
-    /// gap (at least 1). Default 30: with the default delay, a gap is
-    /// waited for at least 29 seconds.
+    /// gap (at least 1). Default 10: with the default delays, a gap is
+    /// waited for at least 1 + 2 + 4 + 8 + 16 + 30 x 4 = 151 seconds.
     pub fn patience(mut self, deliveries: u32) -> Self {
         self.patience = deliveries.max(1);
         self
@@ -216,11 +239,7 @@ where
                 }),
             };
             let expected = current.as_ref().map(|entry| entry.revision);
-            match store
-                .swap(&key, expected, &claimed)
-                .await
-                .map_err(retry)?
-            {
+            match store.swap(&key, expected, &claimed).await.map_err(retry)? {
                 Swapped::Done { revision } => break (applied, revision),
                 Swapped::Conflict => {
                     current = store.load(&key).await.map_err(retry)?;
@@ -249,14 +268,26 @@ where
     fn early(&self, key: &RecordKey, sequence: u64, next: u64, delivered: u64) -> HandlerError {
         if delivered >= u64::from(self.patience) {
             tracing::warn!(record = %key, sequence, waiting_for = next, delivered, "gap not filled in time; dead-lettering");
-            HandlerError::dead_letter(DeadLetterKind::Gap, format!("gap: waiting for {key}@{next}"))
+            HandlerError::dead_letter(
+                DeadLetterKind::Gap,
+                format!("gap: waiting for {key}@{next}"),
+            )
         } else {
             tracing::debug!(record = %key, sequence, waiting_for = next, delivered, "event arrived early; delivering it again later");
             HandlerError::retry_after(
-                self.early_delay,
+                self.early_wait(delivered),
                 format!("early: {key}@{sequence} waits for {key}@{next}"),
             )
         }
+    }
+
+    /// The delay after early delivery number `delivered`: doubling from
+    /// `early_delay`, at most `max_early_delay`.
+    fn early_wait(&self, delivered: u64) -> Duration {
+        let doublings = u32::try_from(delivered.saturating_sub(1).min(20)).unwrap_or(20);
+        self.early_delay
+            .saturating_mul(1u32 << doublings)
+            .min(self.max_early_delay.max(self.early_delay))
     }
 
     /// Records the handled step. If the entry changed meanwhile (the
@@ -276,11 +307,8 @@ where
         };
         let mut expected = Some(revision);
         for _ in 0..MAX_ROUNDS {
-            if let Swapped::Done { .. } = self
-                .store
-                .swap(key, expected, &done)
-                .await
-                .map_err(retry)?
+            if let Swapped::Done { .. } =
+                self.store.swap(key, expected, &done).await.map_err(retry)?
             {
                 return Ok(());
             }
@@ -360,6 +388,7 @@ impl<L> std::fmt::Debug for Ordered<L> {
         f.debug_struct("Ordered")
             .field("listener", &std::any::type_name::<L>())
             .field("early_delay", &self.early_delay)
+            .field("max_early_delay", &self.max_early_delay)
             .field("patience", &self.patience)
             .field("lease", &self.lease)
             .finish_non_exhaustive()

@@ -67,16 +67,23 @@ impl KvSequenceStore {
         config: kv::Config,
     ) -> Result<Self, StoreError> {
         let bucket = config.bucket.clone();
-        let kv = match context.get_key_value(&bucket).await {
-            Ok(kv) => kv,
-            Err(get) => context.create_key_value(config).await.map_err(|err| {
-                StoreError::new(StoreErrorKind::Rejected)
-                    .with_detail(format!(
-                        "cannot bind or create key-value bucket `{bucket}` (binding: {get})"
-                    ))
-                    .with_source(err)
-            })?,
-        };
+        if let Ok(kv) = context.get_key_value(&bucket).await {
+            return Ok(Self::from_store(kv));
+        }
+        // `create_key_value` first asks for the account info, which
+        // async-nats 0.51 cannot parse from NATS 2.9: make the bucket's
+        // stream as it would, then bind it.
+        let stream = kv_stream_config(config);
+        if let Err(err) = context.get_or_create_stream(stream).await {
+            return Err(StoreError::new(StoreErrorKind::Rejected)
+                .with_detail(format!("cannot create key-value bucket `{bucket}`"))
+                .with_source(err));
+        }
+        let kv = context.get_key_value(&bucket).await.map_err(|err| {
+            StoreError::new(StoreErrorKind::Unavailable)
+                .with_detail(format!("cannot bind key-value bucket `{bucket}`"))
+                .with_source(err)
+        })?;
         Ok(Self::from_store(kv))
     }
 
@@ -183,23 +190,24 @@ impl SequenceStore for KvSequenceStore {
                 }
             };
             let written = match expected {
-                None => self
-                    .kv
-                    .create(name.as_str(), value)
-                    .await
-                    .map_err(|err| match err.kind() {
-                        kv::CreateErrorKind::AlreadyExists => None,
-                        kv::CreateErrorKind::InvalidKey => Some(
-                            StoreError::new(StoreErrorKind::Rejected)
-                                .with_detail(format!("creating `{name}`"))
-                                .with_source(err),
-                        ),
-                        _ => Some(
-                            StoreError::new(StoreErrorKind::Unavailable)
-                                .with_detail(format!("creating `{name}`"))
-                                .with_source(err),
-                        ),
-                    }),
+                None => {
+                    self.kv
+                        .create(name.as_str(), value)
+                        .await
+                        .map_err(|err| match err.kind() {
+                            kv::CreateErrorKind::AlreadyExists => None,
+                            kv::CreateErrorKind::InvalidKey => Some(
+                                StoreError::new(StoreErrorKind::Rejected)
+                                    .with_detail(format!("creating `{name}`"))
+                                    .with_source(err),
+                            ),
+                            _ => Some(
+                                StoreError::new(StoreErrorKind::Unavailable)
+                                    .with_detail(format!("creating `{name}`"))
+                                    .with_source(err),
+                            ),
+                        })
+                }
                 Some(revision) => self
                     .kv
                     .update(name.as_str(), value, revision)
@@ -244,6 +252,27 @@ impl SequenceStore for KvSequenceStore {
 
     fn cached(&self, key: &RecordKey) -> Option<Entry> {
         self.cache().get(key).cloned()
+    }
+}
+
+/// The stream behind a key-value bucket, as `create_key_value` makes it.
+fn kv_stream_config(config: kv::Config) -> jetstream::stream::Config {
+    jetstream::stream::Config {
+        name: format!("KV_{}", config.bucket),
+        description: Some(config.description),
+        subjects: vec![format!("$KV.{}.>", config.bucket)],
+        max_messages_per_subject: config.history.max(1),
+        max_bytes: config.max_bytes,
+        max_age: config.max_age,
+        max_message_size: config.max_value_size,
+        storage: config.storage,
+        num_replicas: config.num_replicas.max(1),
+        allow_rollup: true,
+        deny_delete: true,
+        deny_purge: false,
+        allow_direct: true,
+        discard: jetstream::stream::DiscardPolicy::New,
+        ..jetstream::stream::Config::default()
     }
 }
 
@@ -305,11 +334,11 @@ mod tests {
             assert!(valid(&key), "{aggregate:?} {id:?} -> {key}");
             assert!(seen.insert(key.clone()), "{key} twice");
         }
+        assert_eq!(kv_key(&RecordKey::new("ticket", "5f1a")), "ticket.5f1a");
         assert_eq!(
-            kv_key(&RecordKey::new("ticket", "5f1a")),
-            "ticket.5f1a"
+            kv_key(&RecordKey::new("order line", "a.b")),
+            "order=20line.a=2Eb"
         );
-        assert_eq!(kv_key(&RecordKey::new("order line", "a.b")), "order=20line.a=2Eb");
         assert_eq!(kv_key(&RecordKey::new("t", "")), "t.=");
     }
 }
