@@ -82,6 +82,9 @@ pub fn field_ident(wire: &str) -> Result<RustIdent, IdentError> {
     if body.is_empty() && underscores == 0 {
         return Err(IdentError::NoLetters);
     }
+    if underscores == 0 {
+        return finish(body);
+    }
     finish(format!("{}{body}", &wire[..underscores]))
 }
 

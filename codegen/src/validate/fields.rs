@@ -125,7 +125,16 @@ impl Cx<'_> {
         text: &str,
         table: &TypeTable,
     ) -> Option<TypeExpr> {
-        if text.chars().count() > super::MAX_NAME_CHARS * 4 {
+        // Fast path: a bare scalar or type name (most fields).
+        if let Some(scalar) = scalar_named(text) {
+            return Some(TypeExpr::Scalar(scalar));
+        }
+        if table.shapes.contains_key(text) {
+            return Some(TypeExpr::Named(text.to_owned()));
+        }
+        if text.len() > super::MAX_NAME_CHARS * 4
+            && text.chars().count() > super::MAX_NAME_CHARS * 4
+        {
             self.error(
                 at(file, l),
                 format!(
