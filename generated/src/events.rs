@@ -14,6 +14,7 @@
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "expiration:complete", version = 1)]
+#[allow(dead_code)]
 pub struct ExpirationComplete {
     /// The id of the order whose time ran out.
     #[serde(rename = "orderId")]
@@ -34,6 +35,7 @@ pub struct ExpirationComplete {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "order:cancelled", version = 1)]
+#[allow(dead_code)]
 pub struct OrderCancelled {
     /// The order's id.
     pub id: ::std::string::String,
@@ -68,6 +70,7 @@ impl ::typebus::Versioned for OrderCancelled {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "order:created", version = 1)]
+#[allow(dead_code)]
 pub struct OrderCreated {
     /// The order's id, a 24-character hex database object id.
     pub id: ::std::string::String,
@@ -109,6 +112,7 @@ impl ::typebus::Versioned for OrderCreated {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "payment:created", version = 1)]
+#[allow(dead_code)]
 pub struct PaymentCreated {
     /// The payment's id.
     pub id: ::std::string::String,
@@ -134,6 +138,7 @@ pub struct PaymentCreated {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "ticket:created", version = 1)]
+#[allow(dead_code)]
 pub struct TicketCreated {
     /// The ticket's id, a 24-character hex database object id.
     pub id: ::std::string::String,
@@ -174,6 +179,7 @@ impl ::typebus::Versioned for TicketCreated {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "ticket:updated", version = 1)]
+#[allow(dead_code)]
 pub struct TicketUpdated {
     /// The ticket's id, a 24-character hex database object id.
     pub id: ::std::string::String,
@@ -215,6 +221,7 @@ impl ::typebus::Versioned for TicketUpdated {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
+#[allow(dead_code)]
 pub struct OrderCancelledTicket {
     /// The ticket's id.
     pub id: ::std::string::String,
@@ -229,6 +236,7 @@ pub struct OrderCancelledTicket {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
+#[allow(dead_code)]
 pub struct OrderCreatedTicket {
     /// The ticket's id.
     pub id: ::std::string::String,
@@ -248,7 +256,7 @@ pub struct OrderCreatedTicket {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names)]
 pub enum OrderStatus {
     /// `created` on the wire.
     Created,
@@ -260,6 +268,7 @@ pub enum OrderStatus {
     Complete,
 }
 
+#[allow(dead_code)]
 impl OrderStatus {
     /// Every value, in schema order.
     pub const ALL: &'static [OrderStatus] = &[
@@ -368,7 +377,7 @@ impl<'de> ::typebus::__private::serde::Deserialize<'de> for OrderStatus {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names)]
 pub enum Subject {
     /// `expiration:complete`: [`ExpirationComplete`].
     ExpirationComplete,
@@ -384,6 +393,7 @@ pub enum Subject {
     TicketUpdated,
 }
 
+#[allow(dead_code)]
 impl Subject {
     /// Every subject, in the order of the events' names.
     pub const ALL: &'static [Subject] = &[
@@ -429,6 +439,7 @@ impl ::core::str::FromStr for Subject {
 }
 
 /// Every subject as a string, for stream provisioning.
+#[allow(dead_code)]
 pub const SUBJECTS: &[&::core::primitive::str] = &[
     "expiration:complete",
     "order:cancelled",
@@ -441,7 +452,7 @@ pub const SUBJECTS: &[&::core::primitive::str] = &[
 /// Any event of these schemas: what a message on one of [`SUBJECTS`]
 /// decodes into.
 #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
-#[allow(clippy::large_enum_variant, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::large_enum_variant, clippy::enum_variant_names)]
 pub enum AnyEvent {
     /// [`ExpirationComplete`], published on `expiration:complete`.
     ExpirationComplete(ExpirationComplete),
@@ -457,6 +468,7 @@ pub enum AnyEvent {
     TicketUpdated(TicketUpdated),
 }
 
+#[allow(dead_code)]
 impl AnyEvent {
     /// Decodes a message body published on `subject`. Fails with the
     /// JSON path of the offending value, or when no event is

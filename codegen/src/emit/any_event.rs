@@ -61,11 +61,12 @@ pub(super) fn any_event(cx: &mut Context<'_>) -> TokenStream {
         /// Any event of these schemas: what a message on one of [`SUBJECTS`]
         /// decodes into.
         #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
-        #[allow(clippy::large_enum_variant, clippy::enum_variant_names)]
+        #[allow(dead_code, clippy::large_enum_variant, clippy::enum_variant_names)]
         pub enum AnyEvent {
             #(#docs #types(#types),)*
         }
 
+        #[allow(dead_code)]
         impl AnyEvent {
             /// Decodes a message body published on `subject`. Fails with the
             /// JSON path of the offending value, or when no event is

@@ -137,11 +137,12 @@ fn closed_enum(
             ::core::cmp::PartialOrd,
             ::core::cmp::Ord
         )]
-        #[allow(clippy::enum_variant_names)]
+        #[allow(dead_code, clippy::enum_variant_names)]
         pub enum #ident {
             #(#variant_docs #variants,)*
         }
 
+        #[allow(dead_code)]
         impl #ident {
             /// Every value, in schema order.
             pub const ALL: &'static [#ident] = &[#(#ident::#variants),*];
@@ -224,7 +225,7 @@ fn open_enum(
             ::core::cmp::PartialOrd,
             ::core::cmp::Ord
         )]
-        #[allow(clippy::enum_variant_names)]
+        #[allow(dead_code, clippy::enum_variant_names)]
         pub enum #ident {
             #(#variant_docs #variants,)*
             /// A value this version of the schema does not list, kept verbatim.
@@ -232,6 +233,7 @@ fn open_enum(
             #unknown(::std::string::String),
         }
 
+        #[allow(dead_code)]
         impl #ident {
             /// Every listed value, in schema order.
             pub const ALL: &'static [#ident] = &[#(#ident::#variants),*];

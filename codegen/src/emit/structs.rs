@@ -85,12 +85,15 @@ fn struct_item(
     let event_derive = is_event.then(|| quote!(, ::typebus::Event));
     // serde_derive copies `#[allow(deprecated)]` onto its impls, which read
     // every field; users who touch a deprecated field still get the warning.
-    let allow_deprecated = fields
-        .iter()
-        .any(|f| f.deprecated.is_some())
-        .then(|| quote!(#[allow(deprecated)]));
+    // Unused generated items must not warn in a binary that includes them.
+    let allow = if fields.iter().any(|f| f.deprecated.is_some()) {
+        quote!(#[allow(dead_code, deprecated)])
+    } else {
+        quote!(#[allow(dead_code)])
+    };
     let defaults = (!default_fns.is_empty()).then(|| {
         quote! {
+            #[allow(dead_code)]
             impl #ident {
                 #(#default_fns)*
             }
@@ -108,7 +111,7 @@ fn struct_item(
         )]
         #[serde(crate = "::typebus::__private::serde")]
         #attrs
-        #allow_deprecated
+        #allow
         pub struct #ident {
             #(#field_tokens)*
         }

@@ -53,11 +53,12 @@ pub(super) fn subject(cx: &mut Context<'_>) -> TokenStream {
             ::core::cmp::PartialOrd,
             ::core::cmp::Ord
         )]
-        #[allow(clippy::enum_variant_names)]
+        #[allow(dead_code, clippy::enum_variant_names)]
         pub enum Subject {
             #(#docs #variants,)*
         }
 
+        #[allow(dead_code)]
         impl Subject {
             /// Every subject, in the order of the events' names.
             pub const ALL: &'static [Subject] = &[#(Subject::#variants),*];
@@ -83,6 +84,7 @@ pub(super) fn subject(cx: &mut Context<'_>) -> TokenStream {
         }
 
         /// Every subject as a string, for stream provisioning.
+        #[allow(dead_code)]
         pub const SUBJECTS: &[&::core::primitive::str] = &[#(#subjects),*];
     }
 }

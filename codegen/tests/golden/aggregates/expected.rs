@@ -13,6 +13,7 @@
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "audit:noted", version = 1)]
+#[allow(dead_code)]
 pub struct AuditNoted {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -33,6 +34,7 @@ pub struct AuditNoted {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "ledger:posted", version = 1)]
+#[allow(dead_code)]
 pub struct LedgerPosted {
     /// The `type` field.
     pub r#type: ::std::string::String,
@@ -63,6 +65,7 @@ impl ::typebus::Versioned for LedgerPosted {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "seat:released", version = 2)]
+#[allow(dead_code)]
 pub struct SeatReleased {
     /// The `rev` field.
     pub rev: ::core::primitive::u32,
@@ -96,6 +99,7 @@ impl ::typebus::Versioned for SeatReleased {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "seat:reserved", version = 1)]
+#[allow(dead_code)]
 pub struct SeatReserved {
     /// The `seatId` field.
     #[serde(rename = "seatId")]
@@ -129,7 +133,7 @@ impl ::typebus::Versioned for SeatReserved {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names)]
 pub enum Subject {
     /// `audit:noted`: [`AuditNoted`].
     AuditNoted,
@@ -141,6 +145,7 @@ pub enum Subject {
     SeatReserved,
 }
 
+#[allow(dead_code)]
 impl Subject {
     /// Every subject, in the order of the events' names.
     pub const ALL: &'static [Subject] = &[
@@ -180,6 +185,7 @@ impl ::core::str::FromStr for Subject {
 }
 
 /// Every subject as a string, for stream provisioning.
+#[allow(dead_code)]
 pub const SUBJECTS: &[&::core::primitive::str] = &[
     "audit:noted",
     "ledger:posted",
@@ -190,7 +196,7 @@ pub const SUBJECTS: &[&::core::primitive::str] = &[
 /// Any event of these schemas: what a message on one of [`SUBJECTS`]
 /// decodes into.
 #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
-#[allow(clippy::large_enum_variant, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::large_enum_variant, clippy::enum_variant_names)]
 pub enum AnyEvent {
     /// [`AuditNoted`], published on `audit:noted`.
     AuditNoted(AuditNoted),
@@ -202,6 +208,7 @@ pub enum AnyEvent {
     SeatReserved(SeatReserved),
 }
 
+#[allow(dead_code)]
 impl AnyEvent {
     /// Decodes a message body published on `subject`. Fails with the
     /// JSON path of the offending value, or when no event is

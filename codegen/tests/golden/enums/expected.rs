@@ -11,6 +11,7 @@
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "status:changed", version = 1)]
+#[allow(dead_code)]
 pub struct StatusChanged {
     /// The `status` field.
     pub status: OrderStatus,
@@ -39,7 +40,7 @@ pub struct StatusChanged {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names)]
 pub enum Channel {
     /// `web` on the wire.
     Web,
@@ -54,6 +55,7 @@ pub enum Channel {
     Unknown(::std::string::String),
 }
 
+#[allow(dead_code)]
 impl Channel {
     /// Every listed value, in schema order.
     pub const ALL: &'static [Channel] = &[
@@ -161,7 +163,7 @@ impl<'de> ::typebus::__private::serde::Deserialize<'de> for Channel {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names)]
 pub enum Health {
     /// `ok` on the wire.
     Ok,
@@ -172,6 +174,7 @@ pub enum Health {
     Other(::std::string::String),
 }
 
+#[allow(dead_code)]
 impl Health {
     /// Every listed value, in schema order.
     pub const ALL: &'static [Health] = &[Health::Ok, Health::Unknown];
@@ -269,7 +272,7 @@ impl<'de> ::typebus::__private::serde::Deserialize<'de> for Health {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names)]
 pub enum Odd {
     /// `2fa` on the wire.
     _2fa,
@@ -281,6 +284,7 @@ pub enum Odd {
     XYZ,
 }
 
+#[allow(dead_code)]
 impl Odd {
     /// Every value, in schema order.
     pub const ALL: &'static [Odd] = &[Odd::_2fa, Odd::WithSpace, Odd::Émoji, Odd::XYZ];
@@ -378,7 +382,7 @@ impl<'de> ::typebus::__private::serde::Deserialize<'de> for Odd {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names)]
 pub enum OrderStatus {
     /// `created` on the wire.
     Created,
@@ -390,6 +394,7 @@ pub enum OrderStatus {
     Complete,
 }
 
+#[allow(dead_code)]
 impl OrderStatus {
     /// Every value, in schema order.
     pub const ALL: &'static [OrderStatus] = &[
@@ -498,12 +503,13 @@ impl<'de> ::typebus::__private::serde::Deserialize<'de> for OrderStatus {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names)]
 pub enum Subject {
     /// `status:changed`: [`StatusChanged`].
     StatusChanged,
 }
 
+#[allow(dead_code)]
 impl Subject {
     /// Every subject, in the order of the events' names.
     pub const ALL: &'static [Subject] = &[Subject::StatusChanged];
@@ -532,17 +538,19 @@ impl ::core::str::FromStr for Subject {
 }
 
 /// Every subject as a string, for stream provisioning.
+#[allow(dead_code)]
 pub const SUBJECTS: &[&::core::primitive::str] = &["status:changed"];
 
 /// Any event of these schemas: what a message on one of [`SUBJECTS`]
 /// decodes into.
 #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
-#[allow(clippy::large_enum_variant, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::large_enum_variant, clippy::enum_variant_names)]
 pub enum AnyEvent {
     /// [`StatusChanged`], published on `status:changed`.
     StatusChanged(StatusChanged),
 }
 
+#[allow(dead_code)]
 impl AnyEvent {
     /// Decodes a message body published on `subject`. Fails with the
     /// JSON path of the offending value, or when no event is

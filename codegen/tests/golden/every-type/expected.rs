@@ -13,6 +13,7 @@
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "every.empty", version = 1)]
+#[allow(dead_code)]
 pub struct Empty {}
 
 /// One field of each scalar type.
@@ -28,6 +29,7 @@ pub struct Empty {}
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "every:scalar", version = 1)]
+#[allow(dead_code)]
 pub struct EveryScalar {
     /// The `aString` field.
     #[serde(rename = "aString")]
@@ -77,6 +79,7 @@ pub struct EveryScalar {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "every:shape", version = 3)]
+#[allow(dead_code)]
 pub struct EveryShape {
     /// The `tags` field.
     pub tags: ::std::vec::Vec<::std::string::String>,
@@ -159,7 +162,7 @@ pub struct EveryShape {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names)]
 pub enum Level {
     /// `low` on the wire.
     Low,
@@ -167,6 +170,7 @@ pub enum Level {
     High,
 }
 
+#[allow(dead_code)]
 impl Level {
     /// Every value, in schema order.
     pub const ALL: &'static [Level] = &[Level::Low, Level::High];
@@ -253,6 +257,7 @@ impl<'de> ::typebus::__private::serde::Deserialize<'de> for Level {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
+#[allow(dead_code)]
 pub struct Point {
     /// The `x` field.
     pub x: ::core::primitive::f64,
@@ -271,7 +276,7 @@ pub struct Point {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names)]
 pub enum Subject {
     /// `every.empty`: [`Empty`].
     EveryEmpty,
@@ -281,6 +286,7 @@ pub enum Subject {
     EveryShape,
 }
 
+#[allow(dead_code)]
 impl Subject {
     /// Every subject, in the order of the events' names.
     pub const ALL: &'static [Subject] = &[
@@ -317,6 +323,7 @@ impl ::core::str::FromStr for Subject {
 }
 
 /// Every subject as a string, for stream provisioning.
+#[allow(dead_code)]
 pub const SUBJECTS: &[&::core::primitive::str] = &[
     "every.empty",
     "every:scalar",
@@ -326,7 +333,7 @@ pub const SUBJECTS: &[&::core::primitive::str] = &[
 /// Any event of these schemas: what a message on one of [`SUBJECTS`]
 /// decodes into.
 #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
-#[allow(clippy::large_enum_variant, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::large_enum_variant, clippy::enum_variant_names)]
 pub enum AnyEvent {
     /// [`Empty`], published on `every.empty`.
     Empty(Empty),
@@ -336,6 +343,7 @@ pub enum AnyEvent {
     EveryShape(EveryShape),
 }
 
+#[allow(dead_code)]
 impl AnyEvent {
     /// Decodes a message body published on `subject`. Fails with the
     /// JSON path of the offending value, or when no event is

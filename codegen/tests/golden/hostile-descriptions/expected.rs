@@ -26,6 +26,7 @@
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "hostile.injected", version = 1)]
 #[allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
+#[allow(dead_code)]
 pub struct Injected {
     /// Carriage return\u{d}in the middle, and CRLF
     /// at the end
@@ -55,12 +56,13 @@ pub struct Injected {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names)]
 pub enum Level {
     /// `low` on the wire.
     Low,
 }
 
+#[allow(dead_code)]
 impl Level {
     /// Every value, in schema order.
     pub const ALL: &'static [Level] = &[Level::Low];
@@ -144,6 +146,7 @@ impl<'de> ::typebus::__private::serde::Deserialize<'de> for Level {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
+#[allow(dead_code)]
 pub struct Sneaky {
     /// A "quoted" value with a backslash \ and \" escaped quote
     pub quote: ::std::string::String,
@@ -166,12 +169,13 @@ pub struct Sneaky {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names)]
 pub enum Subject {
     /// `hostile.injected`: [`Injected`].
     HostileInjected,
 }
 
+#[allow(dead_code)]
 impl Subject {
     /// Every subject, in the order of the events' names.
     pub const ALL: &'static [Subject] = &[Subject::HostileInjected];
@@ -200,17 +204,19 @@ impl ::core::str::FromStr for Subject {
 }
 
 /// Every subject as a string, for stream provisioning.
+#[allow(dead_code)]
 pub const SUBJECTS: &[&::core::primitive::str] = &["hostile.injected"];
 
 /// Any event of these schemas: what a message on one of [`SUBJECTS`]
 /// decodes into.
 #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
-#[allow(clippy::large_enum_variant, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::large_enum_variant, clippy::enum_variant_names)]
 pub enum AnyEvent {
     /// [`Injected`], published on `hostile.injected`.
     Injected(Injected),
 }
 
+#[allow(dead_code)]
 impl AnyEvent {
     /// Decodes a message body published on `subject`. Fails with the
     /// JSON path of the offending value, or when no event is

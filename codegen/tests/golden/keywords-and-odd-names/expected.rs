@@ -11,6 +11,7 @@
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "odd.self", version = 1)]
+#[allow(dead_code)]
 pub struct Self_ {
     /// The `loop` field.
     pub r#loop: ::core::primitive::i32,
@@ -29,6 +30,7 @@ pub struct Self_ {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "odd.match", version = 1)]
+#[allow(dead_code)]
 pub struct Match {
     /// The `type` field.
     pub r#type: Type,
@@ -74,6 +76,7 @@ pub struct Match {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
+#[allow(dead_code)]
 pub struct D {
     /// The `e` field.
     pub e: E,
@@ -96,12 +99,13 @@ pub struct D {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names)]
 pub enum E {
     /// `e` on the wire.
     E,
 }
 
+#[allow(dead_code)]
 impl E {
     /// Every value, in schema order.
     pub const ALL: &'static [E] = &[E::E];
@@ -183,7 +187,7 @@ impl<'de> ::typebus::__private::serde::Deserialize<'de> for E {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names)]
 pub enum Kind {
     /// `struct` on the wire.
     Struct,
@@ -197,6 +201,7 @@ pub enum Kind {
     Type,
 }
 
+#[allow(dead_code)]
 impl Kind {
     /// Every value, in schema order.
     pub const ALL: &'static [Kind] = &[
@@ -301,6 +306,7 @@ impl<'de> ::typebus::__private::serde::Deserialize<'de> for Kind {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
+#[allow(dead_code)]
 pub struct Timestamp {
     /// The `at` field.
     pub at: ::typebus::Timestamp,
@@ -317,12 +323,13 @@ pub struct Timestamp {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names)]
 pub enum Visitor {
     /// `visit` on the wire.
     Visit,
 }
 
+#[allow(dead_code)]
 impl Visitor {
     /// Every value, in schema order.
     pub const ALL: &'static [Visitor] = &[Visitor::Visit];
@@ -406,6 +413,7 @@ impl<'de> ::typebus::__private::serde::Deserialize<'de> for Visitor {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
+#[allow(dead_code)]
 pub struct Type {
     /// The `Where` field.
     #[serde(rename = "Where")]
@@ -442,7 +450,7 @@ pub struct Type {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names)]
 pub enum Subject {
     /// `odd.self`: [`Self_`].
     OddSelf,
@@ -450,6 +458,7 @@ pub enum Subject {
     OddMatch,
 }
 
+#[allow(dead_code)]
 impl Subject {
     /// Every subject, in the order of the events' names.
     pub const ALL: &'static [Subject] = &[Subject::OddSelf, Subject::OddMatch];
@@ -480,12 +489,13 @@ impl ::core::str::FromStr for Subject {
 }
 
 /// Every subject as a string, for stream provisioning.
+#[allow(dead_code)]
 pub const SUBJECTS: &[&::core::primitive::str] = &["odd.self", "odd.match"];
 
 /// Any event of these schemas: what a message on one of [`SUBJECTS`]
 /// decodes into.
 #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
-#[allow(clippy::large_enum_variant, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::large_enum_variant, clippy::enum_variant_names)]
 pub enum AnyEvent {
     /// [`Self_`], published on `odd.self`.
     Self_(Self_),
@@ -493,6 +503,7 @@ pub enum AnyEvent {
     Match(Match),
 }
 
+#[allow(dead_code)]
 impl AnyEvent {
     /// Decodes a message body published on `subject`. Fails with the
     /// JSON path of the offending value, or when no event is

@@ -13,6 +13,7 @@
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "service01.happened", version = 1)]
+#[allow(dead_code)]
 pub struct Happened01 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -33,6 +34,7 @@ pub struct Happened01 {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "service02.happened", version = 1)]
+#[allow(dead_code)]
 pub struct Happened02 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -53,6 +55,7 @@ pub struct Happened02 {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "service03.happened", version = 1)]
+#[allow(dead_code)]
 pub struct Happened03 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -73,6 +76,7 @@ pub struct Happened03 {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "service04.happened", version = 1)]
+#[allow(dead_code)]
 pub struct Happened04 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -93,6 +97,7 @@ pub struct Happened04 {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "service05.happened", version = 1)]
+#[allow(dead_code)]
 pub struct Happened05 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -113,6 +118,7 @@ pub struct Happened05 {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "service06.happened", version = 1)]
+#[allow(dead_code)]
 pub struct Happened06 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -133,6 +139,7 @@ pub struct Happened06 {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "service07.happened", version = 1)]
+#[allow(dead_code)]
 pub struct Happened07 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -153,6 +160,7 @@ pub struct Happened07 {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "service08.happened", version = 1)]
+#[allow(dead_code)]
 pub struct Happened08 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -173,6 +181,7 @@ pub struct Happened08 {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "service09.happened", version = 1)]
+#[allow(dead_code)]
 pub struct Happened09 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -193,6 +202,7 @@ pub struct Happened09 {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "service10.happened", version = 1)]
+#[allow(dead_code)]
 pub struct Happened10 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -213,6 +223,7 @@ pub struct Happened10 {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "service11.happened", version = 1)]
+#[allow(dead_code)]
 pub struct Happened11 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -233,6 +244,7 @@ pub struct Happened11 {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "service12.happened", version = 1)]
+#[allow(dead_code)]
 pub struct Happened12 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -251,6 +263,7 @@ pub struct Happened12 {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "service.yml", version = 1)]
+#[allow(dead_code)]
 pub struct YmlWorks {
     /// The `ok` field.
     pub ok: ::core::primitive::bool,
@@ -265,6 +278,7 @@ pub struct YmlWorks {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
+#[allow(dead_code)]
 pub struct Thing01 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -281,6 +295,7 @@ pub struct Thing01 {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
+#[allow(dead_code)]
 pub struct Thing02 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -297,6 +312,7 @@ pub struct Thing02 {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
+#[allow(dead_code)]
 pub struct Thing03 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -313,6 +329,7 @@ pub struct Thing03 {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
+#[allow(dead_code)]
 pub struct Thing04 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -329,6 +346,7 @@ pub struct Thing04 {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
+#[allow(dead_code)]
 pub struct Thing05 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -345,6 +363,7 @@ pub struct Thing05 {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
+#[allow(dead_code)]
 pub struct Thing06 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -361,6 +380,7 @@ pub struct Thing06 {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
+#[allow(dead_code)]
 pub struct Thing07 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -377,6 +397,7 @@ pub struct Thing07 {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
+#[allow(dead_code)]
 pub struct Thing08 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -393,6 +414,7 @@ pub struct Thing08 {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
+#[allow(dead_code)]
 pub struct Thing09 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -409,6 +431,7 @@ pub struct Thing09 {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
+#[allow(dead_code)]
 pub struct Thing10 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -425,6 +448,7 @@ pub struct Thing10 {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
+#[allow(dead_code)]
 pub struct Thing11 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -441,6 +465,7 @@ pub struct Thing11 {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
+#[allow(dead_code)]
 pub struct Thing12 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -459,7 +484,7 @@ pub struct Thing12 {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names)]
 pub enum Subject {
     /// `service01.happened`: [`Happened01`].
     Service01Happened,
@@ -489,6 +514,7 @@ pub enum Subject {
     ServiceYml,
 }
 
+#[allow(dead_code)]
 impl Subject {
     /// Every subject, in the order of the events' names.
     pub const ALL: &'static [Subject] = &[
@@ -555,6 +581,7 @@ impl ::core::str::FromStr for Subject {
 }
 
 /// Every subject as a string, for stream provisioning.
+#[allow(dead_code)]
 pub const SUBJECTS: &[&::core::primitive::str] = &[
     "service01.happened",
     "service02.happened",
@@ -574,7 +601,7 @@ pub const SUBJECTS: &[&::core::primitive::str] = &[
 /// Any event of these schemas: what a message on one of [`SUBJECTS`]
 /// decodes into.
 #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
-#[allow(clippy::large_enum_variant, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::large_enum_variant, clippy::enum_variant_names)]
 pub enum AnyEvent {
     /// [`Happened01`], published on `service01.happened`.
     Happened01(Happened01),
@@ -604,6 +631,7 @@ pub enum AnyEvent {
     YmlWorks(YmlWorks),
 }
 
+#[allow(dead_code)]
 impl AnyEvent {
     /// Decodes a message body published on `subject`. Fails with the
     /// JSON path of the offending value, or when no event is

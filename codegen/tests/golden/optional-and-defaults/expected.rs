@@ -13,7 +13,7 @@
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "reservation:made", version = 2)]
-#[allow(deprecated)]
+#[allow(dead_code, deprecated)]
 pub struct ReservationMade {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -85,6 +85,7 @@ pub struct ReservationMade {
     pub legacy_rank: ::core::primitive::u32,
 }
 
+#[allow(dead_code)]
 impl ReservationMade {
     #[allow(clippy::unreadable_literal)]
     fn __typebus_default_seats() -> ::core::primitive::u32 {
@@ -153,7 +154,7 @@ impl ReservationMade {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names)]
 pub enum Priority {
     /// `low` on the wire.
     Low,
@@ -163,6 +164,7 @@ pub enum Priority {
     High,
 }
 
+#[allow(dead_code)]
 impl Priority {
     /// Every value, in schema order.
     pub const ALL: &'static [Priority] = &[
@@ -258,12 +260,13 @@ impl<'de> ::typebus::__private::serde::Deserialize<'de> for Priority {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names)]
 pub enum Subject {
     /// `reservation:made`: [`ReservationMade`].
     ReservationMade,
 }
 
+#[allow(dead_code)]
 impl Subject {
     /// Every subject, in the order of the events' names.
     pub const ALL: &'static [Subject] = &[Subject::ReservationMade];
@@ -292,17 +295,19 @@ impl ::core::str::FromStr for Subject {
 }
 
 /// Every subject as a string, for stream provisioning.
+#[allow(dead_code)]
 pub const SUBJECTS: &[&::core::primitive::str] = &["reservation:made"];
 
 /// Any event of these schemas: what a message on one of [`SUBJECTS`]
 /// decodes into.
 #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
-#[allow(clippy::large_enum_variant, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::large_enum_variant, clippy::enum_variant_names)]
 pub enum AnyEvent {
     /// [`ReservationMade`], published on `reservation:made`.
     ReservationMade(ReservationMade),
 }
 
+#[allow(dead_code)]
 impl AnyEvent {
     /// Decodes a message body published on `subject`. Fails with the
     /// JSON path of the offending value, or when no event is

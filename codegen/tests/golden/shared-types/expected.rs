@@ -11,6 +11,7 @@
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "billing:invoice-issued", version = 1)]
+#[allow(dead_code)]
 pub struct InvoiceIssued {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -34,6 +35,7 @@ pub struct InvoiceIssued {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "shipping:parcel-shipped", version = 1)]
+#[allow(dead_code)]
 pub struct ParcelShipped {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -59,6 +61,7 @@ pub struct ParcelShipped {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
+#[allow(dead_code)]
 pub struct Address {
     /// The `street` field.
     pub street: ::std::string::String,
@@ -79,7 +82,7 @@ pub struct Address {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names)]
 pub enum Currency {
     /// `EUR` on the wire.
     Eur,
@@ -89,6 +92,7 @@ pub enum Currency {
     Gbp,
 }
 
+#[allow(dead_code)]
 impl Currency {
     /// Every value, in schema order.
     pub const ALL: &'static [Currency] = &[Currency::Eur, Currency::Usd, Currency::Gbp];
@@ -178,6 +182,7 @@ impl<'de> ::typebus::__private::serde::Deserialize<'de> for Currency {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
+#[allow(dead_code)]
 pub struct Money {
     /// The `amount` field.
     pub amount: ::core::primitive::f64,
@@ -194,6 +199,7 @@ pub struct Money {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
+#[allow(dead_code)]
 pub struct Party {
     /// The `name` field.
     pub name: ::std::string::String,
@@ -215,7 +221,7 @@ pub struct Party {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names)]
 pub enum Subject {
     /// `billing:invoice-issued`: [`InvoiceIssued`].
     BillingInvoiceIssued,
@@ -223,6 +229,7 @@ pub enum Subject {
     ShippingParcelShipped,
 }
 
+#[allow(dead_code)]
 impl Subject {
     /// Every subject, in the order of the events' names.
     pub const ALL: &'static [Subject] = &[
@@ -260,6 +267,7 @@ impl ::core::str::FromStr for Subject {
 }
 
 /// Every subject as a string, for stream provisioning.
+#[allow(dead_code)]
 pub const SUBJECTS: &[&::core::primitive::str] = &[
     "billing:invoice-issued",
     "shipping:parcel-shipped",
@@ -268,7 +276,7 @@ pub const SUBJECTS: &[&::core::primitive::str] = &[
 /// Any event of these schemas: what a message on one of [`SUBJECTS`]
 /// decodes into.
 #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
-#[allow(clippy::large_enum_variant, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::large_enum_variant, clippy::enum_variant_names)]
 pub enum AnyEvent {
     /// [`InvoiceIssued`], published on `billing:invoice-issued`.
     InvoiceIssued(InvoiceIssued),
@@ -276,6 +284,7 @@ pub enum AnyEvent {
     ParcelShipped(ParcelShipped),
 }
 
+#[allow(dead_code)]
 impl AnyEvent {
     /// Decodes a message body published on `subject`. Fails with the
     /// JSON path of the offending value, or when no event is

@@ -9,6 +9,7 @@
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
+#[allow(dead_code)]
 pub struct Coordinates {
     /// The `lat` field.
     pub lat: ::core::primitive::f64,
@@ -27,7 +28,7 @@ pub struct Coordinates {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names)]
 pub enum Unit {
     /// `metric` on the wire.
     Metric,
@@ -35,6 +36,7 @@ pub enum Unit {
     Imperial,
 }
 
+#[allow(dead_code)]
 impl Unit {
     /// Every value, in schema order.
     pub const ALL: &'static [Unit] = &[Unit::Metric, Unit::Imperial];
@@ -123,9 +125,10 @@ impl<'de> ::typebus::__private::serde::Deserialize<'de> for Unit {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names)]
 pub enum Subject {}
 
+#[allow(dead_code)]
 impl Subject {
     /// Every subject, in the order of the events' names.
     pub const ALL: &'static [Subject] = &[];
@@ -149,14 +152,16 @@ impl ::core::str::FromStr for Subject {
 }
 
 /// Every subject as a string, for stream provisioning.
+#[allow(dead_code)]
 pub const SUBJECTS: &[&::core::primitive::str] = &[];
 
 /// Any event of these schemas: what a message on one of [`SUBJECTS`]
 /// decodes into.
 #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
-#[allow(clippy::large_enum_variant, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::large_enum_variant, clippy::enum_variant_names)]
 pub enum AnyEvent {}
 
+#[allow(dead_code)]
 impl AnyEvent {
     /// Decodes a message body published on `subject`. Fails with the
     /// JSON path of the offending value, or when no event is
