@@ -56,6 +56,8 @@ pub mod transport;
 pub mod nats;
 #[cfg(feature = "testing")]
 pub mod testing;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 
 pub use decode::{DecodeError, UnknownSubject, UnknownValue, from_json};
 pub use event::Event;
