@@ -149,6 +149,17 @@ fn amount(record: u64, version: u64) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn handler_faults_around_the_commit_apply_each_event_once() {
+    // The injected panics are expected: keep their reports out of the output.
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let injected = info
+            .payload()
+            .downcast_ref::<&str>()
+            .is_some_and(|message| message.starts_with("injected"));
+        if !injected {
+            report(info);
+        }
+    }));
     let db = TestDb::new().await;
     let (_server, bus) = nats().await;
     let store = Arc::new(PgSequenceStore::new(db.pool.clone(), db.schema.clone()));

@@ -8,6 +8,8 @@
 mod outbox_support;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use outbox_support::{RecordChanged, Rng, TestDb, changes, nats, stream_contents, wait_drained};
@@ -104,37 +106,41 @@ async fn killed_service_loop_publishes_each_committed_event_once() {
     let mut errors = 0;
     loop {
         let done = committed(&db.pool, &db.records()).await;
-        if done >= EVENTS && kills >= KILLS {
+        if kills >= KILLS && lives > kills {
             break;
         }
         lives += 1;
         let life_seed = rng.next();
         let (pool, records) = (db.pool.clone(), db.records());
         let life_outbox = outbox.clone();
-        // Each life makes at most its share of the remaining changes.
-        let budget = if kills < KILLS {
-            (EVENTS - done).max(0) / i64::try_from(KILLS - kills).unwrap_or(1) + 1
-        } else {
-            EVENTS - done
-        };
+        let progress = Arc::new(AtomicU64::new(0));
+        let life_progress = Arc::clone(&progress);
+        // Lives to be killed run until killed; the last one until done.
+        let last = kills >= KILLS;
         let service = tokio::spawn(async move {
             let mut rng = Rng::new(life_seed);
             let mut failures = 0;
-            for _ in 0..budget * 2 {
-                if committed(&pool, &records).await >= EVENTS {
-                    break;
-                }
+            while !last || committed(&pool, &records).await < EVENTS {
                 if change(&pool, &records, &life_outbox, &mut rng)
                     .await
                     .is_err()
                 {
                     failures += 1;
                 }
+                life_progress.fetch_add(1, Ordering::SeqCst);
             }
             failures
         });
         if kills < KILLS {
-            tokio::time::sleep(Duration::from_micros(rng.below(40_000))).await;
+            // Kill after a random share of the remaining changes, at a
+            // random point of the transaction in flight.
+            let share = u64::try_from((EVENTS - done).max(0)).unwrap_or(0)
+                / u64::try_from(KILLS - kills).unwrap_or(1);
+            let kill_after = rng.below(share + 1);
+            while progress.load(Ordering::SeqCst) < kill_after && !service.is_finished() {
+                tokio::time::sleep(Duration::from_micros(200)).await;
+            }
+            tokio::time::sleep(Duration::from_micros(rng.below(3_000))).await;
             service.abort();
         }
         match service.await {
@@ -144,7 +150,11 @@ async fn killed_service_loop_publishes_each_committed_event_once() {
         }
     }
     println!("{lives} lives, {kills} kills, {errors} failed transactions");
-    assert!(kills >= KILLS);
+    assert_eq!(
+        (kills, lives),
+        (KILLS, KILLS + 1),
+        "every life but the last was killed"
+    );
 
     wait_drained(&db, &outbox, Duration::from_secs(60)).await;
     relay.shutdown().await;
