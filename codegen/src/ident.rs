@@ -76,6 +76,8 @@ pub fn field_ident(wire: &str) -> Result<RustIdent, IdentError> {
     let rest = &wire[underscores..];
     let body = if is_plain_snake(rest) {
         rest.to_owned()
+    } else if let Some(snake) = plain_camel_to_snake(rest) {
+        snake
     } else {
         rest.to_snake_case()
     };
@@ -112,6 +114,42 @@ fn is_plain_snake(s: &str) -> bool {
         && !s.starts_with('_')
         && !s.ends_with('_')
         && !s.contains("__")
+}
+
+/// heck's `snake_case` of a plain ASCII camelCase name (`userId`,
+/// `field1Name`), without heck's per-character formatting; `None` for other
+/// names (acronyms such as `HTTPStatus`, separators, non-ASCII), which go
+/// through heck.
+fn plain_camel_to_snake(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    if !b.first().is_some_and(u8::is_ascii_lowercase)
+        || !b.iter().all(u8::is_ascii_alphanumeric)
+        || b.windows(2)
+            .any(|w| w[0].is_ascii_uppercase() && w[1].is_ascii_uppercase())
+    {
+        return None;
+    }
+    let mut out = String::with_capacity(s.len() + 4);
+    // Whether the last letter seen was lowercase (digits do not count).
+    let mut after_lower = false;
+    for &c in b {
+        if c.is_ascii_uppercase() {
+            if !after_lower {
+                // An uppercase letter after another one (through digits,
+                // `B1C`): heck's acronym rules apply.
+                return None;
+            }
+            out.push('_');
+            out.push(char::from(c.to_ascii_lowercase()));
+            after_lower = false;
+        } else {
+            if c.is_ascii_lowercase() {
+                after_lower = true;
+            }
+            out.push(char::from(c));
+        }
+    }
+    Some(out)
 }
 
 /// Whether heck's `UpperCamelCase` leaves `s` as it is: ASCII letters and
@@ -206,6 +244,9 @@ mod tests {
             if is_plain_camel(w) {
                 assert_eq!(w.to_upper_camel_case(), *w, "camel {w:?}");
             }
+            if let Some(snake) = plain_camel_to_snake(w) {
+                assert_eq!(w.to_snake_case(), snake, "camel to snake {w:?}");
+            }
         }
         for w in ["TicketCreated", "Event12", "OrderStatus", "A1b", "Ab1c"] {
             assert!(is_plain_camel(w), "{w}");
@@ -213,6 +254,17 @@ mod tests {
         }
         for w in ["user_id", "expires_at", "v2", "a1_b2"] {
             assert!(is_plain_snake(w), "{w}");
+        }
+        // Acronym-like runs go through heck.
+        assert_eq!(plain_camel_to_snake("aB1C"), None);
+        assert_eq!(plain_camel_to_snake("HTTPStatus"), None);
+        for (camel, snake) in [
+            ("userId", "user_id"),
+            ("field1Name", "field1_name"),
+            ("a1B", "a1_b"),
+        ] {
+            assert_eq!(plain_camel_to_snake(camel).as_deref(), Some(snake));
+            assert_eq!(camel.to_snake_case(), snake);
         }
     }
 

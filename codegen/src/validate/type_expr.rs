@@ -45,10 +45,7 @@ const MAX_NESTING: usize = 32;
 
 /// Parses one type expression.
 pub(crate) fn parse(text: &str) -> Result<Syntax, SyntaxError> {
-    let mut parser = Parser {
-        chars: text.chars().collect(),
-        pos: 0,
-    };
+    let mut parser = Parser { text, pos: 0 };
     parser.skip_blanks();
     if parser.at_end() {
         return Err(SyntaxError {
@@ -69,7 +66,7 @@ pub(crate) fn parse(text: &str) -> Result<Syntax, SyntaxError> {
             _ => None,
         };
         return Err(SyntaxError {
-            offset: parser.pos,
+            offset: parser.char_offset(parser.pos),
             message: format!("unexpected `{}` after the type", c.escape_debug()),
             help,
         });
@@ -77,29 +74,42 @@ pub(crate) fn parse(text: &str) -> Result<Syntax, SyntaxError> {
     Ok(syntax)
 }
 
-struct Parser {
-    chars: Vec<char>,
+/// The parser's state: the text and a byte position in it (offsets in
+/// results and errors are converted to characters).
+struct Parser<'a> {
+    text: &'a str,
     pos: usize,
 }
 
-impl Parser {
+impl Parser<'_> {
     fn peek(&self) -> Option<char> {
-        self.chars.get(self.pos).copied()
+        self.text[self.pos..].chars().next()
     }
 
     fn at_end(&self) -> bool {
-        self.pos >= self.chars.len()
+        self.pos >= self.text.len()
+    }
+
+    /// Moves past `c`, the character at the position.
+    fn bump(&mut self, c: char) {
+        self.pos += c.len_utf8();
+    }
+
+    /// The character offset of the byte position `byte`.
+    fn char_offset(&self, byte: usize) -> usize {
+        self.text[..byte].chars().count()
     }
 
     fn skip_blanks(&mut self) {
-        while self.peek().is_some_and(char::is_whitespace) {
-            self.pos += 1;
+        while let Some(c) = self.peek().filter(|c| c.is_whitespace()) {
+            self.bump(c);
         }
     }
 
+    /// An error at the byte position `offset`.
     fn error(&self, offset: usize, message: impl Into<String>, help: Option<&str>) -> SyntaxError {
         SyntaxError {
-            offset,
+            offset: self.char_offset(offset),
             message: message.into(),
             help: help.map(str::to_owned),
         }
@@ -115,13 +125,13 @@ impl Parser {
         }
         self.skip_blanks();
         let start = self.pos;
-        while self
+        while let Some(c) = self
             .peek()
-            .is_some_and(|c| !matches!(c, '<' | '>' | '?' | ',') && !c.is_whitespace())
+            .filter(|&c| !matches!(c, '<' | '>' | '?' | ',') && !c.is_whitespace())
         {
-            self.pos += 1;
+            self.bump(c);
         }
-        let name: String = self.chars[start..self.pos].iter().collect();
+        let name = self.text[start..self.pos].to_owned();
         if name.is_empty() {
             return Err(match self.peek() {
                 None => self.error(
@@ -186,7 +196,7 @@ impl Parser {
                 Some(&format!("write `{name}<string>` or another element type")),
             ));
         } else {
-            Syntax::Name(name, start)
+            Syntax::Name(name, self.char_offset(start))
         };
         self.skip_blanks();
         if self.peek() == Some('?') {
@@ -269,6 +279,8 @@ mod tests {
             (9, "unexpected `>` after the type".to_owned())
         );
         assert_eq!(err("?"), (0, "expected a type, found `?`".to_owned()));
+        assert_eq!(err("list<été"), (4, "unclosed `<` of `list<`".to_owned()));
+        assert_eq!(err("été??"), (4, "`?` written twice".to_owned()));
     }
 
     #[test]
