@@ -9,7 +9,9 @@
 //! `CARGO_MANIFEST_DIR`, which for these cases is trybuild's project
 //! directory (`<target>/tests/trybuild/typebus/`), so the fixtures are
 //! copied there first, under the same relative path they have here: a case
-//! names `tests/ui/schemas/good/events.yaml` exactly as a crate would.
+//! names `tests/ui/schemas/good/events.yaml` exactly as a crate would. The
+//! repository's `schemas/` is copied beside that directory, so
+//! `../schemas/tickets.yaml` means what it means from `runtime/`.
 //!
 //! To accept new output after a deliberate change to a message:
 //! `TRYBUILD=overwrite cargo nextest run -p typebus --test ui`.
@@ -49,8 +51,8 @@ fn derive_event_ui() {
     }
 }
 
-/// Copies `tests/ui/schemas` into trybuild's project directory, replacing
-/// any copy a previous run left there.
+/// Copies `tests/ui/schemas` into trybuild's project directory and the
+/// repository's `schemas/` next to it, replacing copies a previous run left.
 fn install_schema_fixtures(manifest_dir: &Path) {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     // The same question trybuild asks to place its project.
@@ -72,13 +74,23 @@ fn install_schema_fixtures(manifest_dir: &Path) {
     let project_dir = Path::new(target_dir)
         .join("tests/trybuild")
         .join(env!("CARGO_PKG_NAME"));
-    let destination = project_dir.join("tests/ui/schemas");
-    match std::fs::remove_dir_all(&destination) {
+    replace_dir(
+        &manifest_dir.join("tests/ui/schemas"),
+        &project_dir.join("tests/ui/schemas"),
+    );
+    replace_dir(
+        &manifest_dir.join("../schemas"),
+        &project_dir.join("../schemas"),
+    );
+}
+
+fn replace_dir(from: &Path, to: &Path) {
+    match std::fs::remove_dir_all(to) {
         Ok(()) => {}
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-        Err(error) => panic!("cannot remove {}: {error}", destination.display()),
+        Err(error) => panic!("cannot remove {}: {error}", to.display()),
     }
-    copy_dir(&manifest_dir.join("tests/ui/schemas"), &destination);
+    copy_dir(from, to);
 }
 
 fn copy_dir(from: &Path, to: &Path) {
