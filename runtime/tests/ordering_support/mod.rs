@@ -222,7 +222,7 @@ impl Replica {
         *self
             .calls
             .lock()
-            .unwrap()
+            .expect("lock")
             .entry((id.to_owned(), version))
             .or_default() += 1;
     }
@@ -230,7 +230,7 @@ impl Replica {
     pub fn total_calls(&self) -> u64 {
         self.calls
             .lock()
-            .unwrap()
+            .expect("lock")
             .values()
             .map(|&n| u64::from(n))
             .sum()
@@ -249,7 +249,7 @@ impl Listener for CreateReplica {
 
     async fn on_message(&self, ticket: TicketCreated, _: &Delivery) -> Result<(), HandlerError> {
         self.0.called(&ticket.id, ticket.version);
-        let mut tickets = self.0.tickets.lock().unwrap();
+        let mut tickets = self.0.tickets.lock().expect("lock");
         if tickets.contains_key(&ticket.id) {
             self.0.refused.fetch_add(1, Ordering::SeqCst);
             return Err(HandlerError::permanent(format!(
@@ -281,7 +281,7 @@ impl Listener for UpdateReplica {
 
     async fn on_message(&self, ticket: TicketUpdated, _: &Delivery) -> Result<(), HandlerError> {
         self.0.called(&ticket.id, ticket.version);
-        let mut tickets = self.0.tickets.lock().unwrap();
+        let mut tickets = self.0.tickets.lock().expect("lock");
         match tickets.get_mut(&ticket.id) {
             Some(local) if local.version + 1 == ticket.version => {
                 local.title = ticket.title;
@@ -365,7 +365,7 @@ pub async fn wait_until(limit: Duration, what: &str, mut done: impl AsyncFnMut()
 /// The replicated state equals in-order application; every version was
 /// handled exactly once; no handler call found its predecessor missing.
 pub fn assert_replicated_exactly_once(replica: &Replica, records: usize) {
-    let tickets = replica.tickets.lock().unwrap();
+    let tickets = replica.tickets.lock().expect("lock");
     let expected = expected_state(records, VERSIONS);
     assert_eq!(tickets.len(), expected.len(), "records replicated");
     for (id, ticket) in &expected {
@@ -378,7 +378,7 @@ pub fn assert_replicated_exactly_once(replica: &Replica, records: usize) {
         0,
         "handler calls out of order"
     );
-    let calls = replica.calls.lock().unwrap();
+    let calls = replica.calls.lock().expect("lock");
     let mut twice: Vec<_> = calls.iter().filter(|(_, n)| **n != 1).collect();
     twice.sort();
     assert!(
@@ -433,7 +433,7 @@ pub async fn shuffled_with_duplicates(
     }
     let expected = (RECORDS * VERSIONS as usize) as u64;
     wait_until(
-        Duration::from_secs(240),
+        Duration::from_secs(900),
         "every version to be applied",
         async || {
             let calls = replica.total_calls();
@@ -508,9 +508,9 @@ pub async fn gap_is_dead_lettered(
         );
     }
     // The gap record's first version was applied, its later ones never handled.
-    let tickets = replica.tickets.lock().unwrap();
+    let tickets = replica.tickets.lock().expect("lock");
     assert_eq!(tickets.get(&gap).map(|t| t.version), Some(0));
-    let calls = replica.calls.lock().unwrap();
+    let calls = replica.calls.lock().expect("lock");
     assert_eq!(calls.get(&(gap.clone(), 0)), Some(&1));
     assert!(!calls.contains_key(&(gap.clone(), 2)) && !calls.contains_key(&(gap.clone(), 3)));
     drop(calls);
@@ -522,7 +522,14 @@ pub async fn gap_is_dead_lettered(
     drop(tickets);
     assert_eq!(complete, expected_state(COMPLETE, VERSIONS));
     assert_eq!(replica.refused.load(Ordering::SeqCst), 0);
-    assert!(replica.calls.lock().unwrap().values().all(|&n| n == 1));
+    assert!(
+        replica
+            .calls
+            .lock()
+            .expect("lock")
+            .values()
+            .all(|&n| n == 1)
+    );
 }
 
 /// Reads a dead letter's headers and body.
