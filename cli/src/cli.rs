@@ -34,6 +34,27 @@ pub(crate) enum Command {
     /// List every change from another schema set to this one, classified by
     /// who can still decode what.
     Diff(DiffArgs),
+    /// Export the schemas for other languages and tools (JSON Schema).
+    #[command(subcommand)]
+    Export(ExportCommand),
+}
+
+/// `typebus export <FORMAT>`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ExportCommand {
+    /// A JSON Schema (2020-12) per event (`<Event>.schema.json`) and shared
+    /// type (`types/<Type>.schema.json`); files are written only when changed.
+    Jsonschema(ExportDirArgs),
+}
+
+/// `--schemas` and `--out DIR`.
+#[derive(Debug, Args)]
+pub(crate) struct ExportDirArgs {
+    #[command(flatten)]
+    pub(crate) schemas: SchemaArgs,
+    /// The directory to write into
+    #[arg(long, value_name = "DIR", default_value = "jsonschema")]
+    pub(crate) out: PathBuf,
 }
 
 /// `--schemas` and `--out`.

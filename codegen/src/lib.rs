@@ -20,6 +20,8 @@ pub mod compat;
 pub mod diagnostic;
 pub mod emit;
 mod error;
+#[cfg(feature = "export")]
+pub mod export;
 pub mod ident;
 mod load;
 pub mod lock;

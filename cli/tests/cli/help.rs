@@ -73,3 +73,13 @@ fn usage_errors_exit_2() {
             .code(2);
     }
 }
+
+#[test]
+fn help_export() {
+    golden("export", &["export", "--help"]);
+}
+
+#[test]
+fn help_export_jsonschema() {
+    golden("export-jsonschema", &["export", "jsonschema", "--help"]);
+}

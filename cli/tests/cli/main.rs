@@ -7,6 +7,7 @@
 mod check;
 mod common;
 mod diff;
+mod export_jsonschema;
 mod generate;
 mod help;
 mod lock;
