@@ -34,7 +34,7 @@ pub(crate) enum Command {
     /// List every change from another schema set to this one, classified by
     /// who can still decode what.
     Diff(DiffArgs),
-    /// Export the schemas for other languages and tools (JSON Schema).
+    /// Export the schemas for other languages and tools (JSON Schema, TypeScript).
     #[command(subcommand)]
     Export(ExportCommand),
 }
@@ -45,6 +45,19 @@ pub(crate) enum ExportCommand {
     /// A JSON Schema (2020-12) per event (`<Event>.schema.json`) and shared
     /// type (`types/<Type>.schema.json`); files are written only when changed.
     Jsonschema(ExportDirArgs),
+    /// TypeScript for Node services (`events.ts`): the `Subjects` enum, an
+    /// `<Event>Event` interface per event, shared types and enum unions.
+    Typescript(ExportTsArgs),
+}
+
+/// `--schemas` and `--out DIR` for `export typescript`.
+#[derive(Debug, Args)]
+pub(crate) struct ExportTsArgs {
+    #[command(flatten)]
+    pub(crate) schemas: SchemaArgs,
+    /// The directory to write `events.ts` into
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: PathBuf,
 }
 
 /// `--schemas` and `--out DIR`.

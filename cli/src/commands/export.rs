@@ -2,9 +2,11 @@
 //! file by file, each only when its content changed.
 
 use anstream::eprintln;
-use typebus_codegen::export::{ExportedFile, jsonschema};
+use std::path::Path;
 
-use crate::cli::{ExportCommand, ExportDirArgs};
+use typebus_codegen::export::{ExportedFile, jsonschema, typescript};
+
+use crate::cli::{ExportCommand, SchemaArgs};
 use crate::config::Paths;
 use crate::error::CliError;
 use crate::output::OK;
@@ -12,28 +14,30 @@ use crate::output::OK;
 /// Runs one export.
 pub(crate) fn run(command: &ExportCommand) -> Result<(), CliError> {
     match command {
-        ExportCommand::Jsonschema(args) => write_dir(args, jsonschema::export),
+        ExportCommand::Jsonschema(args) => write_dir(&args.schemas, &args.out, jsonschema::export),
+        ExportCommand::Typescript(args) => write_dir(&args.schemas, &args.out, typescript::export),
     }
 }
 
 /// Loads the model, exports it and writes every file under `--out`.
 fn write_dir(
-    args: &ExportDirArgs,
+    schemas: &SchemaArgs,
+    out: &Path,
     export: fn(&typebus_codegen::model::Model) -> Vec<ExportedFile>,
 ) -> Result<(), CliError> {
-    let paths = Paths::resolve(args.schemas.schemas.as_deref(), None)?;
+    let paths = Paths::resolve(schemas.schemas.as_deref(), None)?;
     let model = super::model(&paths.schemas)?;
     let files = export(&model);
     let mut written = 0usize;
     for file in &files {
-        if typebus_codegen::write_if_changed(&args.out.join(&file.path), &file.contents)? {
+        if typebus_codegen::write_if_changed(&out.join(&file.path), &file.contents)? {
             written += 1;
         }
     }
     eprintln!(
         "{OK}exported{OK:#} {} files to {} ({written} changed)",
         files.len(),
-        args.out.display()
+        out.display()
     );
     Ok(())
 }

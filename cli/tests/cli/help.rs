@@ -83,3 +83,8 @@ fn help_export() {
 fn help_export_jsonschema() {
     golden("export-jsonschema", &["export", "jsonschema", "--help"]);
 }
+
+#[test]
+fn help_export_typescript() {
+    golden("export-typescript", &["export", "typescript", "--help"]);
+}

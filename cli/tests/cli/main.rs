@@ -8,6 +8,7 @@ mod check;
 mod common;
 mod diff;
 mod export_jsonschema;
+mod export_typescript;
 mod generate;
 mod help;
 mod lock;

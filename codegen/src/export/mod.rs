@@ -3,12 +3,14 @@
 //!
 //! - [`jsonschema`]: a JSON Schema (2020-12) per event and shared type,
 //!   agreeing with what the generated Rust accepts.
+//! - [`typescript`]: TypeScript interfaces for Node services.
 //!
 //! Every export is a list of [`ExportedFile`]s with deterministic contents
 //! (keys sorted, no hash order); writing them is the caller's business
 //! (see [`write_if_changed`](crate::write_if_changed)).
 
 pub mod jsonschema;
+pub mod typescript;
 
 /// One file of an export: a relative path and its full contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
