@@ -34,7 +34,8 @@ pub(crate) enum Command {
     /// List every change from another schema set to this one, classified by
     /// who can still decode what.
     Diff(DiffArgs),
-    /// Export the schemas for other languages and tools (JSON Schema, TypeScript).
+    /// Export the schemas for other languages and tools (JSON Schema, TypeScript,
+    /// AsyncAPI).
     #[command(subcommand)]
     Export(ExportCommand),
 }
@@ -48,6 +49,19 @@ pub(crate) enum ExportCommand {
     /// TypeScript for Node services (`events.ts`): the `Subjects` enum, an
     /// `<Event>Event` interface per event, shared types and enum unions.
     Typescript(ExportTsArgs),
+    /// An AsyncAPI 3.0 document: a channel per subject, a message per event
+    /// with its payload schema and contract version, receive operations.
+    Asyncapi(ExportFileArgs),
+}
+
+/// `--schemas` and `--out FILE` for `export asyncapi`.
+#[derive(Debug, Args)]
+pub(crate) struct ExportFileArgs {
+    #[command(flatten)]
+    pub(crate) schemas: SchemaArgs,
+    /// The file to write (only when changed) [default: standard output]
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
 }
 
 /// `--schemas` and `--out DIR` for `export typescript`.

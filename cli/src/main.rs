@@ -5,7 +5,7 @@
 //!   match the schemas (exit 1 with a diff and the fixing command if not).
 //! - `typebus lock`: records new (subject, version) shapes in the lock file.
 //! - `typebus diff --against DIR|GIT-REV`: classifies every change.
-//! - `typebus export jsonschema|typescript`: the schemas for other languages and tools.
+//! - `typebus export jsonschema|typescript|asyncapi`: the schemas for other languages and tools.
 //!
 //! Exit status: 0 ok, 1 a check or compatibility rule failed, 2 a usage
 //! error or invalid schemas (diagnostics exactly as codegen renders them).

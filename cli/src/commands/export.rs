@@ -4,9 +4,9 @@
 use anstream::eprintln;
 use std::path::Path;
 
-use typebus_codegen::export::{ExportedFile, jsonschema, typescript};
+use typebus_codegen::export::{ExportedFile, asyncapi, jsonschema, typescript};
 
-use crate::cli::{ExportCommand, SchemaArgs};
+use crate::cli::{ExportCommand, ExportFileArgs, SchemaArgs};
 use crate::config::Paths;
 use crate::error::CliError;
 use crate::output::OK;
@@ -16,6 +16,7 @@ pub(crate) fn run(command: &ExportCommand) -> Result<(), CliError> {
     match command {
         ExportCommand::Jsonschema(args) => write_dir(&args.schemas, &args.out, jsonschema::export),
         ExportCommand::Typescript(args) => write_dir(&args.schemas, &args.out, typescript::export),
+        ExportCommand::Asyncapi(args) => asyncapi_document(args),
     }
 }
 
@@ -39,5 +40,24 @@ fn write_dir(
         files.len(),
         out.display()
     );
+    Ok(())
+}
+
+/// `export asyncapi`: one document, to `--out` or standard output.
+fn asyncapi_document(args: &ExportFileArgs) -> Result<(), CliError> {
+    let paths = Paths::resolve(args.schemas.schemas.as_deref(), None)?;
+    let model = super::model(&paths.schemas)?;
+    let contents: String = asyncapi::export(&model)
+        .into_iter()
+        .map(|file| file.contents)
+        .collect();
+    match &args.out {
+        Some(out) => {
+            let changed = typebus_codegen::write_if_changed(out, &contents)?;
+            let what = if changed { "wrote" } else { "up to date" };
+            eprintln!("{OK}{what}{OK:#} {}", out.display());
+        }
+        None => anstream::print!("{contents}"),
+    }
     Ok(())
 }

@@ -88,3 +88,8 @@ fn help_export_jsonschema() {
 fn help_export_typescript() {
     golden("export-typescript", &["export", "typescript", "--help"]);
 }
+
+#[test]
+fn help_export_asyncapi() {
+    golden("export-asyncapi", &["export", "asyncapi", "--help"]);
+}

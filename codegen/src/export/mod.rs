@@ -4,11 +4,13 @@
 //! - [`jsonschema`]: a JSON Schema (2020-12) per event and shared type,
 //!   agreeing with what the generated Rust accepts.
 //! - [`typescript`]: TypeScript interfaces for Node services.
+//! - [`asyncapi`]: an AsyncAPI 3.0 document (channels = subjects).
 //!
 //! Every export is a list of [`ExportedFile`]s with deterministic contents
 //! (keys sorted, no hash order); writing them is the caller's business
 //! (see [`write_if_changed`](crate::write_if_changed)).
 
+pub mod asyncapi;
 pub mod jsonschema;
 pub mod typescript;
 

@@ -1,0 +1,130 @@
+//! An AsyncAPI 3.0 document for the whole schema set: one channel per
+//! subject (address = the NATS subject), one message per event with its
+//! payload schema (the [`jsonschema`](super::jsonschema) export) and its
+//! contract version, and a `receive` operation per channel. Shared types
+//! are `components/schemas`. Queue groups are not part of the schemas, so
+//! operations carry no NATS `queue` binding.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+use super::ExportedFile;
+use super::jsonschema::{event_schema, type_schema};
+use crate::model::{Model, TypeDef};
+
+/// The file name used when writing into a directory.
+pub const FILE_NAME: &str = "asyncapi.json";
+
+/// The AsyncAPI document, as one file.
+pub fn export(model: &Model) -> Vec<ExportedFile> {
+    let mut contents = serde_json::to_string_pretty(&document(model)).unwrap_or_default();
+    contents.push('\n');
+    vec![ExportedFile {
+        path: FILE_NAME.to_owned(),
+        contents,
+    }]
+}
+
+/// The AsyncAPI 3.0 document of a model.
+pub fn document(model: &Model) -> Value {
+    let types: BTreeMap<&str, &TypeDef> =
+        model.types.iter().map(|t| (t.name.as_str(), t)).collect();
+    let mut channels = BTreeMap::new();
+    let mut operations = BTreeMap::new();
+    let mut messages = BTreeMap::new();
+    for event in &model.events {
+        let name = &event.name;
+        let payload = component(event_schema(event, &types));
+        let mut message = json!({
+            "name": name,
+            "title": format!("{name} v{}", event.version),
+            "contentType": "application/json",
+            "payload": payload,
+            "x-typebus-subject": event.subject,
+            "x-typebus-version": event.version,
+        });
+        if let Some(description) = &event.description {
+            message["description"] = json!(description.trim_end());
+        }
+        messages.insert(name.clone(), message);
+        channels.insert(
+            name.clone(),
+            json!({
+                "address": event.subject,
+                "messages": { name.clone(): { "$ref": format!("#/components/messages/{name}") } },
+            }),
+        );
+        operations.insert(
+            format!("receive{name}"),
+            json!({
+                "action": "receive",
+                "channel": { "$ref": format!("#/channels/{name}") },
+                "messages": [{ "$ref": format!("#/channels/{name}/messages/{name}") }],
+            }),
+        );
+    }
+    let schemas: BTreeMap<String, Value> = model
+        .types
+        .iter()
+        .map(|ty| (ty.name.clone(), component(type_schema(ty, &types))))
+        .collect();
+    sorted(&json!({
+        "asyncapi": "3.0.0",
+        "info": { "title": "typebus events", "version": "1.0.0" },
+        "defaultContentType": "application/json",
+        "channels": channels,
+        "operations": operations,
+        "components": { "messages": messages, "schemas": schemas },
+    }))
+}
+
+/// A standalone schema made a component: no `$schema`, no `$defs`, and
+/// `#/$defs/X` references pointing at `#/components/schemas/X`.
+fn component(schema: Value) -> Value {
+    let mut schema = rewrite_refs(schema);
+    if let Value::Object(map) = &mut schema {
+        map.remove("$schema");
+        map.remove("$defs");
+    }
+    schema
+}
+
+fn rewrite_refs(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(key, value)| match (key.as_str(), value) {
+                    ("$ref", Value::String(target)) => {
+                        let target = match target.strip_prefix("#/$defs/") {
+                            Some(name) => format!("#/components/schemas/{name}"),
+                            None => target,
+                        };
+                        (key, Value::String(target))
+                    }
+                    (_, value) => (key, rewrite_refs(value)),
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(rewrite_refs).collect()),
+        other => other,
+    }
+}
+
+/// Keys in sorted order whatever serde_json's map type.
+fn sorted(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let entries: BTreeMap<&String, Value> =
+                map.iter().map(|(k, v)| (k, sorted(v))).collect();
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), v))
+                    .collect::<Map<String, Value>>(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
