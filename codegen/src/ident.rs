@@ -95,6 +95,8 @@ pub fn field_ident(wire: &str) -> Result<RustIdent, IdentError> {
 pub fn type_ident(name: &str) -> Result<RustIdent, IdentError> {
     let body = if is_plain_camel(name) {
         name.to_owned()
+    } else if let Some(camel) = lower_words_to_camel(name) {
+        camel
     } else {
         name.to_upper_camel_case()
     };
@@ -147,6 +149,26 @@ fn plain_camel_to_snake(s: &str) -> Option<String> {
                 after_lower = true;
             }
             out.push(char::from(c));
+        }
+    }
+    Some(out)
+}
+
+/// heck's `UpperCamelCase` of lowercase ASCII words joined by ASCII
+/// separators (`ticket:created`, `orders.v2.created`, `awaiting-payment`):
+/// each word capitalised; `None` for other names, which go through heck.
+fn lower_words_to_camel(s: &str) -> Option<String> {
+    if !s.bytes().all(|b| {
+        b.is_ascii_lowercase() || b.is_ascii_digit() || (b.is_ascii() && !b.is_ascii_alphanumeric())
+    }) {
+        return None;
+    }
+    let mut out = String::with_capacity(s.len());
+    for word in s.split(|c: char| !c.is_ascii_alphanumeric()) {
+        let mut chars = word.chars();
+        if let Some(first) = chars.next() {
+            out.push(first.to_ascii_uppercase());
+            out.push_str(chars.as_str());
         }
     }
     Some(out)
@@ -227,7 +249,7 @@ mod tests {
     fn fast_paths_agree_with_heck() {
         // Every string of up to 5 characters over an alphabet that exercises
         // case changes, digits, separators and non-ASCII.
-        let alphabet = ['a', 'B', 'c', 'D', '1', '_', '-', 'é'];
+        let alphabet = ['a', 'B', 'c', 'D', '1', '_', '-', ':', 'é'];
         let mut words = vec![String::new()];
         for _ in 0..5 {
             let longer: Vec<String> = words
@@ -246,6 +268,9 @@ mod tests {
             }
             if let Some(snake) = plain_camel_to_snake(w) {
                 assert_eq!(w.to_snake_case(), snake, "camel to snake {w:?}");
+            }
+            if let Some(camel) = lower_words_to_camel(w) {
+                assert_eq!(w.to_upper_camel_case(), camel, "words to camel {w:?}");
             }
         }
         for w in ["TicketCreated", "Event12", "OrderStatus", "A1b", "Ab1c"] {
