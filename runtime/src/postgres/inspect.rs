@@ -222,10 +222,19 @@ impl Outbox {
             "UPDATE {} SET status = 'pending', available_at = now() WHERE status = 'failed'",
             self.schema().outbox_table()
         );
-        Ok(sqlx::query(&statement)
+        let requeued = sqlx::query(&statement)
             .execute(pool)
             .await
             .map_err(|err| database("re-queueing failed outbox rows", err))?
-            .rows_affected())
+            .rows_affected();
+        if requeued > 0 {
+            // Wake the relays now rather than at their next poll.
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(self.schema().channel())
+                .execute(pool)
+                .await
+                .map_err(|err| database("notifying the relays", err))?;
+        }
+        Ok(requeued)
     }
 }

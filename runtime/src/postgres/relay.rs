@@ -47,7 +47,9 @@ use crate::transport::{OutgoingMessage, PublishAck, Transport};
 /// [`spawn`](Self::spawn) runs rounds on a task: after each round that
 /// found rows, at once; otherwise when a `NOTIFY` from an insert arrives
 /// (`LISTEN` on [`Schema::channel`](super::Schema::channel)), or after
-/// [`poll_interval`](Self::poll_interval) as a fallback.
+/// [`poll_interval`](Self::poll_interval) as a fallback. It holds one
+/// connection of its pool for `LISTEN` and takes another for each round:
+/// give its pool at least two.
 #[derive(Clone)]
 pub struct Relay {
     pool: PgPool,
