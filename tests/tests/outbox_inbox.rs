@@ -224,7 +224,10 @@ async fn handler_faults_around_the_commit_apply_each_event_once() {
     // Let redeliveries of the faulted events settle (they must change nothing).
     tokio::time::sleep(Duration::from_secs(1)).await;
     for handle in handles {
-        handle.shutdown().await.expect("listener shuts down cleanly");
+        handle
+            .shutdown()
+            .await
+            .expect("listener shuts down cleanly");
     }
 
     let rows: Vec<(String, i64, i64, i32)> = sqlx::query_as(&format!(
