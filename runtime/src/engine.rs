@@ -3,8 +3,10 @@
 //! alive with in-progress acks, settle it (ack, nak, dead letter + term),
 //! and shut down gracefully.
 
+use std::future::Future as _;
 use std::pin::pin;
 use std::sync::Arc;
+use std::task::Context;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -176,27 +178,42 @@ async fn run<L: Listener>(
     mut stopped: watch::Receiver<bool>,
 ) -> Result<(), ListenError> {
     let permits = Arc::new(Semaphore::new(concurrency));
-    let result = loop {
-        let permit = tokio::select! {
-            biased;
-            () = stop_requested(&mut stopped) => break Ok(()),
-            permit = Arc::clone(&permits).acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break Ok(()),
-            },
-        };
-        let next = tokio::select! {
-            biased;
-            () = stop_requested(&mut stopped) => break Ok(()),
-            next = source.next() => next,
-        };
-        match next {
-            Ok(incoming) => {
-                tokio::spawn(handle(Arc::clone(&engine), incoming, permit));
-            }
-            Err(err) => {
-                tracing::error!(subject = L::Event::SUBJECT, queue_group = %engine.queue_group, error = %chain(&err), "listener stopped: message source failed");
-                break Err(err);
+    let result = {
+        let mut stop = pin!(stop_requested(&mut stopped));
+        loop {
+            let permit = tokio::select! {
+                biased;
+                () = stop.as_mut() => break Ok(()),
+                permit = Arc::clone(&permits).acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break Ok(()),
+                },
+            };
+            // A message already fetched is taken without waiting.
+            let next = match source.try_next() {
+                Some(next) => next,
+                None => tokio::select! {
+                    biased;
+                    () = stop.as_mut() => break Ok(()),
+                    next = source.next() => next,
+                },
+            };
+            match next {
+                Ok(incoming) => {
+                    // Poll the handling once right here: a handler that
+                    // finishes without waiting (and its ack) costs no task.
+                    // One that waits continues on a task of its own, polled
+                    // afresh there.
+                    let mut handling = Box::pin(handle(Arc::clone(&engine), incoming, permit));
+                    let mut cx = Context::from_waker(std::task::Waker::noop());
+                    if handling.as_mut().poll(&mut cx).is_pending() {
+                        tokio::spawn(handling);
+                    }
+                }
+                Err(err) => {
+                    tracing::error!(subject = L::Event::SUBJECT, queue_group = %engine.queue_group, error = %chain(&err), "listener stopped: message source failed");
+                    break Err(err);
+                }
             }
         }
     };
@@ -300,7 +317,8 @@ impl<L: Listener> Engine<L> {
                     %reason,
                     "dead-lettering message"
                 );
-                match self.dead_letter(kind, &reason, delivery, payload).await {
+                // Boxed: keeps the common path's future small.
+                match Box::pin(self.dead_letter(kind, &reason, delivery, payload)).await {
                     Ok(_) => AckKind::Term,
                     Err(err) => {
                         tracing::error!(

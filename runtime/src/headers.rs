@@ -1,6 +1,7 @@
 //! [`Headers`]: message headers, ordered and multi-valued, and the names
 //! typebus reads and writes ([`names`]).
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// The header names typebus reads and writes.
@@ -34,12 +35,23 @@ pub mod names {
 /// repeat.
 ///
 /// Names compare exactly (case-sensitively), as the NATS server does for
-/// `Nats-Msg-Id`. Order of insertion is kept, so what a transport delivers
-/// reads back in the order it was written.
-#[derive(Clone, Default, PartialEq, Eq)]
+/// `Nats-Msg-Id`. Order of insertion is kept. (Headers received from NATS
+/// list names sorted, each name's values in their order: async-nats holds
+/// headers in a hash map.)
+///
+/// Static names and values ([`append_static`](Self::append_static)) are
+/// stored without allocating, and headers received from NATS are read in
+/// place, which keeps the per-message cost low.
+#[derive(Clone, Default)]
 pub struct Headers {
-    entries: Vec<(String, String)>,
+    /// The entries, unless `nats` holds them.
+    list: Vec<Entry>,
+    /// Headers as received from NATS, read in place until changed.
+    #[cfg(feature = "nats")]
+    nats: Option<async_nats::HeaderMap>,
 }
+
+type Entry = (Cow<'static, str>, Cow<'static, str>);
 
 impl Headers {
     /// No headers.
@@ -50,72 +62,177 @@ impl Headers {
     /// No headers, with room for `capacity` entries.
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
-            entries: Vec::with_capacity(capacity),
+            list: Vec::with_capacity(capacity),
+            #[cfg(feature = "nats")]
+            nats: None,
         }
+    }
+
+    /// Headers received from NATS, read in place.
+    #[cfg(feature = "nats")]
+    pub(crate) fn from_nats(map: async_nats::HeaderMap) -> Self {
+        Self {
+            list: Vec::new(),
+            nats: Some(map),
+        }
+    }
+
+    /// The entries, as a list that can be changed.
+    fn list(&mut self) -> &mut Vec<Entry> {
+        #[cfg(feature = "nats")]
+        if let Some(map) = self.nats.take() {
+            self.list = sorted_pairs(&map)
+                .into_iter()
+                .map(|(n, v)| (Cow::Owned(n.to_owned()), Cow::Owned(v.to_owned())))
+                .collect();
+        }
+        &mut self.list
     }
 
     /// Adds a value for `name`, keeping values already there.
     pub fn append(&mut self, name: impl Into<String>, value: impl Into<String>) {
-        self.entries.push((name.into(), value.into()));
+        self.list()
+            .push((Cow::Owned(name.into()), Cow::Owned(value.into())));
+    }
+
+    /// [`append`](Self::append) for a static name and a value that may be
+    /// static: neither is copied when static.
+    pub fn append_static(&mut self, name: &'static str, value: impl Into<Cow<'static, str>>) {
+        self.list().push((Cow::Borrowed(name), value.into()));
     }
 
     /// Sets `name` to the single `value`, replacing any values it had (the
     /// first one in place, the others removed).
     pub fn insert(&mut self, name: impl Into<String>, value: impl Into<String>) {
-        let name = name.into();
-        let value = value.into();
-        match self.entries.iter().position(|(n, _)| *n == name) {
+        let name: String = name.into();
+        let value = Cow::Owned(value.into());
+        let entries = self.list();
+        match entries.iter().position(|(n, _)| *n == name) {
             Some(first) => {
-                self.entries[first].1 = value;
+                entries[first].1 = value;
                 let mut index = 0;
-                self.entries.retain(|(n, _)| {
+                entries.retain(|(n, _)| {
                     let keep = index <= first || *n != name;
                     index += 1;
                     keep
                 });
             }
-            None => self.entries.push((name, value)),
+            None => entries.push((Cow::Owned(name), value)),
         }
     }
 
     /// Removes every value of `name`, returning whether there was one.
     pub fn remove(&mut self, name: &str) -> bool {
-        let before = self.entries.len();
-        self.entries.retain(|(n, _)| n != name);
-        self.entries.len() != before
+        let entries = self.list();
+        let before = entries.len();
+        entries.retain(|(n, _)| n != name);
+        entries.len() != before
     }
 
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.entries
+        #[cfg(feature = "nats")]
+        if let Some(map) = &self.nats {
+            return map
+                .iter()
+                .find(|(n, _)| AsRef::<str>::as_ref(n) == name)
+                .and_then(|(_, values)| values.first())
+                .map(async_nats::HeaderValue::as_str);
+        }
+        self.list
             .iter()
             .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     /// Every value of `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.entries
-            .iter()
-            .filter(move |(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.iter().filter(move |(n, _)| *n == name).map(|(_, v)| v)
     }
 
     /// Every (name, value) pair, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        #[cfg(feature = "nats")]
+        if let Some(map) = &self.nats {
+            return Iter::Sorted(sorted_pairs(map).into_iter());
+        }
+        Iter::List(self.list.iter())
     }
 
     /// The number of (name, value) pairs.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        #[cfg(feature = "nats")]
+        if let Some(map) = &self.nats {
+            return map.iter().map(|(_, values)| values.len()).sum();
+        }
+        self.list.len()
     }
 
     /// Whether there are no headers.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
+    }
+
+    /// The headers as an async-nats header map: received ones as they came,
+    /// static names without allocating.
+    #[cfg(feature = "nats")]
+    pub(crate) fn to_nats(&self) -> async_nats::HeaderMap {
+        if let Some(map) = &self.nats {
+            return map.clone();
+        }
+        let mut map = async_nats::HeaderMap::new();
+        for (name, value) in &self.list {
+            let value: &str = value;
+            match name {
+                Cow::Borrowed(name) => {
+                    map.append(async_nats::HeaderName::from_static(name), value);
+                }
+                Cow::Owned(name) => map.append(name.as_str(), value),
+            }
+        }
+        map
     }
 }
+
+/// The (name, value) pairs of an async-nats map, names sorted, each name's
+/// values in order.
+#[cfg(feature = "nats")]
+fn sorted_pairs(map: &async_nats::HeaderMap) -> Vec<(&str, &str)> {
+    let mut names: Vec<(&str, &Vec<async_nats::HeaderValue>)> =
+        map.iter().map(|(n, values)| (n.as_ref(), values)).collect();
+    names.sort_by(|a, b| a.0.cmp(b.0));
+    names
+        .into_iter()
+        .flat_map(|(n, values)| values.iter().map(move |v| (n, v.as_str())))
+        .collect()
+}
+
+/// The iterator of [`Headers::iter`].
+enum Iter<'a> {
+    List(std::slice::Iter<'a, Entry>),
+    #[cfg(feature = "nats")]
+    Sorted(std::vec::IntoIter<(&'a str, &'a str)>),
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Self::List(entries) => entries.next().map(|(n, v)| (n.as_ref(), v.as_ref())),
+            #[cfg(feature = "nats")]
+            Self::Sorted(pairs) => pairs.next(),
+        }
+    }
+}
+
+impl PartialEq for Headers {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Headers {}
 
 impl fmt::Debug for Headers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -125,19 +242,18 @@ impl fmt::Debug for Headers {
 
 impl<N: Into<String>, V: Into<String>> FromIterator<(N, V)> for Headers {
     fn from_iter<I: IntoIterator<Item = (N, V)>>(iter: I) -> Self {
-        Self {
-            entries: iter
-                .into_iter()
-                .map(|(n, v)| (n.into(), v.into()))
-                .collect(),
-        }
+        let mut headers = Self::new();
+        headers.extend(iter);
+        headers
     }
 }
 
 impl<N: Into<String>, V: Into<String>> Extend<(N, V)> for Headers {
     fn extend<I: IntoIterator<Item = (N, V)>>(&mut self, iter: I) {
-        self.entries
-            .extend(iter.into_iter().map(|(n, v)| (n.into(), v.into())));
+        self.list().extend(
+            iter.into_iter()
+                .map(|(n, v)| (Cow::Owned(n.into()), Cow::Owned(v.into()))),
+        );
     }
 }
 
@@ -170,5 +286,40 @@ mod tests {
         assert!(h.remove("A"));
         assert!(!h.remove("A"));
         assert_eq!(h.len(), 2);
+    }
+
+    #[cfg(feature = "nats")]
+    #[test]
+    fn headers_received_from_nats_read_sorted_and_compare_by_content() {
+        let mut map = async_nats::HeaderMap::new();
+        map.append("Zeta", "1");
+        map.append("Alpha", "2");
+        map.append("Zeta", "3");
+        let mut received = Headers::from_nats(map);
+        assert_eq!(received.get("Zeta"), Some("1"));
+        assert_eq!(received.len(), 3);
+        assert_eq!(
+            received.iter().collect::<Vec<_>>(),
+            [("Alpha", "2"), ("Zeta", "1"), ("Zeta", "3")]
+        );
+        let same: Headers = [("Alpha", "2"), ("Zeta", "1"), ("Zeta", "3")]
+            .into_iter()
+            .collect();
+        assert_eq!(received, same);
+        assert_eq!(
+            received.to_nats().get("Alpha").map(|v| v.as_str()),
+            Some("2")
+        );
+        received.insert("Zeta", "9");
+        assert_eq!(
+            received.iter().collect::<Vec<_>>(),
+            [("Alpha", "2"), ("Zeta", "9")]
+        );
+        let mut built = Headers::new();
+        built.append_static(names::MSG_ID, String::from("id-1"));
+        assert_eq!(
+            built.to_nats().get(names::MSG_ID).map(|v| v.as_str()),
+            Some("id-1")
+        );
     }
 }

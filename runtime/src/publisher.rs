@@ -1,6 +1,7 @@
 //! [`Publisher`]: typed publishing with message ids, version headers,
 //! retries and pipelining.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
@@ -167,9 +168,9 @@ impl<E: Event> Publisher<E> {
                 .with_source(err)
         })?;
         let mut headers = Headers::with_capacity(3);
-        headers.append(names::MSG_ID, message_id);
-        headers.append(names::VERSION, E::VERSION.to_string());
-        headers.append(names::EVENT, E::NAME);
+        headers.append_static(names::MSG_ID, message_id.to_owned());
+        headers.append_static(names::VERSION, version_text(E::VERSION));
+        headers.append_static(names::EVENT, E::NAME);
         Ok(OutgoingMessage {
             subject: E::SUBJECT.to_owned(),
             headers,
@@ -179,6 +180,15 @@ impl<E: Event> Publisher<E> {
 
     async fn send_message(&self, message: OutgoingMessage) -> Result<PendingPublish, PublishError> {
         send_with_retry(Arc::clone(&self.transport), message, self.retry).await
+    }
+}
+
+/// A contract version as header text, without allocating for small ones.
+fn version_text(version: u32) -> Cow<'static, str> {
+    const SMALL: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+    match SMALL.get(version as usize) {
+        Some(text) => Cow::Borrowed(text),
+        None => Cow::Owned(version.to_string()),
     }
 }
 

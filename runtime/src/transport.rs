@@ -369,6 +369,13 @@ pub trait MessageSource: Send + 'static {
     /// itself (see the module docs); an error means the source is finished.
     fn next(&mut self) -> BoxFuture<'_, Result<Incoming, ListenError>>;
 
+    /// The next message if one is at hand without waiting; `None` when
+    /// [`next`](Self::next) would have to wait. An optional fast path (the
+    /// default always says `None`): the engine tries it before `next`.
+    fn try_next(&mut self) -> Option<Result<Incoming, ListenError>> {
+        None
+    }
+
     /// Stops fetching. Messages already fetched but not yet returned by
     /// [`next`](Self::next) are released for redelivery (nakked at once, or
     /// left to `ack_wait`). Called once, on shutdown; `next` is not called after.

@@ -7,9 +7,10 @@ use async_nats::jetstream::{self, consumer::pull};
 use bytes::Bytes;
 use futures_util::{FutureExt as _, StreamExt as _};
 
-use super::transport::{NatsTransport, from_header_map};
+use super::transport::NatsTransport;
 use crate::delivery::{Delivery, DeliveryInfo};
 use crate::error::{AckError, AckErrorKind, ListenError, ListenErrorKind, chain};
+use crate::headers::Headers;
 use crate::transport::{AckKind, Acker, BoxFuture, ConsumerSpec, Incoming, MessageSource};
 
 /// Pull request timings.
@@ -126,7 +127,7 @@ impl NatsSource {
         }
     }
 
-    fn incoming(&self, message: jetstream::Message) -> Result<Incoming, String> {
+    fn incoming(&self, mut message: jetstream::Message) -> Result<Incoming, String> {
         let info = message
             .info()
             .map_err(|err| format!("unreadable delivery metadata: {err}"))?;
@@ -139,15 +140,20 @@ impl NatsSource {
             pending: info.pending,
             published: info.published.into(),
         };
-        let message = message.message;
-        let reply = message.reply.ok_or_else(|| "no reply subject".to_owned())?;
-        let headers = from_header_map(message.headers.as_ref());
-        let delivery = Delivery::new(message.subject.as_str(), headers, delivery_info);
-        let acker = NatsAcker {
-            client: self.transport.client().clone(),
-            reply,
-        };
-        Ok(Incoming::new(delivery, message.payload, Box::new(acker)))
+        let headers = message
+            .message
+            .headers
+            .take()
+            .map(Headers::from_nats)
+            .unwrap_or_default();
+        let delivery = Delivery::new(message.message.subject.as_str(), headers, delivery_info);
+        let payload = message.message.payload.clone();
+        // The message keeps its connection and reply subject: it acks itself.
+        Ok(Incoming::new(
+            delivery,
+            payload,
+            Box::new(NatsAcker { message }),
+        ))
     }
 }
 
@@ -192,6 +198,31 @@ impl MessageSource for NatsSource {
         })
     }
 
+    fn try_next(&mut self) -> Option<Result<Incoming, ListenError>> {
+        // Only a message already fetched; anything else (waiting, errors,
+        // re-binding) goes through `next`.
+        let messages = self.messages.as_mut()?;
+        match messages.next().now_or_never() {
+            Some(Some(Ok(message))) => match self.incoming(message) {
+                Ok(incoming) => Some(Ok(incoming)),
+                Err(problem) => {
+                    tracing::error!(consumer = %self.spec.durable_name, %problem, "message cannot be settled; it will be redelivered after ack_wait");
+                    None
+                }
+            },
+            Some(Some(Err(err))) => {
+                tracing::warn!(consumer = %self.spec.durable_name, stream = %self.stream_name, error = %chain(&err), "pull failed; re-binding the consumer");
+                self.messages = None;
+                None
+            }
+            Some(None) => {
+                self.messages = None;
+                None
+            }
+            None => None,
+        }
+    }
+
     fn close(&mut self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             let Some(mut messages) = self.messages.take() else {
@@ -222,21 +253,20 @@ impl MessageSource for NatsSource {
 
 /// Settles one JetStream delivery by publishing to its reply subject.
 struct NatsAcker {
-    client: async_nats::Client,
-    reply: async_nats::Subject,
+    message: jetstream::Message,
 }
 
 impl Acker for NatsAcker {
     fn send(&self, kind: AckKind) -> BoxFuture<'_, Result<(), AckError>> {
         Box::pin(async move {
-            let payload = match kind {
-                AckKind::Ack => Bytes::from_static(b"+ACK"),
-                AckKind::Nak(delay) => Bytes::from(jetstream::AckKind::Nak(delay)),
-                AckKind::InProgress => Bytes::from_static(b"+WPI"),
-                AckKind::Term => Bytes::from_static(b"+TERM"),
+            let kind = match kind {
+                AckKind::Ack => jetstream::AckKind::Ack,
+                AckKind::Nak(delay) => jetstream::AckKind::Nak(delay),
+                AckKind::InProgress => jetstream::AckKind::Progress,
+                AckKind::Term => jetstream::AckKind::Term,
             };
-            self.client
-                .publish(self.reply.clone(), payload)
+            self.message
+                .ack_with(kind)
                 .await
                 .map_err(|err| AckError::new(AckErrorKind::Disconnected).with_source(err))
         })

@@ -14,7 +14,6 @@ use crate::error::{
     AckError, AckErrorKind, ConnectError, ListenError, ProvisionError, PublishError,
     PublishErrorKind,
 };
-use crate::headers::Headers;
 use crate::transport::{
     BoxFuture, ConsumerSpec, MessageSource, OutgoingMessage, PendingAck, ProvisionOutcome,
     PublishAck, StreamConfig, Transport,
@@ -110,35 +109,6 @@ impl std::fmt::Debug for NatsTransport {
     }
 }
 
-/// Our headers as an async-nats header map (values of one name keep their order).
-pub(crate) fn to_header_map(headers: &Headers) -> async_nats::HeaderMap {
-    let mut map = async_nats::HeaderMap::new();
-    for (name, value) in headers.iter() {
-        map.append(name, value);
-    }
-    map
-}
-
-/// An async-nats header map as our headers, sorted by name (the map's own
-/// order is a hash order) with each name's values in their order.
-pub(crate) fn from_header_map(map: Option<&async_nats::HeaderMap>) -> Headers {
-    let Some(map) = map else {
-        return Headers::new();
-    };
-    let mut entries: Vec<(&str, &Vec<async_nats::HeaderValue>)> = map
-        .iter()
-        .map(|(name, values)| (name.as_ref(), values))
-        .collect();
-    entries.sort_by(|a, b| a.0.cmp(b.0));
-    let mut headers = Headers::with_capacity(entries.len());
-    for (name, values) in entries {
-        for value in values {
-            headers.append(name, value.as_str());
-        }
-    }
-    headers
-}
-
 fn publish_error(
     err: jetstream::context::PublishError,
     subject: &str,
@@ -180,7 +150,7 @@ impl Transport for NatsTransport {
             }
             let publish = jetstream::message::PublishMessage::build()
                 .payload(message.payload)
-                .headers(to_header_map(&message.headers));
+                .headers(message.headers.to_nats());
             let subject = message.subject;
             let ack = self
                 .publishing
