@@ -14,7 +14,7 @@
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "expiration:complete", version = 1)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct ExpirationComplete {
     /// The id of the order whose time ran out.
     #[serde(rename = "orderId")]
@@ -35,7 +35,7 @@ pub struct ExpirationComplete {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "order:cancelled", version = 1)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct OrderCancelled {
     /// The order's id.
     pub id: ::std::string::String,
@@ -70,7 +70,7 @@ impl ::typebus::Versioned for OrderCancelled {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "order:created", version = 1)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct OrderCreated {
     /// The order's id, a 24-character hex database object id.
     pub id: ::std::string::String,
@@ -112,7 +112,7 @@ impl ::typebus::Versioned for OrderCreated {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "payment:created", version = 1)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct PaymentCreated {
     /// The payment's id.
     pub id: ::std::string::String,
@@ -138,7 +138,7 @@ pub struct PaymentCreated {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "ticket:created", version = 1)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct TicketCreated {
     /// The ticket's id, a 24-character hex database object id.
     pub id: ::std::string::String,
@@ -179,7 +179,7 @@ impl ::typebus::Versioned for TicketCreated {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "ticket:updated", version = 1)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct TicketUpdated {
     /// The ticket's id, a 24-character hex database object id.
     pub id: ::std::string::String,
@@ -221,7 +221,7 @@ impl ::typebus::Versioned for TicketUpdated {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct OrderCancelledTicket {
     /// The ticket's id.
     pub id: ::std::string::String,
@@ -236,7 +236,7 @@ pub struct OrderCancelledTicket {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct OrderCreatedTicket {
     /// The ticket's id.
     pub id: ::std::string::String,
@@ -256,7 +256,7 @@ pub struct OrderCreatedTicket {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(dead_code, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names, clippy::upper_case_acronyms)]
 pub enum OrderStatus {
     /// `created` on the wire.
     Created,
@@ -377,7 +377,7 @@ impl<'de> ::typebus::__private::serde::Deserialize<'de> for OrderStatus {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(dead_code, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names, clippy::upper_case_acronyms)]
 pub enum Subject {
     /// `expiration:complete`: [`ExpirationComplete`].
     ExpirationComplete,
@@ -452,7 +452,12 @@ pub const SUBJECTS: &[&::core::primitive::str] = &[
 /// Any event of these schemas: what a message on one of [`SUBJECTS`]
 /// decodes into.
 #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
-#[allow(dead_code, clippy::large_enum_variant, clippy::enum_variant_names)]
+#[allow(
+    dead_code,
+    clippy::large_enum_variant,
+    clippy::enum_variant_names,
+    clippy::upper_case_acronyms
+)]
 pub enum AnyEvent {
     /// [`ExpirationComplete`], published on `expiration:complete`.
     ExpirationComplete(ExpirationComplete),

@@ -9,6 +9,9 @@
 //! directory under this workspace's target directory, so dependencies are
 //! compiled once and reused across runs.
 
+// Test helpers fail loudly on setup errors, like the tests themselves.
+#![allow(clippy::unwrap_used)]
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -2,6 +2,9 @@
 //! whatever the directory listing order, and the header names schema files
 //! by relative path only (no absolute paths, no timestamps).
 
+// Test helpers fail loudly on setup errors, like the tests themselves.
+#![allow(clippy::unwrap_used)]
+
 use std::fs;
 use std::path::{Path, PathBuf};
 

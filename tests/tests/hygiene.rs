@@ -11,6 +11,9 @@
 //! Each fixture is included into its own shadowing module; the tests then
 //! use the generated types from outside to show they still work.
 
+// The included modules are private to this test crate; setup errors fail loudly.
+#![allow(unreachable_pub, clippy::unwrap_used)]
+
 /// Defines, in the current module, items that shadow every name generated
 /// code could otherwise pick up by accident.
 macro_rules! shadow_everything {

@@ -6,6 +6,9 @@
 //! written by `toISOString()` come back unchanged, unknown fields are
 //! tolerated and a wrong type is reported with its JSON path.
 
+// Test helpers fail loudly on setup errors, like the tests themselves.
+#![allow(clippy::unwrap_used)]
+
 use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};

@@ -61,7 +61,12 @@ pub(super) fn any_event(cx: &mut Context<'_>) -> TokenStream {
         /// Any event of these schemas: what a message on one of [`SUBJECTS`]
         /// decodes into.
         #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
-        #[allow(dead_code, clippy::large_enum_variant, clippy::enum_variant_names)]
+        #[allow(
+            dead_code,
+            clippy::large_enum_variant,
+            clippy::enum_variant_names,
+            clippy::upper_case_acronyms
+        )]
         pub enum AnyEvent {
             #(#docs #types(#types),)*
         }

@@ -137,7 +137,7 @@ fn closed_enum(
             ::core::cmp::PartialOrd,
             ::core::cmp::Ord
         )]
-        #[allow(dead_code, clippy::enum_variant_names)]
+        #[allow(dead_code, clippy::enum_variant_names, clippy::upper_case_acronyms)]
         pub enum #ident {
             #(#variant_docs #variants,)*
         }
@@ -225,7 +225,7 @@ fn open_enum(
             ::core::cmp::PartialOrd,
             ::core::cmp::Ord
         )]
-        #[allow(dead_code, clippy::enum_variant_names)]
+        #[allow(dead_code, clippy::enum_variant_names, clippy::upper_case_acronyms)]
         pub enum #ident {
             #(#variant_docs #variants,)*
             /// A value this version of the schema does not list, kept verbatim.

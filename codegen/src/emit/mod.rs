@@ -7,7 +7,9 @@
 //! per string enum, `enum Subject`, `SUBJECTS` and `enum AnyEvent`.
 //!
 //! Output order follows the model (sorted by name, fields in wire order), so
-//! the same model always gives the same bytes. Every path in the output is
+//! the same model always gives the same bytes. Large models are emitted,
+//! parsed and formatted in chunks on several threads; the chunks are joined
+//! in order, so the bytes never depend on scheduling. Every path in the output is
 //! fully qualified (`::core::`, `::std::`, `::typebus::`), so user code that
 //! shadows `Result`, `Option`, `String` or even `str` cannot break it.
 //!
@@ -27,6 +29,7 @@ mod types;
 mod versioned;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use proc_macro2::TokenStream;
 
@@ -48,8 +51,31 @@ pub use types::rust_type;
 /// assert!(code.contains("pub enum AnyEvent {}"));
 /// ```
 pub fn emit(model: &Model) -> Result<String, Error> {
-    let tokens = tokens(model)?;
-    format(model, tokens)
+    let tables = Tables::new(model);
+    let jobs = jobs(model);
+    let chunks: Vec<&[Job]> = jobs.chunks(CHUNK).collect();
+    let outputs = render_in_parallel(model, &tables, &chunks);
+    let mut diagnostics = Diagnostics::new();
+    let mut parse_error = None;
+    let mut body = String::new();
+    for output in outputs {
+        for diagnostic in output.diagnostics {
+            diagnostics.push(diagnostic);
+        }
+        match output.text {
+            Ok(text) => body.push_str(&text),
+            Err(err) => parse_error = parse_error.or(Some(err)),
+        }
+    }
+    if !diagnostics.is_empty() {
+        return Err(Error::Schema(diagnostics.into_sorted()));
+    }
+    if let Some(err) = parse_error {
+        return Err(err);
+    }
+    let mut out = header::header(&model.files);
+    out.push_str(&body);
+    Ok(out)
 }
 
 /// The items for `model` as tokens, before formatting (no header). For front
@@ -57,18 +83,9 @@ pub fn emit(model: &Model) -> Result<String, Error> {
 pub fn tokens(model: &Model) -> Result<TokenStream, Error> {
     let mut cx = Context::new(model);
     let mut out = TokenStream::new();
-    for event in &model.events {
-        out.extend(structs::event(&mut cx, event));
-        out.extend(versioned::versioned(&mut cx, event));
+    for job in jobs(model) {
+        out.extend(job_tokens(&mut cx, job));
     }
-    for def in &model.types {
-        out.extend(match &def.kind {
-            TypeKind::Struct { fields } => structs::type_struct(&mut cx, def, fields),
-            TypeKind::Enum { open, values } => enums::string_enum(&mut cx, def, *open, values),
-        });
-    }
-    out.extend(subject::subject(&mut cx));
-    out.extend(any_event::any_event(&mut cx));
     cx.finish()?;
     Ok(out)
 }
@@ -76,10 +93,16 @@ pub fn tokens(model: &Model) -> Result<TokenStream, Error> {
 /// Formats emitted tokens with prettyplease and puts the `@generated` header
 /// (naming `model.files`) on top.
 pub fn format(model: &Model, tokens: TokenStream) -> Result<String, Error> {
+    let mut out = header::header(&model.files);
+    out.push_str(&format_items(tokens)?);
+    Ok(out)
+}
+
+/// Each top-level item formatted on its own and preceded by a blank line.
+fn format_items(tokens: TokenStream) -> Result<String, Error> {
     let mut file: syn::File = syn::parse2(tokens).map_err(|err| Error::Emit(err.to_string()))?;
     let items = std::mem::take(&mut file.items);
-    let mut out = header::header(&model.files);
-    // One item at a time, so a blank line separates top-level items.
+    let mut out = String::new();
     for item in items {
         file.items = vec![item];
         out.push('\n');
@@ -88,30 +111,188 @@ pub fn format(model: &Model, tokens: TokenStream) -> Result<String, Error> {
     Ok(out)
 }
 
+/// One unit of output, in output order.
+#[derive(Debug, Clone, Copy)]
+enum Job {
+    /// The struct (and `Versioned` impl) of `model.events[i]`.
+    Event(usize),
+    /// The struct or enum of `model.types[i]`.
+    Type(usize),
+    /// `enum Subject` and `SUBJECTS`.
+    Subject,
+    /// `enum AnyEvent`.
+    AnyEvent,
+}
+
+/// Every job of a model, in output order: events, types, `Subject`,
+/// `AnyEvent`.
+fn jobs(model: &Model) -> Vec<Job> {
+    (0..model.events.len())
+        .map(Job::Event)
+        .chain((0..model.types.len()).map(Job::Type))
+        .chain([Job::Subject, Job::AnyEvent])
+        .collect()
+}
+
+fn job_tokens(cx: &mut Context<'_>, job: Job) -> TokenStream {
+    let model = cx.model;
+    match job {
+        Job::Event(i) => {
+            let event = &model.events[i];
+            let mut tokens = structs::event(cx, event);
+            tokens.extend(versioned::versioned(cx, event));
+            tokens
+        }
+        Job::Type(i) => {
+            let def = &model.types[i];
+            match &def.kind {
+                TypeKind::Struct { fields } => structs::type_struct(cx, def, fields),
+                TypeKind::Enum { open, values } => enums::string_enum(cx, def, *open, values),
+            }
+        }
+        Job::Subject => subject::subject(cx),
+        Job::AnyEvent => any_event::any_event(cx),
+    }
+}
+
+/// Jobs per chunk: small enough to balance work across threads, large
+/// enough that a small schema set is one chunk and runs on the caller's
+/// thread alone.
+const CHUNK: usize = 32;
+
+/// The most threads `emit` uses.
+const MAX_WORKERS: usize = 8;
+
+/// What one chunk of jobs produced.
+struct ChunkOutput {
+    text: Result<String, Error>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// Emits, parses and formats one chunk (tokens are not `Send`, so a chunk
+/// goes from model to text on one thread).
+fn render_chunk(model: &Model, tables: &Tables<'_>, chunk: &[Job]) -> ChunkOutput {
+    let mut cx = Context::with_tables(model, tables);
+    let mut tokens = TokenStream::new();
+    for &job in chunk {
+        tokens.extend(job_tokens(&mut cx, job));
+    }
+    let diagnostics = cx.diagnostics.into_sorted();
+    let text = if diagnostics.is_empty() {
+        format_items(tokens)
+    } else {
+        Ok(String::new())
+    };
+    ChunkOutput { text, diagnostics }
+}
+
+/// Renders every chunk, on up to [`MAX_WORKERS`] threads (the caller's
+/// included), and returns the outputs in chunk order: the bytes do not
+/// depend on scheduling. If no thread can be spawned the caller does all
+/// the work.
+fn render_in_parallel(model: &Model, tables: &Tables<'_>, chunks: &[&[Job]]) -> Vec<ChunkOutput> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(MAX_WORKERS)
+        .min(chunks.len());
+    if workers <= 1 {
+        return chunks
+            .iter()
+            .map(|chunk| render_chunk(model, tables, chunk))
+            .collect();
+    }
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(chunk) = chunks.get(i) else {
+                break;
+            };
+            done.push((i, render_chunk(model, tables, chunk)));
+        }
+        done
+    };
+    let mut slots: Vec<Option<ChunkOutput>> = chunks.iter().map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..workers)
+            .filter_map(|_| std::thread::Builder::new().spawn_scoped(scope, work).ok())
+            .collect();
+        let mut finished = work();
+        for helper in helpers {
+            match helper.join() {
+                Ok(done) => finished.extend(done),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        for (i, output) in finished {
+            slots[i] = Some(output);
+        }
+    });
+    slots.into_iter().flatten().collect()
+}
+
 /// What every emitter function shares: name lookups into the model and the
 /// diagnostics collector.
 pub(crate) struct Context<'m> {
     model: &'m Model,
+    tables: TablesRef<'m>,
+    diagnostics: Diagnostics,
+}
+
+/// Lookups computed once per model and shared by every thread.
+struct Tables<'m> {
     types: BTreeMap<&'m str, &'m TypeDef>,
     recursive: types::Recursion,
-    diagnostics: Diagnostics,
+}
+
+impl<'m> Tables<'m> {
+    fn new(model: &'m Model) -> Self {
+        Self {
+            types: model.types.iter().map(|t| (t.name.as_str(), t)).collect(),
+            recursive: types::Recursion::new(model),
+        }
+    }
+}
+
+/// A context's tables: its own, or shared with other threads.
+enum TablesRef<'m> {
+    Owned(Box<Tables<'m>>),
+    Shared(&'m Tables<'m>),
 }
 
 impl<'m> Context<'m> {
     fn new(model: &'m Model) -> Self {
-        let types = model.types.iter().map(|t| (t.name.as_str(), t)).collect();
-        let recursive = types::Recursion::new(model);
         Self {
             model,
-            types,
-            recursive,
+            tables: TablesRef::Owned(Box::new(Tables::new(model))),
             diagnostics: Diagnostics::new(),
+        }
+    }
+
+    fn with_tables(model: &'m Model, tables: &'m Tables<'m>) -> Self {
+        Self {
+            model,
+            tables: TablesRef::Shared(tables),
+            diagnostics: Diagnostics::new(),
+        }
+    }
+
+    fn tables(&self) -> &Tables<'m> {
+        match &self.tables {
+            TablesRef::Owned(tables) => tables,
+            TablesRef::Shared(tables) => tables,
         }
     }
 
     /// The shared type named `name`.
     fn type_def(&self, name: &str) -> Option<&'m TypeDef> {
-        self.types.get(name).copied()
+        self.tables().types.get(name).copied()
+    }
+
+    /// Whether a field of type `to` inside struct `from` must be boxed.
+    fn leads_back(&self, to: &str, from: &str) -> bool {
+        self.tables().recursive.leads_back(to, from)
     }
 
     /// Records a problem in the model.
@@ -128,3 +309,6 @@ impl<'m> Context<'m> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -87,9 +87,9 @@ fn struct_item(
     // every field; users who touch a deprecated field still get the warning.
     // Unused generated items must not warn in a binary that includes them.
     let allow = if fields.iter().any(|f| f.deprecated.is_some()) {
-        quote!(#[allow(dead_code, deprecated)])
+        quote!(#[allow(dead_code, deprecated, clippy::upper_case_acronyms)])
     } else {
-        quote!(#[allow(dead_code)])
+        quote!(#[allow(dead_code, clippy::upper_case_acronyms)])
     };
     let defaults = (!default_fns.is_empty()).then(|| {
         quote! {

@@ -53,7 +53,7 @@ pub(super) fn subject(cx: &mut Context<'_>) -> TokenStream {
             ::core::cmp::PartialOrd,
             ::core::cmp::Ord
         )]
-        #[allow(dead_code, clippy::enum_variant_names)]
+        #[allow(dead_code, clippy::enum_variant_names, clippy::upper_case_acronyms)]
         pub enum Subject {
             #(#docs #variants,)*
         }

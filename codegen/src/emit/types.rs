@@ -81,7 +81,7 @@ pub(super) fn type_tokens(
                 Err(_) => return quote!(()),
             };
             match owner {
-                Some(owner) if cx.recursive.leads_back(name, owner) => {
+                Some(owner) if cx.leads_back(name, owner) => {
                     quote!(::std::boxed::Box<#ident>)
                 }
                 _ => quote!(#ident),
@@ -127,7 +127,7 @@ impl Recursion {
 
     /// Whether a field of type `to` inside `from` closes a cycle of inline
     /// fields.
-    fn leads_back(&self, to: &str, from: &str) -> bool {
+    pub(super) fn leads_back(&self, to: &str, from: &str) -> bool {
         to == from || self.reach.get(to).is_some_and(|r| r.contains(from))
     }
 }

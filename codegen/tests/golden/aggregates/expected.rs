@@ -13,7 +13,7 @@
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "audit:noted", version = 1)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct AuditNoted {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -34,7 +34,7 @@ pub struct AuditNoted {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "ledger:posted", version = 1)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct LedgerPosted {
     /// The `type` field.
     pub r#type: ::std::string::String,
@@ -65,7 +65,7 @@ impl ::typebus::Versioned for LedgerPosted {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "seat:released", version = 2)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct SeatReleased {
     /// The `rev` field.
     pub rev: ::core::primitive::u32,
@@ -99,7 +99,7 @@ impl ::typebus::Versioned for SeatReleased {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "seat:reserved", version = 1)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct SeatReserved {
     /// The `seatId` field.
     #[serde(rename = "seatId")]
@@ -133,7 +133,7 @@ impl ::typebus::Versioned for SeatReserved {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(dead_code, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names, clippy::upper_case_acronyms)]
 pub enum Subject {
     /// `audit:noted`: [`AuditNoted`].
     AuditNoted,
@@ -196,7 +196,12 @@ pub const SUBJECTS: &[&::core::primitive::str] = &[
 /// Any event of these schemas: what a message on one of [`SUBJECTS`]
 /// decodes into.
 #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
-#[allow(dead_code, clippy::large_enum_variant, clippy::enum_variant_names)]
+#[allow(
+    dead_code,
+    clippy::large_enum_variant,
+    clippy::enum_variant_names,
+    clippy::upper_case_acronyms
+)]
 pub enum AnyEvent {
     /// [`AuditNoted`], published on `audit:noted`.
     AuditNoted(AuditNoted),

@@ -11,7 +11,7 @@
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "status:changed", version = 1)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct StatusChanged {
     /// The `status` field.
     pub status: OrderStatus,
@@ -40,7 +40,7 @@ pub struct StatusChanged {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(dead_code, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names, clippy::upper_case_acronyms)]
 pub enum Channel {
     /// `web` on the wire.
     Web,
@@ -163,7 +163,7 @@ impl<'de> ::typebus::__private::serde::Deserialize<'de> for Channel {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(dead_code, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names, clippy::upper_case_acronyms)]
 pub enum Health {
     /// `ok` on the wire.
     Ok,
@@ -272,7 +272,7 @@ impl<'de> ::typebus::__private::serde::Deserialize<'de> for Health {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(dead_code, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names, clippy::upper_case_acronyms)]
 pub enum Odd {
     /// `2fa` on the wire.
     _2fa,
@@ -382,7 +382,7 @@ impl<'de> ::typebus::__private::serde::Deserialize<'de> for Odd {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(dead_code, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names, clippy::upper_case_acronyms)]
 pub enum OrderStatus {
     /// `created` on the wire.
     Created,
@@ -503,7 +503,7 @@ impl<'de> ::typebus::__private::serde::Deserialize<'de> for OrderStatus {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(dead_code, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names, clippy::upper_case_acronyms)]
 pub enum Subject {
     /// `status:changed`: [`StatusChanged`].
     StatusChanged,
@@ -544,7 +544,12 @@ pub const SUBJECTS: &[&::core::primitive::str] = &["status:changed"];
 /// Any event of these schemas: what a message on one of [`SUBJECTS`]
 /// decodes into.
 #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
-#[allow(dead_code, clippy::large_enum_variant, clippy::enum_variant_names)]
+#[allow(
+    dead_code,
+    clippy::large_enum_variant,
+    clippy::enum_variant_names,
+    clippy::upper_case_acronyms
+)]
 pub enum AnyEvent {
     /// [`StatusChanged`], published on `status:changed`.
     StatusChanged(StatusChanged),

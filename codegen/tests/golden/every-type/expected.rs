@@ -13,7 +13,7 @@
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "every.empty", version = 1)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Empty {}
 
 /// One field of each scalar type.
@@ -29,7 +29,7 @@ pub struct Empty {}
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "every:scalar", version = 1)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct EveryScalar {
     /// The `aString` field.
     #[serde(rename = "aString")]
@@ -79,7 +79,7 @@ pub struct EveryScalar {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "every:shape", version = 3)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct EveryShape {
     /// The `tags` field.
     pub tags: ::std::vec::Vec<::std::string::String>,
@@ -162,7 +162,7 @@ pub struct EveryShape {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(dead_code, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names, clippy::upper_case_acronyms)]
 pub enum Level {
     /// `low` on the wire.
     Low,
@@ -257,7 +257,7 @@ impl<'de> ::typebus::__private::serde::Deserialize<'de> for Level {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Point {
     /// The `x` field.
     pub x: ::core::primitive::f64,
@@ -276,7 +276,7 @@ pub struct Point {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(dead_code, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names, clippy::upper_case_acronyms)]
 pub enum Subject {
     /// `every.empty`: [`Empty`].
     EveryEmpty,
@@ -333,7 +333,12 @@ pub const SUBJECTS: &[&::core::primitive::str] = &[
 /// Any event of these schemas: what a message on one of [`SUBJECTS`]
 /// decodes into.
 #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
-#[allow(dead_code, clippy::large_enum_variant, clippy::enum_variant_names)]
+#[allow(
+    dead_code,
+    clippy::large_enum_variant,
+    clippy::enum_variant_names,
+    clippy::upper_case_acronyms
+)]
 pub enum AnyEvent {
     /// [`Empty`], published on `every.empty`.
     Empty(Empty),

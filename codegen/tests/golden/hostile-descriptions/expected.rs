@@ -26,7 +26,7 @@
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "hostile.injected", version = 1)]
 #[allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Injected {
     /// Carriage return\u{d}in the middle, and CRLF
     /// at the end
@@ -56,7 +56,7 @@ pub struct Injected {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(dead_code, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names, clippy::upper_case_acronyms)]
 pub enum Level {
     /// `low` on the wire.
     Low,
@@ -146,7 +146,7 @@ impl<'de> ::typebus::__private::serde::Deserialize<'de> for Level {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Sneaky {
     /// A "quoted" value with a backslash \ and \" escaped quote
     pub quote: ::std::string::String,
@@ -169,7 +169,7 @@ pub struct Sneaky {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(dead_code, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names, clippy::upper_case_acronyms)]
 pub enum Subject {
     /// `hostile.injected`: [`Injected`].
     HostileInjected,
@@ -210,7 +210,12 @@ pub const SUBJECTS: &[&::core::primitive::str] = &["hostile.injected"];
 /// Any event of these schemas: what a message on one of [`SUBJECTS`]
 /// decodes into.
 #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
-#[allow(dead_code, clippy::large_enum_variant, clippy::enum_variant_names)]
+#[allow(
+    dead_code,
+    clippy::large_enum_variant,
+    clippy::enum_variant_names,
+    clippy::upper_case_acronyms
+)]
 pub enum AnyEvent {
     /// [`Injected`], published on `hostile.injected`.
     Injected(Injected),

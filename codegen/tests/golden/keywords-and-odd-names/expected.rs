@@ -11,7 +11,7 @@
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "odd.self", version = 1)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Self_ {
     /// The `loop` field.
     pub r#loop: ::core::primitive::i32,
@@ -30,7 +30,7 @@ pub struct Self_ {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "odd.match", version = 1)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Match {
     /// The `type` field.
     pub r#type: Type,
@@ -76,7 +76,7 @@ pub struct Match {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct D {
     /// The `e` field.
     pub e: E,
@@ -99,7 +99,7 @@ pub struct D {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(dead_code, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names, clippy::upper_case_acronyms)]
 pub enum E {
     /// `e` on the wire.
     E,
@@ -187,7 +187,7 @@ impl<'de> ::typebus::__private::serde::Deserialize<'de> for E {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(dead_code, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names, clippy::upper_case_acronyms)]
 pub enum Kind {
     /// `struct` on the wire.
     Struct,
@@ -306,7 +306,7 @@ impl<'de> ::typebus::__private::serde::Deserialize<'de> for Kind {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Timestamp {
     /// The `at` field.
     pub at: ::typebus::Timestamp,
@@ -323,7 +323,7 @@ pub struct Timestamp {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(dead_code, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names, clippy::upper_case_acronyms)]
 pub enum Visitor {
     /// `visit` on the wire.
     Visit,
@@ -413,7 +413,7 @@ impl<'de> ::typebus::__private::serde::Deserialize<'de> for Visitor {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Type {
     /// The `Where` field.
     #[serde(rename = "Where")]
@@ -450,7 +450,7 @@ pub struct Type {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(dead_code, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names, clippy::upper_case_acronyms)]
 pub enum Subject {
     /// `odd.self`: [`Self_`].
     OddSelf,
@@ -495,7 +495,12 @@ pub const SUBJECTS: &[&::core::primitive::str] = &["odd.self", "odd.match"];
 /// Any event of these schemas: what a message on one of [`SUBJECTS`]
 /// decodes into.
 #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
-#[allow(dead_code, clippy::large_enum_variant, clippy::enum_variant_names)]
+#[allow(
+    dead_code,
+    clippy::large_enum_variant,
+    clippy::enum_variant_names,
+    clippy::upper_case_acronyms
+)]
 pub enum AnyEvent {
     /// [`Self_`], published on `odd.self`.
     Self_(Self_),

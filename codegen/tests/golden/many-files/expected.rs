@@ -13,7 +13,7 @@
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "service01.happened", version = 1)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Happened01 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -34,7 +34,7 @@ pub struct Happened01 {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "service02.happened", version = 1)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Happened02 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -55,7 +55,7 @@ pub struct Happened02 {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "service03.happened", version = 1)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Happened03 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -76,7 +76,7 @@ pub struct Happened03 {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "service04.happened", version = 1)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Happened04 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -97,7 +97,7 @@ pub struct Happened04 {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "service05.happened", version = 1)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Happened05 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -118,7 +118,7 @@ pub struct Happened05 {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "service06.happened", version = 1)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Happened06 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -139,7 +139,7 @@ pub struct Happened06 {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "service07.happened", version = 1)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Happened07 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -160,7 +160,7 @@ pub struct Happened07 {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "service08.happened", version = 1)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Happened08 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -181,7 +181,7 @@ pub struct Happened08 {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "service09.happened", version = 1)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Happened09 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -202,7 +202,7 @@ pub struct Happened09 {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "service10.happened", version = 1)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Happened10 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -223,7 +223,7 @@ pub struct Happened10 {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "service11.happened", version = 1)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Happened11 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -244,7 +244,7 @@ pub struct Happened11 {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "service12.happened", version = 1)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Happened12 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -263,7 +263,7 @@ pub struct Happened12 {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "service.yml", version = 1)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct YmlWorks {
     /// The `ok` field.
     pub ok: ::core::primitive::bool,
@@ -278,7 +278,7 @@ pub struct YmlWorks {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Thing01 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -295,7 +295,7 @@ pub struct Thing01 {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Thing02 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -312,7 +312,7 @@ pub struct Thing02 {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Thing03 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -329,7 +329,7 @@ pub struct Thing03 {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Thing04 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -346,7 +346,7 @@ pub struct Thing04 {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Thing05 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -363,7 +363,7 @@ pub struct Thing05 {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Thing06 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -380,7 +380,7 @@ pub struct Thing06 {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Thing07 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -397,7 +397,7 @@ pub struct Thing07 {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Thing08 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -414,7 +414,7 @@ pub struct Thing08 {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Thing09 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -431,7 +431,7 @@ pub struct Thing09 {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Thing10 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -448,7 +448,7 @@ pub struct Thing10 {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Thing11 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -465,7 +465,7 @@ pub struct Thing11 {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Thing12 {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -484,7 +484,7 @@ pub struct Thing12 {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(dead_code, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names, clippy::upper_case_acronyms)]
 pub enum Subject {
     /// `service01.happened`: [`Happened01`].
     Service01Happened,
@@ -601,7 +601,12 @@ pub const SUBJECTS: &[&::core::primitive::str] = &[
 /// Any event of these schemas: what a message on one of [`SUBJECTS`]
 /// decodes into.
 #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
-#[allow(dead_code, clippy::large_enum_variant, clippy::enum_variant_names)]
+#[allow(
+    dead_code,
+    clippy::large_enum_variant,
+    clippy::enum_variant_names,
+    clippy::upper_case_acronyms
+)]
 pub enum AnyEvent {
     /// [`Happened01`], published on `service01.happened`.
     Happened01(Happened01),

@@ -13,7 +13,7 @@
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "reservation:made", version = 2)]
-#[allow(dead_code, deprecated)]
+#[allow(dead_code, deprecated, clippy::upper_case_acronyms)]
 pub struct ReservationMade {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -154,7 +154,7 @@ impl ReservationMade {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(dead_code, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names, clippy::upper_case_acronyms)]
 pub enum Priority {
     /// `low` on the wire.
     Low,
@@ -260,7 +260,7 @@ impl<'de> ::typebus::__private::serde::Deserialize<'de> for Priority {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(dead_code, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names, clippy::upper_case_acronyms)]
 pub enum Subject {
     /// `reservation:made`: [`ReservationMade`].
     ReservationMade,
@@ -301,7 +301,12 @@ pub const SUBJECTS: &[&::core::primitive::str] = &["reservation:made"];
 /// Any event of these schemas: what a message on one of [`SUBJECTS`]
 /// decodes into.
 #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
-#[allow(dead_code, clippy::large_enum_variant, clippy::enum_variant_names)]
+#[allow(
+    dead_code,
+    clippy::large_enum_variant,
+    clippy::enum_variant_names,
+    clippy::upper_case_acronyms
+)]
 pub enum AnyEvent {
     /// [`ReservationMade`], published on `reservation:made`.
     ReservationMade(ReservationMade),

@@ -11,7 +11,7 @@
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "billing:invoice-issued", version = 1)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct InvoiceIssued {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -35,7 +35,7 @@ pub struct InvoiceIssued {
 )]
 #[serde(crate = "::typebus::__private::serde")]
 #[event(subject = "shipping:parcel-shipped", version = 1)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct ParcelShipped {
     /// The `id` field.
     pub id: ::std::string::String,
@@ -61,7 +61,7 @@ pub struct ParcelShipped {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Address {
     /// The `street` field.
     pub street: ::std::string::String,
@@ -82,7 +82,7 @@ pub struct Address {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(dead_code, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names, clippy::upper_case_acronyms)]
 pub enum Currency {
     /// `EUR` on the wire.
     Eur,
@@ -182,7 +182,7 @@ impl<'de> ::typebus::__private::serde::Deserialize<'de> for Currency {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Money {
     /// The `amount` field.
     pub amount: ::core::primitive::f64,
@@ -199,7 +199,7 @@ pub struct Money {
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Party {
     /// The `name` field.
     pub name: ::std::string::String,
@@ -221,7 +221,7 @@ pub struct Party {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(dead_code, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names, clippy::upper_case_acronyms)]
 pub enum Subject {
     /// `billing:invoice-issued`: [`InvoiceIssued`].
     BillingInvoiceIssued,
@@ -276,7 +276,12 @@ pub const SUBJECTS: &[&::core::primitive::str] = &[
 /// Any event of these schemas: what a message on one of [`SUBJECTS`]
 /// decodes into.
 #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
-#[allow(dead_code, clippy::large_enum_variant, clippy::enum_variant_names)]
+#[allow(
+    dead_code,
+    clippy::large_enum_variant,
+    clippy::enum_variant_names,
+    clippy::upper_case_acronyms
+)]
 pub enum AnyEvent {
     /// [`InvoiceIssued`], published on `billing:invoice-issued`.
     InvoiceIssued(InvoiceIssued),

@@ -9,7 +9,7 @@
     ::typebus::__private::serde::Deserialize
 )]
 #[serde(crate = "::typebus::__private::serde")]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
 pub struct Coordinates {
     /// The `lat` field.
     pub lat: ::core::primitive::f64,
@@ -28,7 +28,7 @@ pub struct Coordinates {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(dead_code, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names, clippy::upper_case_acronyms)]
 pub enum Unit {
     /// `metric` on the wire.
     Metric,
@@ -125,7 +125,7 @@ impl<'de> ::typebus::__private::serde::Deserialize<'de> for Unit {
     ::core::cmp::PartialOrd,
     ::core::cmp::Ord
 )]
-#[allow(dead_code, clippy::enum_variant_names)]
+#[allow(dead_code, clippy::enum_variant_names, clippy::upper_case_acronyms)]
 pub enum Subject {}
 
 #[allow(dead_code)]
@@ -158,7 +158,12 @@ pub const SUBJECTS: &[&::core::primitive::str] = &[];
 /// Any event of these schemas: what a message on one of [`SUBJECTS`]
 /// decodes into.
 #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
-#[allow(dead_code, clippy::large_enum_variant, clippy::enum_variant_names)]
+#[allow(
+    dead_code,
+    clippy::large_enum_variant,
+    clippy::enum_variant_names,
+    clippy::upper_case_acronyms
+)]
 pub enum AnyEvent {}
 
 #[allow(dead_code)]
