@@ -31,6 +31,9 @@ use crate::transport::{
 /// it is delivered (and dead-lettered) again.
 const DEAD_LETTER_RETRY: Duration = Duration::from_secs(5);
 
+/// How long shutdown waits for acknowledgements to be flushed.
+const FLUSH_LIMIT: Duration = Duration::from_secs(5);
+
 /// The prefix of default dead-letter subjects.
 pub(crate) const DEAD_LETTER_PREFIX: &str = "typebus.dlq.";
 
@@ -223,8 +226,15 @@ async fn run<L: Listener>(
     if permits.acquire_many(all).await.is_err() {
         tracing::warn!("listener permits closed early");
     }
-    if let Err(err) = engine.transport.flush().await {
-        tracing::warn!(error = %chain(&err), "could not flush acknowledgements on shutdown");
+    // Bounded: during an outage a flush would wait for the reconnect.
+    match tokio::time::timeout(FLUSH_LIMIT, engine.transport.flush()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => {
+            tracing::warn!(error = %chain(&err), "could not flush acknowledgements on shutdown");
+        }
+        Err(_) => {
+            tracing::warn!(limit = ?FLUSH_LIMIT, "acknowledgements not flushed in time on shutdown")
+        }
     }
     tracing::info!(subject = L::Event::SUBJECT, queue_group = %engine.queue_group, "listener stopped");
     result

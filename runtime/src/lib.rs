@@ -6,6 +6,13 @@
 //! run time: the [`Event`] trait, the wire types ([`Timestamp`], [`Uuid`]) and
 //! the error a payload that does not decode produces ([`DecodeError`]).
 //!
+//! With the `bus` feature (on with the default `nats`), it also moves them:
+//! a [`Bus`] over a [`Transport`] hands out typed [`Publisher`]s and runs
+//! [`Listener`]s (durable queue groups, redelivery, nak backoff, dead
+//! letters, in-progress acks, graceful shutdown). `typebus::nats::connect`
+//! gives a bus over NATS JetStream. A contracts-only crate depends on
+//! `typebus` with `default-features = false` and pulls in none of that.
+//!
 //! ```
 //! use typebus::Event;
 //!

@@ -84,6 +84,8 @@ impl PublishRetry {
 pub struct Publisher<E> {
     transport: Arc<dyn Transport>,
     retry: PublishRetry,
+    /// What is wrong with `E::SUBJECT`, checked once.
+    subject_problem: Option<&'static str>,
     _event: PhantomData<fn(&E)>,
 }
 
@@ -92,6 +94,7 @@ impl<E> Clone for Publisher<E> {
         Self {
             transport: Arc::clone(&self.transport),
             retry: self.retry,
+            subject_problem: self.subject_problem,
             _event: PhantomData,
         }
     }
@@ -111,6 +114,7 @@ impl<E: Event> Publisher<E> {
         Self {
             transport,
             retry: PublishRetry::default(),
+            subject_problem: crate::subject::check_literal(E::SUBJECT).err(),
             _event: PhantomData,
         }
     }
@@ -158,10 +162,10 @@ impl<E: Event> Publisher<E> {
     /// The message `publish` sends for `event` with `message_id`: its JSON
     /// and the typebus headers.
     pub fn message(&self, event: &E, message_id: &str) -> Result<OutgoingMessage, PublishError> {
-        crate::subject::check_literal(E::SUBJECT).map_err(|problem| {
-            PublishError::new(PublishErrorKind::InvalidSubject)
-                .with_detail(format!("`{}`: {problem}", E::SUBJECT))
-        })?;
+        if let Some(problem) = self.subject_problem {
+            return Err(PublishError::new(PublishErrorKind::InvalidSubject)
+                .with_detail(format!("`{}`: {problem}", E::SUBJECT)));
+        }
         let payload = serde_json::to_vec(event).map_err(|err| {
             PublishError::new(PublishErrorKind::Serialize)
                 .with_detail(E::SUBJECT)
@@ -200,9 +204,21 @@ pub(crate) async fn send_with_retry(
     retry: PublishRetry,
 ) -> Result<PendingPublish, PublishError> {
     let mut attempt = 1;
-    let first = loop {
+    loop {
         match transport.publish(message.clone()).await {
-            Ok(pending) => break pending,
+            Ok(pending) => {
+                return Ok(PendingPublish {
+                    state: State::First {
+                        pending,
+                        again: Again {
+                            transport,
+                            message,
+                            retry,
+                            attempt,
+                        },
+                    },
+                });
+            }
             Err(err) if err.kind().is_transient() && attempt < retry.attempts => {
                 tracing::debug!(subject = %message.subject, attempt, error = %crate::error::chain(&err), "publish not sent; retrying");
                 tokio::time::sleep(retry.delay(attempt - 1)).await;
@@ -210,36 +226,37 @@ pub(crate) async fn send_with_retry(
             }
             Err(err) => return Err(err),
         }
-    };
-    Ok(PendingPublish {
-        inner: Box::pin(await_with_retry(transport, message, retry, first, attempt)),
-    })
+    }
 }
 
-async fn await_with_retry(
+/// What a retry needs: the message (same id) and where the attempts stand.
+struct Again {
     transport: Arc<dyn Transport>,
     message: OutgoingMessage,
     retry: PublishRetry,
-    mut pending: PendingAck,
-    mut attempt: u32,
-) -> Result<PublishAck, PublishError> {
-    loop {
-        let err = match pending.await {
-            Ok(ack) => return Ok(ack),
-            Err(err) if err.kind().is_transient() && attempt < retry.attempts => err,
-            Err(err) => return Err(err),
-        };
-        tracing::debug!(subject = %message.subject, attempt, error = %crate::error::chain(&err), "publish not acked; retrying with the same message id");
+    attempt: u32,
+}
+
+impl Again {
+    /// Whether `err` of the current attempt is worth another.
+    fn allows(&self, err: &PublishError) -> bool {
+        err.kind().is_transient() && self.attempt < self.retry.attempts
+    }
+
+    /// Publishes again until acked or out of attempts.
+    async fn run(mut self, mut err: PublishError) -> Result<PublishAck, PublishError> {
         loop {
-            tokio::time::sleep(retry.delay(attempt - 1)).await;
-            attempt += 1;
-            match transport.publish(message.clone()).await {
-                Ok(next) => {
-                    pending = next;
-                    break;
-                }
-                Err(err) if err.kind().is_transient() && attempt < retry.attempts => {}
-                Err(err) => return Err(err),
+            tracing::debug!(subject = %self.message.subject, attempt = self.attempt, error = %crate::error::chain(&err), "publish not acked; retrying with the same message id");
+            tokio::time::sleep(self.retry.delay(self.attempt - 1)).await;
+            self.attempt += 1;
+            let outcome = match self.transport.publish(self.message.clone()).await {
+                Ok(pending) => pending.await,
+                Err(err) => Err(err),
+            };
+            match outcome {
+                Ok(ack) => return Ok(ack),
+                Err(next) if self.allows(&next) => err = next,
+                Err(next) => return Err(next),
             }
         }
     }
@@ -249,14 +266,53 @@ async fn await_with_retry(
 /// publish with the same message id, per the publisher's [`PublishRetry`].
 #[must_use = "the event may not be stored; await the ack"]
 pub struct PendingPublish {
-    inner: BoxFuture<'static, Result<PublishAck, PublishError>>,
+    state: State,
+}
+
+enum State {
+    /// Awaiting the first attempt's ack (no allocation beyond the transport's).
+    First { pending: PendingAck, again: Again },
+    /// Retrying after a transient failure.
+    Retrying(BoxFuture<'static, Result<PublishAck, PublishError>>),
+    /// Resolved.
+    Done,
 }
 
 impl Future for PendingPublish {
     type Output = Result<PublishAck, PublishError>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.as_mut().poll(cx)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        loop {
+            match &mut this.state {
+                State::First { pending, .. } => {
+                    let result = match Pin::new(pending).poll(cx) {
+                        Poll::Ready(result) => result,
+                        Poll::Pending => return Poll::Pending,
+                    };
+                    let State::First { again, .. } =
+                        std::mem::replace(&mut this.state, State::Done)
+                    else {
+                        return Poll::Ready(result);
+                    };
+                    match result {
+                        Err(err) if again.allows(&err) => {
+                            this.state = State::Retrying(Box::pin(again.run(err)));
+                        }
+                        result => return Poll::Ready(result),
+                    }
+                }
+                State::Retrying(retrying) => {
+                    let result = std::task::ready!(retrying.as_mut().poll(cx));
+                    this.state = State::Done;
+                    return Poll::Ready(result);
+                }
+                State::Done => {
+                    return Poll::Ready(Err(PublishError::new(PublishErrorKind::Other)
+                        .with_detail("publish ack polled after it resolved")));
+                }
+            }
+        }
     }
 }
 

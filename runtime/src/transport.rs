@@ -27,7 +27,10 @@
 //! that of a message the same stream stored within its `duplicate_window`
 //! is not stored again: its ack carries the first copy's sequence and
 //! `duplicate: true`. No stream for the subject: [`PublishErrorKind::NoStream`].
-//! Headers are stored and delivered as given, in order.
+//! Headers are stored and delivered as given. (Order: the values of one
+//! name keep their order; the NATS transport delivers names sorted, since
+//! async-nats holds headers in a hash map, so tests should not depend on the
+//! order between different names.)
 //!
 //! **Consumers** ([`Transport::consume`]). A durable consumer is identified
 //! by (stream, [`ConsumerSpec::durable_name`]) and remembers, across

@@ -109,6 +109,35 @@ impl std::fmt::Debug for NatsTransport {
     }
 }
 
+/// A publish ack that times out `publish_timeout` after the send.
+///
+/// async-nats starts an ack's timeout when it is first polled, and a
+/// pipelining caller may await it much later. Rather than a second timer,
+/// an ack still pending past the deadline when polled is a timeout (`None`);
+/// async-nats' own timer still wakes a waiting ack at most `publish_timeout`
+/// after its first poll.
+struct AckByDeadline {
+    ack: <jetstream::context::PublishAckFuture as std::future::IntoFuture>::IntoFuture,
+    deadline: tokio::time::Instant,
+}
+
+impl std::future::Future for AckByDeadline {
+    type Output = Result<jetstream::publish::PublishAck, Option<jetstream::context::PublishError>>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        match self.ack.as_mut().poll(cx) {
+            std::task::Poll::Ready(result) => std::task::Poll::Ready(result.map_err(Some)),
+            std::task::Poll::Pending if tokio::time::Instant::now() >= self.deadline => {
+                std::task::Poll::Ready(Err(None))
+            }
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    }
+}
+
 fn publish_error(
     err: jetstream::context::PublishError,
     subject: &str,
@@ -132,7 +161,7 @@ fn publish_error(
         _ => PublishErrorKind::Other,
     };
     PublishError::new(kind)
-        .with_detail(subject.to_owned())
+        .with_detail(subject)
         .with_source(err)
 }
 
@@ -151,28 +180,30 @@ impl Transport for NatsTransport {
             let publish = jetstream::message::PublishMessage::build()
                 .payload(message.payload)
                 .headers(message.headers.to_nats());
-            let subject = message.subject;
+            let subject = async_nats::Subject::from(message.subject);
             let ack = self
                 .publishing
                 .send_publish(subject.clone(), publish)
                 .await
                 .map_err(|err| publish_error(err, &subject, self.is_closed()))?;
             let closed = Arc::clone(&self.closed);
-            // async-nats starts an ack's timeout when it is first polled; a
-            // pipelining caller may await it much later. Count from the send.
-            let deadline = tokio::time::Instant::now() + self.publish_timeout;
+            let ack = AckByDeadline {
+                ack: ack.into_future(),
+                deadline: tokio::time::Instant::now() + self.publish_timeout,
+            };
             Ok(PendingAck::new(async move {
-                match tokio::time::timeout_at(deadline, ack.into_future()).await {
-                    Ok(Ok(ack)) => Ok(PublishAck {
+                match ack.await {
+                    Ok(ack) => Ok(PublishAck {
                         stream: ack.stream,
                         sequence: ack.sequence,
                         duplicate: ack.duplicate,
                     }),
-                    Ok(Err(err)) => {
+                    Err(Some(err)) => {
                         Err(publish_error(err, &subject, closed.load(Ordering::SeqCst)))
                     }
-                    Err(_elapsed) => {
-                        Err(PublishError::new(PublishErrorKind::TimedOut).with_detail(subject))
+                    Err(None) => {
+                        Err(PublishError::new(PublishErrorKind::TimedOut)
+                            .with_detail(subject.as_str()))
                     }
                 }
             }))
