@@ -5,8 +5,11 @@
 //!
 //! ```text
 //! cargo bench -p typebus --bench ordering
-//! TYPEBUS_BENCH_RECORDS=20000 cargo bench -p typebus --bench ordering
+//! TYPEBUS_BENCH_RECORDS=20000 TYPEBUS_BENCH_CONCURRENCY=256 cargo bench -p typebus --bench ordering
 //! ```
+//!
+//! Every listener runs with the same options: the defaults (concurrency
+//! 64), or `TYPEBUS_BENCH_CONCURRENCY` handlers at once.
 //!
 //! Targets: KV >= 0.8 of plain, memory >= 0.95 of plain.
 
@@ -87,7 +90,19 @@ async fn consume(bus: &Bus, group: &str, mode: &Mode, total: u64) -> f64 {
         target: total,
         done: Arc::clone(&done),
     };
-    let options = ListenOptions::new();
+    let options = match std::env::var("TYPEBUS_BENCH_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        Some(concurrency) => {
+            let batch = concurrency.max(128);
+            ListenOptions::new()
+                .concurrency(concurrency)
+                .batch(batch)
+                .max_ack_pending((concurrency + batch).max(1000))
+        }
+        None => ListenOptions::new(),
+    };
     let start = Instant::now();
     let handle = match mode {
         Mode::Plain => bus.listen_with(listener, options).await,
