@@ -47,7 +47,11 @@ use crate::transport::{OutgoingMessage, PublishAck, Transport};
 /// [`spawn`](Self::spawn) runs rounds on a task: after each round that
 /// found rows, at once; otherwise when a `NOTIFY` from an insert arrives
 /// (`LISTEN` on [`Schema::channel`](super::Schema::channel)), or after
-/// [`poll_interval`](Self::poll_interval) as a fallback. It holds one
+/// [`poll_interval`](Self::poll_interval) as a fallback. Inserts notify
+/// only while the relays are idle (a flag the relays set before they
+/// sleep and clear when they find work): a transaction that notifies holds
+/// a database-wide lock through its commit, which would queue every
+/// producer's commit behind the others under load. It holds one
 /// connection of its pool for `LISTEN` and takes another for each round:
 /// give its pool at least two.
 #[derive(Clone)]
@@ -385,6 +389,19 @@ impl Relay {
         outcomes
     }
 
+    /// Marks the relays idle (inserts notify) or busy (they need not);
+    /// when the update fails, inserts go on as before and the poll covers
+    /// a missed wake-up.
+    async fn set_idle(&self, idle: bool) {
+        let statement = format!(
+            "UPDATE {} SET idle = $1 WHERE idle <> $1",
+            self.outbox.schema().relay_state_table()
+        );
+        if let Err(err) = sqlx::query(&statement).bind(idle).execute(&self.pool).await {
+            tracing::debug!(error = %err, idle, "outbox relay state not updated");
+        }
+    }
+
     fn backoff(&self, attempts: i32) -> Duration {
         let doublings = u32::try_from(attempts).unwrap_or(0).min(16);
         self.retry_delay
@@ -404,21 +421,31 @@ impl Relay {
         let mut listener: Option<PgListener> = None;
         let mut last_prune = Instant::now();
         let mut failures: u32 = 0;
+        let mut idle = false;
         while !*stop.borrow() {
             if listener.is_none() {
                 listener = listen(&self.pool, &channel).await;
             }
             let wait = match self.publish_batch().await {
-                Ok(report) => {
+                Ok(report) if report.claimed > 0 => {
                     failures = 0;
-                    if report.claimed >= self.batch_size {
-                        continue;
+                    // Busy: inserts need not notify; go on at once.
+                    if idle {
+                        self.set_idle(false).await;
+                        idle = false;
                     }
-                    if report.retrying > 0 {
-                        self.retry_delay.min(self.poll_interval)
-                    } else {
-                        self.poll_interval
-                    }
+                    continue;
+                }
+                Ok(_) if !idle => {
+                    // Going to sleep: ask inserts to notify, then look once
+                    // more for rows committed before they could see that.
+                    self.set_idle(true).await;
+                    idle = true;
+                    continue;
+                }
+                Ok(_) => {
+                    failures = 0;
+                    self.poll_interval
                 }
                 Err(err) => {
                     failures = failures.saturating_add(1);

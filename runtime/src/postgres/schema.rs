@@ -61,6 +61,11 @@ impl Schema {
         format!("\"{}\".sequences", self.name)
     }
 
+    /// The relays' shared state, qualified: `"schema".outbox_relay`.
+    pub(crate) fn relay_state_table(&self) -> String {
+        format!("\"{}\".outbox_relay", self.name)
+    }
+
     /// The `LISTEN/NOTIFY` channel an insert into the outbox signals.
     pub fn channel(&self) -> String {
         format!("typebus_outbox.{}", self.name)
@@ -96,6 +101,7 @@ impl Schema {
         let outbox = self.outbox_table();
         let sequences = self.sequences_table();
         let channel = self.channel().replace('\'', "''");
+        let relay_state = self.relay_state_table();
         vec![
             format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""),
             format!(
@@ -130,9 +136,22 @@ impl Schema {
             format!(
                 "CREATE INDEX IF NOT EXISTS outbox_sent_at ON {outbox} (sent_at) WHERE status = 'sent'"
             ),
+            // Whether every relay went to sleep: inserts notify only then,
+            // since a transaction that notifies holds a database-wide lock
+            // through its commit (concurrent commits would queue on it).
+            format!(
+                "CREATE TABLE IF NOT EXISTS {relay_state} ( \
+                   one boolean PRIMARY KEY DEFAULT true CHECK (one), \
+                   idle boolean NOT NULL DEFAULT true)"
+            ),
+            format!(
+                "INSERT INTO {relay_state} (one, idle) VALUES (true, true) ON CONFLICT DO NOTHING"
+            ),
             format!(
                 "CREATE OR REPLACE FUNCTION \"{schema}\".outbox_notify() RETURNS trigger \
-                 LANGUAGE plpgsql AS $typebus$ BEGIN PERFORM pg_notify('{channel}', ''); RETURN NULL; END $typebus$"
+                 LANGUAGE plpgsql AS $typebus$ BEGIN \
+                 IF EXISTS (SELECT 1 FROM {relay_state} WHERE idle) THEN PERFORM pg_notify('{channel}', ''); END IF; \
+                 RETURN NULL; END $typebus$"
             ),
             format!(
                 "DO $typebus$ BEGIN \
