@@ -1,6 +1,9 @@
 //! Delivery semantics over a real nats-server: redelivery after ack_wait,
 //! nak delays, term, panics, abandoned handlers, max_deliver.
 
+// Tests and their helpers unwrap: a failure should stop the test.
+#![allow(clippy::unwrap_used)]
+
 mod nats_support;
 
 use std::time::Duration;

@@ -2,6 +2,9 @@
 //! while 10,000 events are published and consumed. Every event whose
 //! publish returned Ok is handled, and the stream stores none twice.
 
+// Tests and their helpers unwrap: a failure should stop the test.
+#![allow(clippy::unwrap_used)]
+
 mod nats_support;
 
 use std::collections::{HashMap, HashSet};

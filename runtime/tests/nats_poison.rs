@@ -1,6 +1,9 @@
 //! Poison messages over a real nats-server: each lands on the dead-letter
 //! subject with its reason; the good events around them keep flowing.
 
+// Tests and their helpers unwrap: a failure should stop the test.
+#![allow(clippy::unwrap_used)]
+
 mod nats_support;
 
 use std::time::Duration;

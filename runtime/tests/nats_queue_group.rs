@@ -1,6 +1,9 @@
 //! Queue-group semantics over a real nats-server: instances of one service
 //! share the work; a slow handler keeps its event with in-progress acks.
 
+// Tests and their helpers unwrap: a failure should stop the test.
+#![allow(clippy::unwrap_used)]
+
 mod nats_support;
 
 use std::collections::HashMap;

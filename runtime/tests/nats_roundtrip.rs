@@ -2,6 +2,9 @@
 //! exactly the JSON the old services sent, with typebus headers, and comes
 //! back typed; provisioning is idempotent and reports conflicts.
 
+// Tests and their helpers unwrap: a failure should stop the test.
+#![allow(clippy::unwrap_used)]
+
 mod nats_support;
 
 use std::time::Duration;

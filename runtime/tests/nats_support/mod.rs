@@ -231,7 +231,7 @@ impl<E: Event + Clone> Probe<E> {
     }
 
     pub fn calls(&self) -> Vec<Call<E>> {
-        self.calls.lock().unwrap().clone()
+        self.calls.lock().expect("calls lock").clone()
     }
 
     pub fn calls_handle(&self) -> Arc<Mutex<Vec<Call<E>>>> {
@@ -260,7 +260,7 @@ impl<E: Event + Clone> Listener for Probe<E> {
 
     async fn on_message(&self, event: E, delivery: &Delivery) -> Result<(), HandlerError> {
         let act = (self.decide)(&event, delivery);
-        self.calls.lock().unwrap().push(Call {
+        self.calls.lock().expect("calls lock").push(Call {
             event,
             delivery: delivery.clone(),
             at: Instant::now(),
