@@ -99,8 +99,7 @@ impl Diagnostics {
     /// The recorded problems sorted by file, line and column (stable for
     /// problems at one place).
     pub fn into_sorted(mut self) -> Vec<Diagnostic> {
-        self.items
-            .sort_by(|a, b| a.location.cmp(&b.location));
+        self.items.sort_by(|a, b| a.location.cmp(&b.location));
         self.items
     }
 }

@@ -45,26 +45,26 @@ mod delivery;
 #[cfg(feature = "bus")]
 mod engine;
 #[cfg(feature = "bus")]
+pub mod error;
+#[cfg(feature = "bus")]
+pub mod headers;
+#[cfg(feature = "bus")]
 mod listener;
+#[cfg(feature = "bus")]
+pub mod memory;
 #[cfg(feature = "bus")]
 mod publisher;
 #[cfg(feature = "bus")]
 mod subject;
 #[cfg(feature = "bus")]
-pub mod error;
-#[cfg(feature = "bus")]
-pub mod headers;
-#[cfg(feature = "bus")]
-pub mod memory;
-#[cfg(feature = "bus")]
 pub mod transport;
 
 #[cfg(feature = "nats")]
 pub mod nats;
-#[cfg(feature = "testing")]
-pub mod testing;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use decode::{DecodeError, UnknownSubject, UnknownValue, from_json};
 pub use event::Event;
@@ -80,18 +80,18 @@ pub use delivery::{Delivery, DeliveryInfo};
 #[cfg(feature = "bus")]
 pub use engine::{ListenerHandle, shutdown_all_on_signal, shutdown_signal};
 #[cfg(feature = "bus")]
-pub use listener::{
-    DeadLetterKind, Disposition, HandlerError, ListenOptions, Listener, consumer_name, dispose,
-};
-#[cfg(feature = "bus")]
-pub use publisher::{PendingPublish, PublishRetry, Publisher};
-#[cfg(feature = "bus")]
 pub use error::{
     AckError, AckErrorKind, ConnectError, ConnectErrorKind, ListenError, ListenErrorKind,
     ProvisionError, ProvisionErrorKind, PublishError, PublishErrorKind,
 };
 #[cfg(feature = "bus")]
 pub use headers::Headers;
+#[cfg(feature = "bus")]
+pub use listener::{
+    DeadLetterKind, Disposition, HandlerError, ListenOptions, Listener, consumer_name, dispose,
+};
+#[cfg(feature = "bus")]
+pub use publisher::{PendingPublish, PublishRetry, Publisher};
 #[cfg(feature = "bus")]
 pub use transport::{ProvisionOutcome, PublishAck, Storage, StreamConfig, Transport};
 
