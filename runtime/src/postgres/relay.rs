@@ -272,13 +272,15 @@ impl Relay {
         let table = self.outbox.schema().outbox_table();
         let limit = i64::try_from(self.batch_size).unwrap_or(i64::MAX);
         // The head of each record: no earlier row of its record is unsent.
+        // A correlated scalar subquery (an index probe per candidate row),
+        // which the planner cannot turn into an anti-join over the table.
         let heads = format!(
             "SELECT id, message_id, subject, headers::text AS headers, body, aggregate, attempts, status \
              FROM {table} AS o \
              WHERE status = 'pending' AND available_at <= now() \
-               AND (aggregate IS NULL OR NOT EXISTS ( \
-                 SELECT 1 FROM {table} AS e \
-                 WHERE e.aggregate = o.aggregate AND e.status <> 'sent' AND e.id < o.id)) \
+               AND (aggregate IS NULL OR id = ( \
+                 SELECT min(e.id) FROM {table} AS e \
+                 WHERE e.aggregate = o.aggregate AND e.status <> 'sent')) \
              ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"
         );
         let rows = sqlx::query(&heads)
