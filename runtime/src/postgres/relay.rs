@@ -48,8 +48,9 @@ use crate::transport::{OutgoingMessage, PublishAck, Transport};
 /// found rows, at once; otherwise when a `NOTIFY` from an insert arrives
 /// (`LISTEN` on [`Schema::channel`](super::Schema::channel)), or after
 /// [`poll_interval`](Self::poll_interval) as a fallback. Inserts notify
-/// only while the relays are idle (a flag the relays set before they
-/// sleep and clear when they find work): a transaction that notifies holds
+/// only while the relays are idle (a flag a relay sets once it found no
+/// work for a second, polling every 5 ms meanwhile, and clears when it
+/// finds work): a transaction that notifies holds
 /// a database-wide lock through its commit, which would queue every
 /// producer's commit behind the others under load. It holds one
 /// connection of its pool for `LISTEN` and takes another for each round:
@@ -83,6 +84,13 @@ pub struct RelayReport {
     /// Rows marked failed after a permanent failure.
     pub failed: usize,
 }
+
+/// How long a relay that found work keeps polling every [`BUSY_POLL`]
+/// before it marks itself idle and waits for notifications.
+const BUSY_LINGER: Duration = Duration::from_secs(1);
+
+/// The poll interval of a recently busy relay.
+const BUSY_POLL: Duration = Duration::from_millis(5);
 
 /// A claimed row.
 struct Claimed {
@@ -424,6 +432,7 @@ impl Relay {
         let mut last_prune = Instant::now();
         let mut failures: u32 = 0;
         let mut idle = false;
+        let mut last_work: Option<Instant> = None;
         while !*stop.borrow() {
             if listener.is_none() {
                 listener = listen(&self.pool, &channel).await;
@@ -431,10 +440,21 @@ impl Relay {
             let wait = match self.publish_batch().await {
                 Ok(report) if report.claimed > 0 => {
                     failures = 0;
+                    last_work = Some(Instant::now());
                     // Busy: inserts need not notify; go on at once.
                     if idle {
                         self.set_idle(false).await;
                         idle = false;
+                    }
+                    continue;
+                }
+                Ok(_) if !idle && last_work.is_some_and(|at| at.elapsed() < BUSY_LINGER) => {
+                    // Recently busy: poll briefly rather than have every
+                    // insert notify (and queue its commit behind the others).
+                    failures = 0;
+                    tokio::select! {
+                        _ = stop.changed() => break,
+                        () = tokio::time::sleep(BUSY_POLL) => {}
                     }
                     continue;
                 }
