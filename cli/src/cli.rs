@@ -5,14 +5,16 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Compile typebus event schemas into Rust, check checked-in code and the
-/// lock file in CI, and classify schema changes for compatibility.
+/// lock file in CI, classify schema changes for compatibility, export the
+/// schemas for other languages, and publish and listen from the terminal.
 ///
 /// Paths default to `typebus.toml`, looked up from the current directory
 /// upwards (`schemas = "schemas"`, `out = "generated/src/events.rs"`,
 /// relative to that file); flags override it.
 ///
-/// Exit status: 0 ok, 1 a check or compatibility rule failed, 2 a usage
-/// error or invalid schemas.
+/// Exit status: 0 ok, 1 a check or compatibility rule failed (or a payload
+/// did not fit its schema, or NATS refused it), 2 a usage error or invalid
+/// schemas.
 #[derive(Debug, Parser)]
 #[command(name = "typebus", version, max_term_width = 100)]
 pub(crate) struct Cli {
@@ -38,6 +40,80 @@ pub(crate) enum Command {
     /// AsyncAPI).
     #[command(subcommand)]
     Export(ExportCommand),
+    /// Print the JSON Schema of the schema-file format itself (for editors:
+    /// `# yaml-language-server: $schema=typebus-schema.json`).
+    Schema(SchemaFormatArgs),
+    /// Validate a JSON payload against its event's schema and publish it to
+    /// NATS JetStream with the typebus headers. Exit 1 when the payload does
+    /// not fit the schema or the server refuses it.
+    Publish(PublishArgs),
+    /// Print every event on SUBJECTs (default: all) decoded against the
+    /// schemas, with its delivery info; undecodable messages are shown as such.
+    Listen(ListenArgs),
+}
+
+/// `typebus schema`.
+#[derive(Debug, Args)]
+pub(crate) struct SchemaFormatArgs {
+    /// The file to write (only when changed) [default: standard output]
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+}
+
+/// The NATS server(s) to talk to.
+#[derive(Debug, Args)]
+pub(crate) struct ServerArgs {
+    /// NATS server URL, e.g. nats://user:pass@host:4222; repeat it for
+    /// the servers of a cluster
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "NATS_URL",
+        default_value = "nats://127.0.0.1:4222",
+        value_delimiter = ','
+    )]
+    pub(crate) url: Vec<String>,
+}
+
+/// `typebus publish`.
+#[derive(Debug, Args)]
+pub(crate) struct PublishArgs {
+    #[command(flatten)]
+    pub(crate) schemas: SchemaArgs,
+    #[command(flatten)]
+    pub(crate) server: ServerArgs,
+    /// The event's subject, e.g. ticket:created
+    #[arg(value_name = "SUBJECT")]
+    pub(crate) subject: String,
+    /// The payload: JSON text, `@FILE` to read a file, `@-` for standard
+    /// input
+    #[arg(long, value_name = "JSON|@FILE")]
+    pub(crate) data: String,
+    /// The message id JetStream deduplicates on [default: a new unique id]
+    #[arg(long, value_name = "ID")]
+    pub(crate) msg_id: Option<String>,
+}
+
+/// `typebus listen`.
+#[derive(Debug, Args)]
+pub(crate) struct ListenArgs {
+    #[command(flatten)]
+    pub(crate) schemas: SchemaArgs,
+    #[command(flatten)]
+    pub(crate) server: ServerArgs,
+    /// The subjects to listen on [default: every subject of the schemas]
+    #[arg(value_name = "SUBJECT")]
+    pub(crate) subjects: Vec<String>,
+    /// Keep the position in a durable consumer of this name (acked messages
+    /// are not shown again); without it, an ephemeral consumer
+    #[arg(long, value_name = "NAME")]
+    pub(crate) durable: Option<String>,
+    /// Start with the oldest stored message instead of new ones
+    #[arg(long)]
+    pub(crate) all: bool,
+    /// Exit after this many messages
+    #[arg(long, value_name = "N")]
+    pub(crate) count: Option<u64>,
 }
 
 /// `typebus export <FORMAT>`.

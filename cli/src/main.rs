@@ -6,6 +6,10 @@
 //! - `typebus lock`: records new (subject, version) shapes in the lock file.
 //! - `typebus diff --against DIR|GIT-REV`: classifies every change.
 //! - `typebus export jsonschema|typescript|asyncapi`: the schemas for other languages and tools.
+//! - `typebus schema`: the JSON Schema of the schema-file format (for editors).
+//! - `typebus publish SUBJECT --data JSON`: a payload checked against its
+//!   schema, published with the typebus headers.
+//! - `typebus listen [SUBJECT...]`: live events, decoded against the schemas.
 //!
 //! Exit status: 0 ok, 1 a check or compatibility rule failed, 2 a usage
 //! error or invalid schemas (diagnostics exactly as codegen renders them).
@@ -15,7 +19,9 @@ mod commands;
 mod config;
 mod error;
 mod git;
+mod nats;
 mod output;
+mod payload;
 
 use std::process::ExitCode;
 
@@ -34,6 +40,9 @@ fn main() -> ExitCode {
         Command::Lock(args) => commands::lock::run(args),
         Command::Diff(args) => commands::diff::run(args),
         Command::Export(command) => commands::export::run(command),
+        Command::Schema(args) => commands::schema::run(args),
+        Command::Publish(args) => commands::publish::run(args),
+        Command::Listen(args) => commands::listen::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -26,6 +26,8 @@ pub mod ident;
 mod load;
 pub mod lock;
 pub mod model;
+#[cfg(feature = "schema-format")]
+pub mod schema_format;
 mod validate;
 mod write;
 

@@ -17,6 +17,8 @@
 //! followed, each directory at most once.
 
 pub(crate) mod raw;
+#[cfg(feature = "schema-format")]
+mod raw_schema;
 
 use std::collections::BTreeSet;
 use std::fs;

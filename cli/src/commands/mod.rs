@@ -5,7 +5,10 @@ pub(crate) mod check;
 pub(crate) mod diff;
 pub(crate) mod export;
 pub(crate) mod generate;
+pub(crate) mod listen;
 pub(crate) mod lock;
+pub(crate) mod publish;
+pub(crate) mod schema;
 
 use typebus_codegen::model::{Location, Model};
 use typebus_codegen::{Generated, SchemaSet};

@@ -65,6 +65,7 @@ impl Project {
         cmd.current_dir(dir)
             .args(args)
             .env_remove("CLICOLOR_FORCE")
+            .env_remove("NATS_URL")
             .env("NO_COLOR", "1");
         cmd
     }

@@ -11,6 +11,7 @@ fn golden(name: &str, args: &[&str]) {
         .args(args)
         .env("NO_COLOR", "1")
         .env("COLUMNS", "100")
+        .env_remove("NATS_URL")
         .assert()
         .code(0);
     let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
@@ -51,6 +52,21 @@ fn help_check() {
 #[test]
 fn help_lock() {
     golden("lock", &["lock", "--help"]);
+}
+
+#[test]
+fn help_schema() {
+    golden("schema", &["schema", "--help"]);
+}
+
+#[test]
+fn help_publish() {
+    golden("publish", &["publish", "--help"]);
+}
+
+#[test]
+fn help_listen() {
+    golden("listen", &["listen", "--help"]);
 }
 
 #[test]

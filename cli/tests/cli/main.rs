@@ -13,3 +13,5 @@ mod export_typescript;
 mod generate;
 mod help;
 mod lock;
+mod nats;
+mod schema;

@@ -10,77 +10,114 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
-/// One schema file: `types:` and `events:`, both optional.
+/// A typebus schema file: shared `types` and `events`, both optional. Names
+/// are global across the files of a schema directory.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping with `types` and `events`")]
+#[cfg_attr(
+    feature = "schema-format",
+    derive(schemars::JsonSchema),
+    schemars(rename = "SchemaFile", title = "typebus schema file")
+)]
 pub(crate) struct RawFile {
-    /// Shared types, by name, in file order.
+    /// Shared types (structs and enums) by name, in UpperCamelCase.
     #[serde(default)]
+    #[cfg_attr(feature = "schema-format", schemars(with = "OrderedMap<RawType>"))]
     pub(crate) types: Option<OrderedMap<RawType>>,
-    /// Events, by name, in file order.
+    /// Events by name, in UpperCamelCase (the generated struct's name).
     #[serde(default)]
+    #[cfg_attr(feature = "schema-format", schemars(with = "OrderedMap<RawEvent>"))]
     pub(crate) events: Option<OrderedMap<RawEvent>>,
 }
 
-/// A shared type: an enum (`enum:`, `open:`) or a struct (`fields:`).
-/// Which one it is, and that it is not both, is checked by `validate`.
+/// A shared type: an enum (`enum:`, optionally `open: true`) or a struct
+/// (`fields:`), never both. Which one it is is checked by `validate`.
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
     expecting = "a type: a mapping with `enum` or `fields`"
 )]
+#[cfg_attr(
+    feature = "schema-format",
+    derive(schemars::JsonSchema),
+    schemars(rename = "Type")
+)]
 pub(crate) struct RawType {
-    /// Free text.
+    /// Free text; becomes the generated type's documentation.
     #[serde(default)]
+    #[cfg_attr(feature = "schema-format", schemars(with = "String"))]
     pub(crate) description: Option<Spanned<String>>,
-    /// The wire values of an enum.
+    /// An enum: its wire values (unique, non-empty strings).
     #[serde(default, rename = "enum")]
+    #[cfg_attr(
+        feature = "schema-format",
+        schemars(with = "Vec<String>", length(min = 1))
+    )]
     pub(crate) values: Option<Spanned<Vec<Spanned<String>>>>,
-    /// Whether an enum keeps unknown values.
+    /// An enum only: `true` keeps values this schema does not list
+    /// (`Other(String)`) instead of rejecting them.
     #[serde(default)]
+    #[cfg_attr(feature = "schema-format", schemars(with = "bool"))]
     pub(crate) open: Option<Spanned<bool>>,
-    /// The fields of a struct, in wire order.
+    /// A struct: its fields by wire name, in wire order.
     #[serde(default)]
+    #[cfg_attr(feature = "schema-format", schemars(with = "OrderedMap<RawField>"))]
     pub(crate) fields: Option<Spanned<OrderedMap<Spanned<RawField>>>>,
 }
 
-/// An event.
+/// An event: its subject, contract version and payload fields.
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
     expecting = "an event: a mapping with `subject`, `version` and `fields`"
 )]
+#[cfg_attr(feature = "schema-format", derive(schemars::JsonSchema), schemars(rename = "Event", extend("required" = ["subject", "version", "fields"])))]
 pub(crate) struct RawEvent {
-    /// The NATS subject (required; its absence is reported by `validate`,
-    /// at the event's name, together with every other problem).
+    /// The NATS subject the event is published on, e.g. `ticket:created`:
+    /// literal, no wildcards (`*`, `>`), no whitespace, no empty tokens.
+    /// (When it is missing, `validate` reports it at the event's name.)
     #[serde(default)]
+    #[cfg_attr(feature = "schema-format", schemars(with = "String", length(min = 1)))]
     pub(crate) subject: Option<Spanned<String>>,
-    /// The contract version (required, >= 1).
+    /// The contract version, from 1; bump it when the payload shape changes
+    /// (the lock file records every released version's shape).
     #[serde(default)]
+    #[cfg_attr(feature = "schema-format", schemars(with = "u32", range(min = 1)))]
     pub(crate) version: Option<Spanned<i64>>,
-    /// Free text.
+    /// Free text; becomes the generated struct's documentation.
     #[serde(default)]
+    #[cfg_attr(feature = "schema-format", schemars(with = "String"))]
     pub(crate) description: Option<Spanned<String>>,
-    /// Per-record ordering.
+    /// Per-record ordering: which fields hold the record's id and its
+    /// sequence number (the ordering guard applies each step once, in order).
     #[serde(default)]
+    #[cfg_attr(feature = "schema-format", schemars(with = "RawAggregate"))]
     pub(crate) aggregate: Option<Spanned<RawAggregate>>,
-    /// The payload fields, in wire order (required; may be `{}`).
+    /// The payload fields by wire name, in wire order (may be `{}`).
     #[serde(default)]
+    #[cfg_attr(feature = "schema-format", schemars(with = "OrderedMap<RawField>"))]
     pub(crate) fields: Option<Spanned<OrderedMap<Spanned<RawField>>>>,
 }
 
-/// `aggregate: { id: FIELD, sequence: FIELD, name: NAME }`.
+/// Per-record ordering: `aggregate: { id: FIELD, sequence: FIELD, name: NAME }`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping with `id` and `sequence`")]
+#[cfg_attr(feature = "schema-format", derive(schemars::JsonSchema), schemars(rename = "Aggregate", extend("required" = ["id", "sequence"])))]
 pub(crate) struct RawAggregate {
-    /// The field holding the record id (required).
+    /// The field holding the record's id (a `string` or `uuid` field).
     #[serde(default)]
+    #[cfg_attr(feature = "schema-format", schemars(with = "String"))]
     pub(crate) id: Option<Spanned<String>>,
-    /// The field holding the per-record sequence number (required).
+    /// The field holding the record's sequence number (an unsigned integer
+    /// field, up by exactly 1 per event of the record).
     #[serde(default)]
+    #[cfg_attr(feature = "schema-format", schemars(with = "String"))]
     pub(crate) sequence: Option<Spanned<String>>,
-    /// The key space shared by several events of one record.
+    /// The key space, when several events share one record's sequence (for
+    /// example `ticket` for ticket:created and ticket:updated); defaults to
+    /// the subject.
     #[serde(default)]
+    #[cfg_attr(feature = "schema-format", schemars(with = "String"))]
     pub(crate) name: Option<Spanned<String>>,
 }
 
@@ -97,18 +134,27 @@ pub(crate) enum RawField {
 /// The mapping form of a field.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping with `type`")]
+#[cfg_attr(feature = "schema-format", derive(schemars::JsonSchema), schemars(rename = "FieldSpec", extend("required" = ["type"])))]
 pub(crate) struct RawFieldSpec {
-    /// The type expression (required).
+    /// The field's type expression.
     #[serde(default, rename = "type")]
+    #[cfg_attr(
+        feature = "schema-format",
+        schemars(with = "super::raw_schema::TypeExpr")
+    )]
     pub(crate) ty: Option<Spanned<String>>,
-    /// Free text.
+    /// Free text; becomes the field's documentation.
     #[serde(default)]
+    #[cfg_attr(feature = "schema-format", schemars(with = "String"))]
     pub(crate) description: Option<Spanned<String>>,
-    /// The value used when the field is missing (`null` is kept as a value).
+    /// The value used when the field is missing from a payload; it must fit
+    /// the field's type.
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "schema-format", schemars(with = "RawValue"))]
     pub(crate) default: Option<Spanned<RawValue>>,
     /// `true`, `false`, or a note saying what to use instead.
     #[serde(default)]
+    #[cfg_attr(feature = "schema-format", schemars(with = "RawDeprecated"))]
     pub(crate) deprecated: Option<Spanned<RawDeprecated>>,
 }
 

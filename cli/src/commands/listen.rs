@@ -1,0 +1,292 @@
+//! `typebus listen [SUBJECT...]`: every event on the subjects, decoded
+//! against the schemas and pretty-printed with its delivery info. A message
+//! that does not decode (not JSON, does not fit its schema, a subject or
+//! contract version the schemas do not know) is shown as undecodable with
+//! its raw body; it never stops the listener.
+//!
+//! Without `--durable`, each stream gets an ephemeral consumer (removed by
+//! the server a minute after the listener goes away) that starts at new
+//! messages, or at the oldest with `--all`. With `--durable NAME`, the
+//! consumer keeps its position across runs.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use anstream::{eprintln, println};
+use async_nats::jetstream::{self, consumer::pull};
+use futures_util::StreamExt as _;
+use typebus::headers::names;
+
+use crate::cli::ListenArgs;
+use crate::config::Paths;
+use crate::error::CliError;
+use crate::output::{BOLD, ERROR, NOTE, OK};
+use crate::payload::Payloads;
+
+/// Listens until `--count` messages were shown, or Ctrl-C.
+pub(crate) fn run(args: &ListenArgs) -> Result<(), CliError> {
+    let paths = Paths::resolve(args.schemas.schemas.as_deref(), None)?;
+    let payloads = Payloads::new(&super::model(&paths.schemas)?)?;
+    let subjects: Vec<String> = if args.subjects.is_empty() {
+        payloads.subjects().map(str::to_owned).collect()
+    } else {
+        for subject in &args.subjects {
+            if payloads.event(subject).is_none() {
+                return Err(payloads.unknown_subject(subject));
+            }
+        }
+        args.subjects.clone()
+    };
+    crate::nats::block_on(async {
+        let transport = crate::nats::connect(&args.server).await?;
+        let js = transport.jetstream();
+        let mut streams = BTreeSet::new();
+        let mut sources = Vec::with_capacity(subjects.len());
+        for subject in &subjects {
+            let stream = js
+                .stream_by_subject(subject.as_str())
+                .await
+                .map_err(|err| {
+                    CliError::Failed(format!("no stream stores subject `{subject}`: {err}"))
+                })?;
+            let durable = args
+                .durable
+                .as_ref()
+                .map(|name| durable_name(name, subject, subjects.len()));
+            sources.push(
+                consume(js, &stream, subject, durable, args.all)
+                    .await?
+                    .boxed(),
+            );
+            streams.insert(stream);
+        }
+        eprintln!(
+            "{NOTE}listening{NOTE:#} on {} ({})",
+            subjects.join(", "),
+            streams.into_iter().collect::<Vec<_>>().join(", ")
+        );
+        let mut messages = futures_util::stream::select_all(sources);
+        let mut shown = 0u64;
+        while args.count.is_none_or(|count| shown < count) {
+            let next = tokio::select! {
+                next = messages.next() => next,
+                _ = tokio::signal::ctrl_c() => break,
+            };
+            let message = match next {
+                None => break,
+                Some(Ok(message)) => message,
+                Some(Err(err)) => {
+                    eprintln!("{ERROR}warning:{ERROR:#} {err}");
+                    continue;
+                }
+            };
+            println!("{}", render(&message, &payloads));
+            shown += 1;
+            if let Err(err) = message.ack().await {
+                eprintln!("{ERROR}warning:{ERROR:#} cannot ack: {err}");
+            }
+        }
+        transport.close().await;
+        Ok(())
+    })
+}
+
+/// The durable consumer's name for `subject`: `name` itself when it is the
+/// only subject, else `name` and the subject with every character a consumer
+/// name cannot hold replaced by `_` (`orders-ticket_created`).
+fn durable_name(name: &str, subject: &str, subjects: usize) -> String {
+    if subjects == 1 {
+        return name.to_owned();
+    }
+    let subject: String = subject
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{name}-{subject}")
+}
+
+/// Creates (or, with a durable name, binds to) the consumer of one subject
+/// (nats-server 2.9 filters a consumer on one subject).
+async fn consume(
+    js: &jetstream::Context,
+    stream: &str,
+    subject: &str,
+    durable: Option<String>,
+    all: bool,
+) -> Result<pull::Stream, CliError> {
+    let failed = |err: &dyn std::fmt::Display| {
+        CliError::Failed(format!(
+            "cannot listen on {subject} (stream {stream}): {err}"
+        ))
+    };
+    let stream_handle = js.get_stream(stream).await.map_err(|e| failed(&e))?;
+    let config = pull::Config {
+        durable_name: durable.clone(),
+        name: durable.clone(),
+        filter_subject: subject.to_owned(),
+        deliver_policy: if all {
+            jetstream::consumer::DeliverPolicy::All
+        } else {
+            jetstream::consumer::DeliverPolicy::New
+        },
+        ack_policy: jetstream::consumer::AckPolicy::Explicit,
+        inactive_threshold: if durable.is_some() {
+            Duration::ZERO
+        } else {
+            Duration::from_secs(60)
+        },
+        description: Some("typebus listen".to_owned()),
+        ..Default::default()
+    };
+    let consumer = match &durable {
+        Some(name) => stream_handle.get_or_create_consumer(name, config).await,
+        None => stream_handle.create_consumer(config).await,
+    }
+    .map_err(|e| failed(&e))?;
+    consumer.messages().await.map_err(|e| failed(&e))
+}
+
+/// One message: a heading with subject, event, version and delivery info,
+/// then the payload pretty-printed (or the raw body of an undecodable one).
+fn render(message: &jetstream::Message, payloads: &Payloads) -> String {
+    let subject = message.subject.as_str();
+    let header = |name: &str| {
+        message
+            .headers
+            .as_ref()
+            .and_then(|headers| headers.get(name))
+            .map(|value| value.as_str().to_owned())
+    };
+    let mut delivery = String::new();
+    if let Ok(info) = message.info() {
+        let _ = write!(
+            delivery,
+            "{} #{}, delivery {}, published {}",
+            info.stream,
+            info.stream_sequence,
+            info.delivered,
+            info.published
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        );
+    }
+    if let Some(id) = header(names::MSG_ID) {
+        let _ = write!(delivery, ", msg-id {id}");
+    }
+    let decoded = decode(
+        subject,
+        header(names::VERSION).as_deref(),
+        &message.payload,
+        payloads,
+    );
+    match decoded {
+        Ok((heading, pretty)) => {
+            format!("{BOLD}{subject}{BOLD:#} {OK}{heading}{OK:#} ({delivery})\n{pretty}")
+        }
+        Err(reason) => format!(
+            "{BOLD}{subject}{BOLD:#} {ERROR}undecodable:{ERROR:#} {reason} ({delivery})\n{}",
+            String::from_utf8_lossy(&message.payload)
+        ),
+    }
+}
+
+/// `("TicketCreated v1", pretty JSON)`, or why the body does not decode.
+fn decode(
+    subject: &str,
+    version_header: Option<&str>,
+    body: &[u8],
+    payloads: &Payloads,
+) -> Result<(String, String), String> {
+    let event = payloads
+        .event(subject)
+        .ok_or_else(|| format!("no event in the schemas has subject `{subject}`"))?;
+    if let Some(version) = version_header
+        && version != event.version.to_string()
+    {
+        return Err(format!(
+            "contract version {version}, the schemas have {} v{}",
+            event.name, event.version
+        ));
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|err| format!("the body is not JSON: {err}"))?;
+    if let Err(mismatches) = payloads.check(event, &value) {
+        let list: Vec<String> = mismatches.iter().map(ToString::to_string).collect();
+        return Err(format!(
+            "invalid {} v{} payload {}",
+            event.name,
+            event.version,
+            list.join("; ")
+        ));
+    }
+    let pretty = serde_json::to_string_pretty(&value)
+        .unwrap_or_else(|_| unreachable!("a JSON value always serializes"));
+    Ok((format!("{} v{}", event.name, event.version), pretty))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payloads() -> Payloads {
+        let set = typebus_codegen::SchemaSet::from_sources(
+            "schemas",
+            [(
+                "t.yaml",
+                "events:\n  TicketCreated:\n    subject: ticket:created\n    version: 1\n    fields:\n      id: string\n      price: f64\n",
+            )],
+        )
+        .unwrap();
+        Payloads::new(&set.validate().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_fitting_body_is_pretty_printed() {
+        let (heading, pretty) = decode(
+            "ticket:created",
+            Some("1"),
+            br#"{"id":"t1","price":20}"#,
+            &payloads(),
+        )
+        .unwrap();
+        assert_eq!(heading, "TicketCreated v1");
+        assert_eq!(pretty, "{\n  \"id\": \"t1\",\n  \"price\": 20\n}");
+    }
+
+    #[test]
+    fn durable_names_per_subject_are_valid_consumer_names() {
+        assert_eq!(durable_name("orders", "ticket:created", 1), "orders");
+        assert_eq!(
+            durable_name("orders", "ticket:created", 2),
+            "orders-ticket_created"
+        );
+        assert_eq!(durable_name("o", "a.b c>", 3), "o-a_b_c_");
+    }
+
+    #[test]
+    fn undecodable_bodies_say_why() {
+        let p = payloads();
+        let not_json = decode("ticket:created", None, b"{oops", &p).unwrap_err();
+        assert!(not_json.starts_with("the body is not JSON"), "{not_json}");
+        let mismatch =
+            decode("ticket:created", None, br#"{"id":"t1","price":"x"}"#, &p).unwrap_err();
+        assert!(
+            mismatch.starts_with("invalid TicketCreated v1 payload at $.price:"),
+            "{mismatch}"
+        );
+        let version =
+            decode("ticket:created", Some("2"), br#"{"id":"t1","price":1}"#, &p).unwrap_err();
+        assert_eq!(
+            version,
+            "contract version 2, the schemas have TicketCreated v1"
+        );
+        let unknown = decode("ticket:sold", None, b"{}", &p).unwrap_err();
+        assert!(unknown.contains("`ticket:sold`"), "{unknown}");
+    }
+}

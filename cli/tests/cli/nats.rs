@@ -1,0 +1,381 @@
+//! `typebus publish` and `typebus listen` against a real nats-server with
+//! the repo's ticketing schemas: payloads are checked before anything is
+//! sent, published with the typebus headers, and shown decoded (or as
+//! undecodable) with their delivery info.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use typebus::nats::{ConnectOptions, NatsTransport};
+use typebus::testing::NatsServer;
+use typebus::{StreamConfig, Transport as _};
+
+use crate::common::{Project, output};
+
+const TICKET: &str = r#"{"id":"t1","version":0,"title":"concert","price":20,"userId":"u1"}"#;
+
+fn repo_schemas() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas")
+}
+
+/// A server with one `EVENTS` stream holding every ticketing subject, and a
+/// JetStream context on it.
+struct Fixture {
+    server: NatsServer,
+    project: Project,
+    runtime: tokio::runtime::Runtime,
+    transport: NatsTransport,
+}
+
+impl Fixture {
+    fn start() -> Self {
+        let server = NatsServer::start().expect("nats-server starts");
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let transport = runtime.block_on(async {
+            let transport = NatsTransport::connect(ConnectOptions::new(server.url()))
+                .await
+                .unwrap();
+            let subjects = [
+                "ticket:created",
+                "ticket:updated",
+                "order:created",
+                "order:cancelled",
+                "expiration:complete",
+                "payment:created",
+            ];
+            transport
+                .provision(&StreamConfig::new(subjects))
+                .await
+                .unwrap();
+            transport
+        });
+        Fixture {
+            server,
+            project: Project::new(),
+            runtime,
+            transport,
+        }
+    }
+
+    /// `typebus ARGS --schemas <repo>/schemas --url <server>`.
+    fn typebus(&self, args: &[&str]) -> assert_cmd::Command {
+        let schemas = repo_schemas();
+        let url = self.server.url();
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--schemas", schemas.to_str().unwrap(), "--url", &url]);
+        let mut cmd = self.project.typebus(&all);
+        cmd.timeout(Duration::from_secs(60));
+        cmd
+    }
+
+    /// The stored message at `sequence` of the stream: subject, headers, body.
+    fn stored(&self, sequence: u64) -> (String, Vec<(String, String)>, String) {
+        self.runtime.block_on(async {
+            let stream = self
+                .transport
+                .jetstream()
+                .get_stream("EVENTS")
+                .await
+                .unwrap();
+            let raw = stream.get_raw_message(sequence).await.unwrap();
+            let mut headers: Vec<(String, String)> = raw
+                .headers
+                .iter()
+                .flat_map(|(name, values)| {
+                    values
+                        .iter()
+                        .map(move |v| (name.to_string(), v.as_str().to_owned()))
+                })
+                .collect();
+            headers.sort();
+            (
+                raw.subject.to_string(),
+                headers,
+                String::from_utf8(raw.payload.to_vec()).unwrap(),
+            )
+        })
+    }
+
+    fn stored_count(&self) -> u64 {
+        self.runtime.block_on(async {
+            let mut stream = self
+                .transport
+                .jetstream()
+                .get_stream("EVENTS")
+                .await
+                .unwrap();
+            stream.info().await.unwrap().state.messages
+        })
+    }
+
+    /// Publishes `body` on `subject` without the CLI (and without checks).
+    fn publish_raw(&self, subject: &str, body: &str) {
+        self.runtime.block_on(async {
+            self.transport
+                .jetstream()
+                .publish(subject.to_owned(), body.to_owned().into())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        });
+    }
+}
+
+#[test]
+fn publish_sends_a_fitting_payload_with_the_typebus_headers() {
+    let fx = Fixture::start();
+    let assert = fx
+        .typebus(&[
+            "publish",
+            "ticket:created",
+            "--data",
+            TICKET,
+            "--msg-id",
+            "m-1",
+        ])
+        .assert()
+        .code(0);
+    let (stdout, _) = output(&assert);
+    assert_eq!(
+        stdout,
+        "published ticket:created v1 msg-id m-1 to EVENTS #1\n"
+    );
+    let (subject, headers, body) = fx.stored(1);
+    assert_eq!(subject, "ticket:created");
+    assert_eq!(
+        headers,
+        [
+            ("Nats-Msg-Id".to_owned(), "m-1".to_owned()),
+            ("Typebus-Event".to_owned(), "TicketCreated".to_owned()),
+            ("Typebus-Version".to_owned(), "1".to_owned()),
+        ]
+    );
+    let sent: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        sent,
+        serde_json::from_str::<serde_json::Value>(TICKET).unwrap()
+    );
+
+    // The same message id again: the stream keeps one copy.
+    let assert = fx
+        .typebus(&[
+            "publish",
+            "ticket:created",
+            "--data",
+            TICKET,
+            "--msg-id",
+            "m-1",
+        ])
+        .assert()
+        .code(0);
+    assert_eq!(
+        output(&assert).0,
+        "duplicate ticket:created v1 msg-id m-1: already stored in EVENTS #1\n"
+    );
+
+    // From a file, with a fresh message id.
+    fx.project.write("ticket.json", TICKET);
+    fx.typebus(&["publish", "ticket:created", "--data", "@ticket.json"])
+        .assert()
+        .code(0);
+    assert_eq!(fx.stored_count(), 2);
+}
+
+#[test]
+fn publish_refuses_a_mismatch_at_its_json_path_and_sends_nothing() {
+    let fx = Fixture::start();
+    let bad = r#"{"id":"t1","version":-1,"title":"concert","price":"20"}"#;
+    let assert = fx
+        .typebus(&["publish", "ticket:created", "--data", bad])
+        .assert()
+        .code(1);
+    let (stdout, stderr) = output(&assert);
+    assert_eq!(stdout, "");
+    assert!(
+        stderr.contains(
+            "error: invalid TicketCreated v1 payload at $.price: want number, but got string"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("at $.version: "), "{stderr}");
+    assert!(
+        stderr.contains("at $: missing properties 'userId'"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "--data does not fit TicketCreated (ticket:created): 3 problems; nothing was published"
+        ),
+        "{stderr}"
+    );
+
+    let assert = fx
+        .typebus(&["publish", "ticket:created", "--data", "{\"id\": tru}"])
+        .assert()
+        .code(1);
+    let stderr = output(&assert).1;
+    assert!(
+        stderr.contains("--data is not valid JSON: expected ident at line 1 column 11"),
+        "{stderr}"
+    );
+
+    let assert = fx
+        .typebus(&["publish", "ticket:sold", "--data", TICKET])
+        .assert()
+        .code(2);
+    let stderr = output(&assert).1;
+    assert!(
+        stderr.contains("no event in the schemas has subject `ticket:sold`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ticket:created"), "{stderr}");
+
+    assert_eq!(fx.stored_count(), 0);
+}
+
+#[test]
+fn publish_without_a_server_fails_clearly() {
+    let fx = Fixture::start();
+    let port = fx.server.port();
+    drop(fx);
+    let project = Project::new();
+    let schemas = repo_schemas();
+    let url = format!("nats://user:hunter2@127.0.0.1:{port}");
+    let assert = project
+        .typebus(&[
+            "publish",
+            "ticket:created",
+            "--data",
+            TICKET,
+            "--schemas",
+            schemas.to_str().unwrap(),
+            "--url",
+            &url,
+        ])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .code(1);
+    let stderr = output(&assert).1;
+    assert!(stderr.contains("cannot connect to NATS"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "the password leaks: {stderr}");
+}
+
+#[test]
+fn listen_shows_events_decoded_and_undecodable_ones_as_such() {
+    let fx = Fixture::start();
+    fx.typebus(&[
+        "publish",
+        "ticket:created",
+        "--data",
+        TICKET,
+        "--msg-id",
+        "m-1",
+    ])
+    .assert()
+    .code(0);
+    fx.publish_raw("ticket:created", "not json");
+    fx.publish_raw(
+        "ticket:created",
+        r#"{"id":"t2","version":0,"title":"x","price":"1","userId":"u"}"#,
+    );
+    fx.publish_raw("order:created", "{}");
+
+    let assert = fx
+        .typebus(&["listen", "ticket:created", "--all", "--count", "3"])
+        .assert()
+        .code(0);
+    let (stdout, stderr) = output(&assert);
+    assert!(
+        stderr.contains("listening on ticket:created (EVENTS)"),
+        "{stderr}"
+    );
+    let blocks: Vec<&str> = stdout
+        .split("ticket:created ")
+        .filter(|b| !b.is_empty())
+        .collect();
+    assert_eq!(blocks.len(), 3, "{stdout}");
+    assert!(
+        blocks[0].starts_with("TicketCreated v1 (EVENTS #1, delivery 1, published "),
+        "{stdout}"
+    );
+    assert!(
+        blocks[0].contains(", msg-id m-1)\n{\n  \"id\": \"t1\",\n"),
+        "{stdout}"
+    );
+    assert!(
+        blocks[1].starts_with("undecodable: the body is not JSON: expected ident at line 1 column 2 (EVENTS #2, delivery 1"),
+        "{stdout}"
+    );
+    assert!(blocks[1].ends_with("\nnot json\n"), "{stdout}");
+    assert!(
+        blocks[2].starts_with("undecodable: invalid TicketCreated v1 payload at $.price: want number, but got string (EVENTS #3"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("order:created"), "{stdout}");
+}
+
+#[test]
+fn listen_all_subjects_by_default_and_a_durable_keeps_its_position() {
+    let fx = Fixture::start();
+    fx.typebus(&["publish", "ticket:created", "--data", TICKET])
+        .assert()
+        .code(0);
+    let expiration = r#"{"orderId":"o1"}"#;
+    fx.typebus(&["publish", "expiration:complete", "--data", expiration])
+        .assert()
+        .code(0);
+    let assert = fx
+        .typebus(&["listen", "--all", "--count", "2"])
+        .assert()
+        .code(0);
+    let stdout = output(&assert).0;
+    assert!(
+        stdout.contains("ticket:created TicketCreated v1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("expiration:complete ExpirationComplete v1"),
+        "{stdout}"
+    );
+
+    let first = fx
+        .typebus(&[
+            "listen",
+            "ticket:created",
+            "--durable",
+            "cli",
+            "--all",
+            "--count",
+            "1",
+        ])
+        .assert()
+        .code(0);
+    assert!(
+        output(&first).0.contains("(EVENTS #1,"),
+        "{}",
+        output(&first).0
+    );
+    fx.typebus(&["publish", "ticket:created", "--data", TICKET])
+        .assert()
+        .code(0);
+    let second = fx
+        .typebus(&[
+            "listen",
+            "ticket:created",
+            "--durable",
+            "cli",
+            "--count",
+            "1",
+        ])
+        .assert()
+        .code(0);
+    assert!(
+        output(&second).0.contains("(EVENTS #3,"),
+        "{}",
+        output(&second).0
+    );
+
+    let unknown = fx.typebus(&["listen", "ticket:sold"]).assert().code(2);
+    assert!(output(&unknown).1.contains("`ticket:sold`"));
+}
