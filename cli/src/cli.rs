@@ -104,9 +104,11 @@ pub(crate) struct ListenArgs {
     /// The subjects to listen on [default: every subject of the schemas]
     #[arg(value_name = "SUBJECT")]
     pub(crate) subjects: Vec<String>,
-    /// Keep the position in a durable consumer of this name (acked messages
-    /// are not shown again); without it, an ephemeral consumer
-    #[arg(long, value_name = "NAME")]
+    /// Listen as queue group GROUP with its durable consumers, which keep
+    /// their position across runs (acked messages are not shown again); not
+    /// a service's own group, whose messages it would take. Without it, an
+    /// ephemeral consumer
+    #[arg(long, value_name = "GROUP")]
     pub(crate) durable: Option<String>,
     /// Start with the oldest stored message instead of new ones
     #[arg(long)]
@@ -127,7 +129,33 @@ pub(crate) enum ExportCommand {
     Typescript(ExportTsArgs),
     /// An AsyncAPI 3.0 document: a channel per subject, a message per event
     /// with its payload schema and contract version, receive operations.
-    Asyncapi(ExportFileArgs),
+    Asyncapi(ExportAsyncapiArgs),
+}
+
+/// `export asyncapi`.
+#[derive(Debug, Args)]
+pub(crate) struct ExportAsyncapiArgs {
+    #[command(flatten)]
+    pub(crate) file: ExportFileArgs,
+    /// Describe the service listening in this queue group: every receive
+    /// operation gets the NATS binding `queue: GROUP`
+    #[arg(long, value_name = "GROUP", value_parser = parse_queue_group)]
+    pub(crate) queue_group: Option<String>,
+}
+
+/// A NATS queue group name: 1 to 255 characters, no whitespace, no `*`
+/// or `>`.
+fn parse_queue_group(text: &str) -> Result<String, String> {
+    if text.is_empty() || text.len() > 255 {
+        return Err("a queue group has 1 to 255 characters".to_owned());
+    }
+    if let Some(bad) = text
+        .chars()
+        .find(|c| c.is_whitespace() || matches!(c, '*' | '>'))
+    {
+        return Err(format!("a queue group cannot contain {bad:?}"));
+    }
+    Ok(text.to_owned())
 }
 
 /// `--schemas` and `--out FILE` for `export asyncapi`.

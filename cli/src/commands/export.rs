@@ -6,7 +6,7 @@ use std::path::Path;
 
 use typebus_codegen::export::{ExportedFile, asyncapi, jsonschema, typescript};
 
-use crate::cli::{ExportCommand, ExportFileArgs, SchemaArgs};
+use crate::cli::{ExportAsyncapiArgs, ExportCommand, SchemaArgs};
 use crate::config::Paths;
 use crate::error::CliError;
 use crate::output::OK;
@@ -44,10 +44,12 @@ fn write_dir(
 }
 
 /// `export asyncapi`: one document, to `--out` or standard output.
-fn asyncapi_document(args: &ExportFileArgs) -> Result<(), CliError> {
+fn asyncapi_document(args: &ExportAsyncapiArgs) -> Result<(), CliError> {
+    let queue_group = args.queue_group.as_deref();
+    let args = &args.file;
     let paths = Paths::resolve(args.schemas.schemas.as_deref(), None)?;
     let model = super::model(&paths.schemas)?;
-    let contents: String = asyncapi::export(&model)
+    let contents: String = asyncapi::export_for(&model, queue_group)
         .into_iter()
         .map(|file| file.contents)
         .collect();

@@ -6,8 +6,10 @@
 //!
 //! Without `--durable`, each stream gets an ephemeral consumer (removed by
 //! the server a minute after the listener goes away) that starts at new
-//! messages, or at the oldest with `--all`. With `--durable NAME`, the
-//! consumer keeps its position across runs.
+//! messages, or at the oldest with `--all`. With `--durable GROUP`, the
+//! listener binds the durable consumers a typebus listener in queue group
+//! GROUP would (`typebus::consumer_name`), which keep their position across
+//! runs.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -53,7 +55,7 @@ pub(crate) fn run(args: &ListenArgs) -> Result<(), CliError> {
             let durable = args
                 .durable
                 .as_ref()
-                .map(|name| durable_name(name, subject, subjects.len()));
+                .map(|group| typebus::consumer_name(group, subject));
             sources.push(
                 consume(js, &stream, subject, durable, args.all)
                     .await?
@@ -90,26 +92,6 @@ pub(crate) fn run(args: &ListenArgs) -> Result<(), CliError> {
         transport.close().await;
         Ok(())
     })
-}
-
-/// The durable consumer's name for `subject`: `name` itself when it is the
-/// only subject, else `name` and the subject with every character a consumer
-/// name cannot hold replaced by `_` (`orders-ticket_created`).
-fn durable_name(name: &str, subject: &str, subjects: usize) -> String {
-    if subjects == 1 {
-        return name.to_owned();
-    }
-    let subject: String = subject
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("{name}-{subject}")
 }
 
 /// Creates (or, with a durable name, binds to) the consumer of one subject
@@ -257,16 +239,6 @@ mod tests {
         .unwrap();
         assert_eq!(heading, "TicketCreated v1");
         assert_eq!(pretty, "{\n  \"id\": \"t1\",\n  \"price\": 20\n}");
-    }
-
-    #[test]
-    fn durable_names_per_subject_are_valid_consumer_names() {
-        assert_eq!(durable_name("orders", "ticket:created", 1), "orders");
-        assert_eq!(
-            durable_name("orders", "ticket:created", 2),
-            "orders-ticket_created"
-        );
-        assert_eq!(durable_name("o", "a.b c>", 3), "o-a_b_c_");
     }
 
     #[test]

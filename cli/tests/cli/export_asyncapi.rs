@@ -55,6 +55,59 @@ fn document_is_valid_asyncapi_3() {
 }
 
 #[test]
+fn a_queue_group_binds_every_receive_operation() {
+    let (validator, index) = asyncapi_validator();
+    let project = Project::new();
+    let schemas = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas");
+    let schemas = schemas.to_str().unwrap();
+    let assert = project
+        .typebus(&[
+            "export",
+            "asyncapi",
+            "--schemas",
+            schemas,
+            "--queue-group",
+            "orders-service",
+        ])
+        .assert()
+        .code(0);
+    let doc: Value = serde_json::from_str(&output(&assert).0).unwrap();
+    if let Err(e) = validator.validate(&doc, index) {
+        panic!("not valid AsyncAPI 3.0.0: {e:#}");
+    }
+    let operations = doc["operations"].as_object().unwrap();
+    assert_eq!(operations.len(), 6);
+    for (name, operation) in operations {
+        assert_eq!(
+            operation["bindings"]["nats"]["queue"], "orders-service",
+            "{name}"
+        );
+    }
+    // The official schema checks the binding: a queue group of 256 characters fails.
+    let mut broken = doc.clone();
+    broken["operations"]["receiveOrderCreated"]["bindings"]["nats"]["queue"] =
+        "q".repeat(256).into();
+    assert!(validator.validate(&broken, index).is_err());
+
+    let assert = project
+        .typebus(&[
+            "export",
+            "asyncapi",
+            "--schemas",
+            schemas,
+            "--queue-group",
+            "a b",
+        ])
+        .assert()
+        .code(2);
+    assert!(
+        output(&assert)
+            .1
+            .contains("a queue group cannot contain ' '")
+    );
+}
+
+#[test]
 fn recursive_types_and_out_file() {
     let (validator, index) = asyncapi_validator();
     let project = Project::new();

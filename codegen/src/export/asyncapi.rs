@@ -2,8 +2,9 @@
 //! subject (address = the NATS subject), one message per event with its
 //! payload schema (the [`jsonschema`](super::jsonschema) export) and its
 //! contract version, and a `receive` operation per channel. Shared types
-//! are `components/schemas`. Queue groups are not part of the schemas, so
-//! operations carry no NATS `queue` binding.
+//! are `components/schemas`. Queue groups belong to the listening service,
+//! not to the schemas: [`document_for`] describes one service, whose receive
+//! operations carry a NATS `queue` binding with its queue group.
 
 use std::collections::BTreeMap;
 
@@ -18,7 +19,14 @@ pub const FILE_NAME: &str = "asyncapi.json";
 
 /// The AsyncAPI document, as one file.
 pub fn export(model: &Model) -> Vec<ExportedFile> {
-    let mut contents = serde_json::to_string_pretty(&document(model)).unwrap_or_default();
+    export_for(model, None)
+}
+
+/// The AsyncAPI document of the service listening in `queue_group` (see
+/// [`document_for`]), as one file.
+pub fn export_for(model: &Model, queue_group: Option<&str>) -> Vec<ExportedFile> {
+    let mut contents =
+        serde_json::to_string_pretty(&document_for(model, queue_group)).unwrap_or_default();
     contents.push('\n');
     vec![ExportedFile {
         path: FILE_NAME.to_owned(),
@@ -28,6 +36,14 @@ pub fn export(model: &Model) -> Vec<ExportedFile> {
 
 /// The AsyncAPI 3.0 document of a model.
 pub fn document(model: &Model) -> Value {
+    document_for(model, None)
+}
+
+/// The AsyncAPI 3.0 document of a model as the service listening in
+/// `queue_group` sees it: every receive operation has the NATS binding
+/// `{ "queue": queue_group }` (the group every instance of the service
+/// shares, as `typebus::Listener::queue_group`).
+pub fn document_for(model: &Model, queue_group: Option<&str>) -> Value {
     let types: BTreeMap<&str, &TypeDef> =
         model.types.iter().map(|t| (t.name.as_str(), t)).collect();
     let mut channels = BTreeMap::new();
@@ -57,11 +73,7 @@ pub fn document(model: &Model) -> Value {
         );
         operations.insert(
             format!("receive{name}"),
-            json!({
-                "action": "receive",
-                "channel": { "$ref": format!("#/channels/{name}") },
-                "messages": [{ "$ref": format!("#/channels/{name}/messages/{name}") }],
-            }),
+            receive_operation(name, queue_group),
         );
     }
     let schemas: BTreeMap<String, Value> = model
@@ -77,6 +89,19 @@ pub fn document(model: &Model) -> Value {
         "operations": operations,
         "components": { "messages": messages, "schemas": schemas },
     }))
+}
+
+/// The receive operation of the channel and message named `name`.
+fn receive_operation(name: &str, queue_group: Option<&str>) -> Value {
+    let mut operation = json!({
+        "action": "receive",
+        "channel": { "$ref": format!("#/channels/{name}") },
+        "messages": [{ "$ref": format!("#/channels/{name}/messages/{name}") }],
+    });
+    if let Some(group) = queue_group {
+        operation["bindings"] = json!({ "nats": { "queue": group, "bindingVersion": "0.1.0" } });
+    }
+    operation
 }
 
 /// A standalone schema made a component: no `$schema`, no `$defs`, and
