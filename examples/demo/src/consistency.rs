@@ -76,7 +76,10 @@ pub(crate) fn problems(services: &Services) -> Vec<String> {
     let known: Vec<_> = tickets.iter().map(|t| t.id.as_str()).collect();
     for copy in services.orders.tickets() {
         if !known.contains(&copy.id.as_str()) {
-            problems.push(format!("orders copies ticket {} that tickets does not have", copy.id));
+            problems.push(format!(
+                "orders copies ticket {} that tickets does not have",
+                copy.id
+            ));
         }
     }
 
@@ -87,7 +90,10 @@ pub(crate) fn problems(services: &Services) -> Vec<String> {
     }
     for order in &orders {
         if !known.contains(&order.ticket_id.as_str()) {
-            problems.push(format!("order {} is for unknown ticket {}", order.id, order.ticket_id));
+            problems.push(format!(
+                "order {} is for unknown ticket {}",
+                order.id, order.ticket_id
+            ));
         }
         match services.payments.order(&order.id) {
             None => problems.push(format!("payments does not know order {}", order.id)),

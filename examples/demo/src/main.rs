@@ -11,7 +11,7 @@
 //! expire, cancels one, runs the tickets service's `order:created`
 //! listener as an instance that crashes on its first deliveries, and
 //! publishes duplicates (with the same message id, and with fresh ones).
-//! Every event prints a line of the timeline:
+//! At the end it prints the timeline, a line per event:
 //! `+<seconds>  <service>  <arrow>  <subject>  <key fields>`, with `->`
 //! published, `=>` deduplicated by the stream, `<-` handled, `<=` handled
 //! with nothing to change, `!!` failed, `**` an injected crash.
@@ -91,7 +91,10 @@ async fn run(args: Args) -> ExitCode {
                 Err(err) => return fail(&err),
             }
         }
-        None => (typebus::memory::bus(), "the embedded memory transport".to_owned()),
+        None => (
+            typebus::memory::bus(),
+            "the embedded memory transport".to_owned(),
+        ),
     };
     let settings = Settings {
         expiration: Duration::from_millis(args.expiration_ms),
@@ -108,13 +111,19 @@ async fn run(args: Args) -> ExitCode {
             ""
         }
     );
-    println!("timeline (-> published, => deduplicated, <- handled, <= no change, ** injected crash)");
-    let journal = Journal::with_echo(true);
-    let outcome = match scenario::run(&bus, &settings, &journal).await {
+    let journal = Journal::new();
+    let result = scenario::run(&bus, &settings, &journal).await;
+    drop(bus);
+    println!(
+        "timeline (-> published, => deduplicated, <- handled, <= no change, ** injected crash)"
+    );
+    for entry in journal.entries() {
+        println!("{entry}");
+    }
+    let outcome = match result {
         Ok(outcome) => outcome,
         Err(err) => return fail(&err),
     };
-    drop(bus);
     println!("\nfinal state");
     print!("{}", consistency::render(&outcome.services));
     let failures: Vec<_> = outcome.problems.iter().chain(&outcome.unmet).collect();

@@ -103,7 +103,11 @@ async fn start(
 }
 
 /// Runs the scenario on `bus` and returns the final state and its checks.
-pub(crate) async fn run(bus: &Bus, settings: &Settings, journal: &Journal) -> Result<Outcome, ScenarioError> {
+pub(crate) async fn run(
+    bus: &Bus,
+    settings: &Settings,
+    journal: &Journal,
+) -> Result<Outcome, ScenarioError> {
     bus.provision(&StreamConfig::new(SUBJECTS.iter().copied()))
         .await?;
     let services = Services {
@@ -119,9 +123,18 @@ pub(crate) async fn run(bus: &Bus, settings: &Settings, journal: &Journal) -> Re
     // Tickets go on sale; one changes price before anyone orders it.
     let seller = ObjectId::new().to_string();
     let buyer = ObjectId::new().to_string();
-    let concert = services.tickets.create_ticket("concert", 20.0, &seller).await?;
-    let theatre = services.tickets.create_ticket("theatre", 9.99, &seller).await?;
-    let opera = services.tickets.create_ticket("opera", 45.0, &seller).await?;
+    let concert = services
+        .tickets
+        .create_ticket("concert", 20.0, &seller)
+        .await?;
+    let theatre = services
+        .tickets
+        .create_ticket("theatre", 9.99, &seller)
+        .await?;
+    let opera = services
+        .tickets
+        .create_ticket("opera", 45.0, &seller)
+        .await?;
     let opera = services
         .tickets
         .update_ticket(&opera.id, "opera (matinee)", 39.5)
@@ -239,7 +252,9 @@ pub(crate) async fn run(bus: &Bus, settings: &Settings, journal: &Journal) -> Re
             ));
         }
     }
-    if journal.count(tickets::SERVICE, Verb::Injected, OrderCreated::SUBJECT) != settings.crashes as usize {
+    if journal.count(tickets::SERVICE, Verb::Injected, OrderCreated::SUBJECT)
+        != settings.crashes as usize
+    {
         unmet.push("the crashing listener instance did not crash as often as asked".into());
     }
     let problems = consistency::problems(&services);

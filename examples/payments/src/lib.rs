@@ -27,8 +27,7 @@ use ticketing_services::{
 };
 use typebus::ordering::{MemorySequenceStore, Ordered, SequenceStore};
 use typebus::{
-    Bus, Delivery, Event, HandlerError, ListenError, Listener, ListenerHandle, Publisher,
-    Versioned,
+    Bus, Delivery, Event, HandlerError, ListenError, Listener, ListenerHandle, Publisher, Versioned,
 };
 
 use events::{OrderCancelled, OrderCreated, OrderStatus, PaymentCreated};
@@ -156,9 +155,7 @@ impl PaymentsService {
                 order_id: order_id.to_owned(),
                 stripe_id: format!("ch_{}", ObjectId::new()),
             };
-            tables
-                .payments
-                .insert(payment.id.clone(), payment.clone());
+            tables.payments.insert(payment.id.clone(), payment.clone());
             payment
         };
         let event = Self::created_event(&payment);

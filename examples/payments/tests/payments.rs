@@ -30,10 +30,7 @@ fn order_created(order: &str, price: f64) -> OrderCreated {
         status: OrderStatus::Created,
         user_id: "5e9f8f8f8f8f8f8f8f8f8f8f".into(),
         expires_at: "2020-05-01T12:00:00.000Z".parse::<Timestamp>().unwrap(),
-        ticket: OrderCreatedTicket {
-            id: id(),
-            price,
-        },
+        ticket: OrderCreatedTicket { id: id(), price },
     }
 }
 
@@ -75,11 +72,17 @@ async fn orders_are_recorded_and_paid_once() {
         .await
         .assert_acked();
     let known = payments.order(&order).unwrap();
-    assert_eq!((known.version, known.price, known.status), (0, 20.0, events::OrderStatus::Created));
+    assert_eq!(
+        (known.version, known.price, known.status),
+        (0, 20.0, events::OrderStatus::Created)
+    );
 
     let payment = payments.pay(&order).await.unwrap();
     let published = recorder.assert_published::<PaymentCreated>(|p| p.order_id == order);
-    assert_eq!((published.id, published.stripe_id), (payment.id.clone(), payment.stripe_id));
+    assert_eq!(
+        (published.id, published.stripe_id),
+        (payment.id.clone(), payment.stripe_id)
+    );
     let err = payments.pay(&order).await.unwrap_err();
     assert!(matches!(err, ServiceError::OrderStatus { .. }), "{err}");
     recorder.assert_published_count::<PaymentCreated>(1);
@@ -109,7 +112,10 @@ async fn a_cancellation_waits_for_its_order_and_blocks_payment() {
         .await
         .assert_acked();
     let known = payments.order(&order).unwrap();
-    assert_eq!((known.version, known.status), (1, events::OrderStatus::Cancelled));
+    assert_eq!(
+        (known.version, known.status),
+        (1, events::OrderStatus::Cancelled)
+    );
     let err = payments.pay(&order).await.unwrap_err();
     assert!(matches!(err, ServiceError::OrderStatus { .. }), "{err}");
     recorder.assert_not_published::<PaymentCreated>();
@@ -123,14 +129,23 @@ async fn started_listeners_follow_the_stream() {
     let handles = payments.start(&bus).await.unwrap();
     let order = id();
     // Published by the shared crate's types, cancellation first.
-    bus.publisher().publish(&order_cancelled(&order, 1)).await.unwrap();
-    bus.publisher().publish(&order_created(&order, 20.0)).await.unwrap();
+    bus.publisher()
+        .publish(&order_cancelled(&order, 1))
+        .await
+        .unwrap();
+    bus.publisher()
+        .publish(&order_created(&order, 20.0))
+        .await
+        .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while payments
         .order(&order)
         .is_none_or(|o| o.status != events::OrderStatus::Cancelled)
     {
-        assert!(tokio::time::Instant::now() < deadline, "payments did not see the cancellation");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "payments did not see the cancellation"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     for handle in handles {

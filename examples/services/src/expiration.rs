@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use ticketing_events::{ExpirationComplete, OrderCreated};
-use typebus::{Bus, Delivery, Event, HandlerError, ListenError, Listener, ListenerHandle, Publisher};
+use typebus::{
+    Bus, Delivery, Event, HandlerError, ListenError, Listener, ListenerHandle, Publisher,
+};
 
 use crate::{Journal, ServiceError, Verb, message_id};
 
@@ -100,9 +102,15 @@ impl Listener for ScheduleExpiration {
         crate::quick_retry_delay(delivery_count)
     }
 
-    async fn on_message(&self, order: OrderCreated, delivery: &Delivery) -> Result<(), HandlerError> {
+    async fn on_message(
+        &self,
+        order: OrderCreated,
+        delivery: &Delivery,
+    ) -> Result<(), HandlerError> {
         let inner = &self.0;
-        let remaining = (*order.expires_at - Utc::now()).to_std().unwrap_or_default();
+        let remaining = (*order.expires_at - Utc::now())
+            .to_std()
+            .unwrap_or_default();
         if !remaining.is_zero() {
             if delivery.delivery_count() == 1 {
                 inner.journal.record(

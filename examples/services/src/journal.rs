@@ -1,5 +1,5 @@
 //! [`Journal`]: the timeline of what the services published and handled,
-//! one line per event, printed as it happens when asked to.
+//! one line per event.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -81,33 +81,31 @@ pub struct Journal {
 #[derive(Debug)]
 struct Inner {
     start: Instant,
-    echo: bool,
     entries: Mutex<Vec<Entry>>,
 }
 
 impl Journal {
-    /// A journal that only records.
+    /// An empty journal whose clock starts now.
     pub fn new() -> Self {
-        Self::with_echo(false)
-    }
-
-    /// A journal that also prints each entry to stdout when `echo` is set.
-    pub fn with_echo(echo: bool) -> Self {
         Self {
             inner: Arc::new(Inner {
                 start: Instant::now(),
-                echo,
                 entries: Mutex::new(Vec::new()),
             }),
         }
     }
 
     /// Records an entry about `event`, described by its key fields.
-    pub fn event<E: Describe + typebus::Event>(&self, service: &'static str, verb: Verb, event: &E) {
+    pub fn event<E: Describe + typebus::Event>(
+        &self,
+        service: &'static str,
+        verb: Verb,
+        event: &E,
+    ) {
         self.record(service, verb, E::SUBJECT, event.describe());
     }
 
-    /// Records an entry.
+    /// Records an entry at the current time.
     pub fn record(
         &self,
         service: &'static str,
@@ -115,27 +113,40 @@ impl Journal {
         subject: &'static str,
         detail: impl Into<String>,
     ) {
-        let entry = Entry {
-            at: self.inner.start.elapsed(),
-            service,
-            verb,
-            subject,
-            detail: detail.into(),
-        };
-        let mut entries = self
-            .inner
-            .entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        // Printed under the lock, so the printed order is the recorded order.
-        if self.inner.echo {
-            println!("{entry}");
-        }
-        entries.push(entry);
+        self.record_at(self.elapsed(), service, verb, subject, detail);
     }
 
-    /// Publishes `event` with `message_id` and records it: as published, or
-    /// as deduplicated when the stream already held that message id.
+    /// The time since the journal started.
+    pub fn elapsed(&self) -> Duration {
+        self.inner.start.elapsed()
+    }
+
+    /// Records an entry at `at` (from [`elapsed`](Self::elapsed)).
+    pub fn record_at(
+        &self,
+        at: Duration,
+        service: &'static str,
+        verb: Verb,
+        subject: &'static str,
+        detail: impl Into<String>,
+    ) {
+        self.inner
+            .entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Entry {
+                at,
+                service,
+                verb,
+                subject,
+                detail: detail.into(),
+            });
+    }
+
+    /// Publishes `event` with `message_id` and, once the stream acked it,
+    /// records it at the time the publish began (so it comes before its
+    /// handling): as published, or as deduplicated when the stream already
+    /// held that message id.
     pub async fn publish<E: Describe + typebus::Event>(
         &self,
         service: &'static str,
@@ -143,6 +154,7 @@ impl Journal {
         event: &E,
         message_id: String,
     ) -> Result<PublishAck, ServiceError> {
+        let at = self.elapsed();
         let ack = publisher
             .publish_with_id(event, message_id)
             .await
@@ -152,17 +164,21 @@ impl Journal {
         } else {
             Verb::Published
         };
-        self.event(service, verb, event);
+        self.record_at(at, service, verb, E::SUBJECT, event.describe());
         Ok(ack)
     }
 
-    /// Every entry so far, in the order recorded.
+    /// Every entry so far, in time order (entries of one instant in the
+    /// order recorded).
     pub fn entries(&self) -> Vec<Entry> {
-        self.inner
+        let mut entries = self
+            .inner
             .entries
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .clone();
+        entries.sort_by_key(|e| e.at);
+        entries
     }
 
     /// How many entries match `service`, `verb` and `subject`.
@@ -221,7 +237,10 @@ impl Describe for OrderCreated {
 
 impl Describe for OrderCancelled {
     fn describe(&self) -> String {
-        format!("id={} v={} ticket={}", self.id, self.version, self.ticket.id)
+        format!(
+            "id={} v={} ticket={}",
+            self.id, self.version, self.ticket.id
+        )
     }
 }
 

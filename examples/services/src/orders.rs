@@ -16,8 +16,7 @@ use ticketing_events::{
 };
 use typebus::ordering::{MemorySequenceStore, Ordered, SequenceStore};
 use typebus::{
-    Bus, Delivery, Event, HandlerError, ListenError, Listener, ListenerHandle, Publisher,
-    Timestamp,
+    Bus, Delivery, Event, HandlerError, ListenError, Listener, ListenerHandle, Publisher, Timestamp,
 };
 
 use crate::state::Table;
@@ -185,7 +184,11 @@ impl OrdersService {
 
     /// Places an order for a ticket of the replica that no other order
     /// holds: saves it at version 0 and publishes `order:created`.
-    pub async fn create_order(&self, user_id: &str, ticket_id: &str) -> Result<Order, ServiceError> {
+    pub async fn create_order(
+        &self,
+        user_id: &str,
+        ticket_id: &str,
+    ) -> Result<Order, ServiceError> {
         let ticket = self
             .inner
             .tickets
@@ -358,7 +361,11 @@ impl Listener for ExpireOrder {
         quick_retry_delay(delivery_count)
     }
 
-    async fn on_message(&self, event: ExpirationComplete, _: &Delivery) -> Result<(), HandlerError> {
+    async fn on_message(
+        &self,
+        event: ExpirationComplete,
+        _: &Delivery,
+    ) -> Result<(), HandlerError> {
         let inner = &self.0;
         let order = {
             let mut orders = inner.orders.lock();
@@ -370,20 +377,21 @@ impl Listener for ExpireOrder {
             match order.status {
                 OrderStatus::Complete => None,
                 // Cancelled already (by the user, or by an earlier call
-                // whose publish may have failed): publish it again below.
-                OrderStatus::Cancelled => Some(order.clone()),
+                // whose publish may have failed): publish it again below,
+                // with the same message id.
+                OrderStatus::Cancelled => Some((order.clone(), Verb::Ignored)),
                 OrderStatus::Created | OrderStatus::AwaitingPayment => {
                     order.status = OrderStatus::Cancelled;
                     order.version += 1;
-                    Some(order.clone())
+                    Some((order.clone(), Verb::Handled))
                 }
             }
         };
-        let Some(order) = order else {
+        let Some((order, verb)) = order else {
             inner.journal.event(SERVICE, Verb::Ignored, &event);
             return Ok(());
         };
-        inner.journal.event(SERVICE, Verb::Handled, &event);
+        inner.journal.event(SERVICE, verb, &event);
         inner
             .publish_cancelled(&order)
             .await

@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use ticketing_events::{OrderCancelled, OrderCreated, TicketCreated, TicketUpdated};
 use typebus::ordering::{MemorySequenceStore, Ordered, SequenceStore};
-use typebus::{Bus, Delivery, Event, HandlerError, ListenError, Listener, ListenerHandle, Publisher};
+use typebus::{
+    Bus, Delivery, Event, HandlerError, ListenError, Listener, ListenerHandle, Publisher,
+};
 
 use crate::state::Table;
 use crate::{
@@ -262,7 +264,10 @@ impl Listener for ReserveTicket {
             ticket.clone()
         };
         inner.journal.event(SERVICE, Verb::Handled, &order);
-        inner.publish_update(&ticket).await.map_err(HandlerError::retry)
+        inner
+            .publish_update(&ticket)
+            .await
+            .map_err(HandlerError::retry)
     }
 }
 
@@ -305,6 +310,9 @@ impl Listener for ReleaseTicket {
         // Released now, or by an earlier call whose publish may have
         // failed: (re)publish the release with its message id.
         inner.journal.event(SERVICE, Verb::Handled, &order);
-        inner.publish_update(&ticket).await.map_err(HandlerError::retry)
+        inner
+            .publish_update(&ticket)
+            .await
+            .map_err(HandlerError::retry)
     }
 }

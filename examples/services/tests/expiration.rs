@@ -16,9 +16,15 @@ async fn an_expired_order_gets_expiration_complete_once() {
     let recorder = recorder();
     let expiration = ExpirationService::new(&recorder.bus(), journal());
     let order = order_created(&id(), &id(), 20.0, -1);
-    drive(&expiration.listener()).event(&order).await.assert_acked();
+    drive(&expiration.listener())
+        .event(&order)
+        .await
+        .assert_acked();
     // A duplicate order:created publishes the same message id: stored once.
-    drive(&expiration.listener()).event(&order).await.assert_acked();
+    drive(&expiration.listener())
+        .event(&order)
+        .await
+        .assert_acked();
     recorder.assert_published_eq(&ExpirationComplete {
         order_id: order.id.clone(),
     });
@@ -31,7 +37,10 @@ async fn an_order_not_yet_expired_is_delivered_again_at_its_expiry() {
     let recorder = recorder();
     let expiration = ExpirationService::new(&recorder.bus(), journal());
     let order = order_created(&id(), &id(), 20.0, 60_000);
-    let delay = drive(&expiration.listener()).event(&order).await.assert_nakked();
+    let delay = drive(&expiration.listener())
+        .event(&order)
+        .await
+        .assert_nakked();
     assert!(delay <= Duration::from_secs(60), "{delay:?}");
     assert!(delay > Duration::from_secs(50), "{delay:?}");
     recorder.assert_not_published::<ExpirationComplete>();
@@ -50,7 +59,10 @@ async fn the_started_listener_publishes_after_expires_at() {
         !recorder.published::<ExpirationComplete>().is_empty()
     })
     .await;
-    assert_eq!(recorder.published::<ExpirationComplete>()[0].order_id, order.id);
+    assert_eq!(
+        recorder.published::<ExpirationComplete>()[0].order_id,
+        order.id
+    );
     for handle in handles {
         handle.shutdown().await.unwrap();
     }

@@ -36,7 +36,11 @@ fn ticket_updated(ticket: &str, version: u64, price: f64) -> TicketUpdated {
 }
 
 fn orders(recorder: &typebus::testing::Recorder) -> OrdersService {
-    OrdersService::new(&recorder.bus(), journal(), std::time::Duration::from_secs(60))
+    OrdersService::new(
+        &recorder.bus(),
+        journal(),
+        std::time::Duration::from_secs(60),
+    )
 }
 
 /// An orders service whose replica holds one ticket at version 0.
@@ -86,21 +90,40 @@ async fn orders_need_a_known_unreserved_ticket() {
 
     let order = orders.create_order("u2", &ticket).await.unwrap();
     let published = recorder.assert_published::<OrderCreated>(|o| o.id == order.id);
-    assert_eq!((published.version, published.status), (0, OrderStatus::Created));
-    assert_eq!((published.ticket.id.as_str(), published.ticket.price), (ticket.as_str(), 20.0));
+    assert_eq!(
+        (published.version, published.status),
+        (0, OrderStatus::Created)
+    );
+    assert_eq!(
+        (published.ticket.id.as_str(), published.ticket.price),
+        (ticket.as_str(), 20.0)
+    );
     assert!(*published.expires_at > chrono::Utc::now());
     // toISOString() precision: milliseconds.
-    let json = String::from_utf8_lossy(&recorder.messages_on("order:created")[0].payload).into_owned();
-    assert!(json.contains(&format!("\"expiresAt\":\"{}\"", published.expires_at)), "{json}");
-    assert_eq!(published.expires_at.to_string().len(), "2020-05-01T12:00:00.000Z".len());
+    let json =
+        String::from_utf8_lossy(&recorder.messages_on("order:created")[0].payload).into_owned();
+    assert!(
+        json.contains(&format!("\"expiresAt\":\"{}\"", published.expires_at)),
+        "{json}"
+    );
+    assert_eq!(
+        published.expires_at.to_string().len(),
+        "2020-05-01T12:00:00.000Z".len()
+    );
 
     let err = orders.create_order("u3", &ticket).await.unwrap_err();
     assert!(matches!(err, ServiceError::TicketReserved { .. }), "{err}");
 
     let cancelled = orders.cancel_order(&order.id).await.unwrap();
-    assert_eq!((cancelled.version, cancelled.status), (1, OrderStatus::Cancelled));
+    assert_eq!(
+        (cancelled.version, cancelled.status),
+        (1, OrderStatus::Cancelled)
+    );
     let event = recorder.assert_published::<OrderCancelled>(|o| o.id == order.id);
-    assert_eq!((event.version, event.ticket.id.as_str()), (1, ticket.as_str()));
+    assert_eq!(
+        (event.version, event.ticket.id.as_str()),
+        (1, ticket.as_str())
+    );
     // Released: the ticket can be ordered again.
     orders.create_order("u3", &ticket).await.unwrap();
 }
@@ -113,9 +136,18 @@ async fn expiration_cancels_an_unpaid_order_once() {
     let expired = ExpirationComplete {
         order_id: order.id.clone(),
     };
-    drive(&orders.expiration_listener()).event(&expired).await.assert_acked();
-    assert_eq!(orders.order(&order.id).unwrap().status, OrderStatus::Cancelled);
-    drive(&orders.expiration_listener()).event(&expired).await.assert_acked();
+    drive(&orders.expiration_listener())
+        .event(&expired)
+        .await
+        .assert_acked();
+    assert_eq!(
+        orders.order(&order.id).unwrap().status,
+        OrderStatus::Cancelled
+    );
+    drive(&orders.expiration_listener())
+        .event(&expired)
+        .await
+        .assert_acked();
     let order = orders.order(&order.id).unwrap();
     assert_eq!(order.version, 1, "the second expiration saved nothing");
     // Both calls published the same message id: the stream stored it once.
@@ -132,17 +164,29 @@ async fn a_paid_order_is_complete_and_does_not_expire() {
         order_id: order.id.clone(),
         stripe_id: "ch_1".into(),
     };
-    drive(&orders.payment_listener()).event(&payment).await.assert_acked();
-    drive(&orders.payment_listener()).event(&payment).await.assert_acked();
+    drive(&orders.payment_listener())
+        .event(&payment)
+        .await
+        .assert_acked();
+    drive(&orders.payment_listener())
+        .event(&payment)
+        .await
+        .assert_acked();
     let complete = orders.order(&order.id).unwrap();
-    assert_eq!((complete.status, complete.version), (OrderStatus::Complete, 1));
+    assert_eq!(
+        (complete.status, complete.version),
+        (OrderStatus::Complete, 1)
+    );
     drive(&orders.expiration_listener())
         .event(&ExpirationComplete {
             order_id: order.id.clone(),
         })
         .await
         .assert_acked();
-    assert_eq!(orders.order(&order.id).unwrap().status, OrderStatus::Complete);
+    assert_eq!(
+        orders.order(&order.id).unwrap().status,
+        OrderStatus::Complete
+    );
     recorder.assert_not_published::<OrderCancelled>();
     let err = orders.cancel_order(&order.id).await.unwrap_err();
     assert!(matches!(err, ServiceError::OrderStatus { .. }), "{err}");
@@ -162,7 +206,10 @@ async fn a_payment_for_a_cancelled_order_is_dead_lettered() {
         })
         .await
         .assert_dead_lettered(DeadLetterKind::Rejected);
-    assert_eq!(orders.order(&order.id).unwrap().status, OrderStatus::Cancelled);
+    assert_eq!(
+        orders.order(&order.id).unwrap().status,
+        OrderStatus::Cancelled
+    );
 }
 
 #[tokio::test]
@@ -173,10 +220,18 @@ async fn started_listeners_replicate_from_the_stream() {
     let handles = orders.start(&bus).await.unwrap();
     let ticket = id();
     // Published newest first: the guard holds version 1 back until 0 is in.
-    bus.publisher().publish(&ticket_updated(&ticket, 1, 25.0)).await.unwrap();
-    bus.publisher().publish(&ticket_created(&ticket)).await.unwrap();
+    bus.publisher()
+        .publish(&ticket_updated(&ticket, 1, 25.0))
+        .await
+        .unwrap();
+    bus.publisher()
+        .publish(&ticket_created(&ticket))
+        .await
+        .unwrap();
     eventually("the replica reaches version 1", || {
-        orders.ticket(&ticket).is_some_and(|t| t.version == 1 && t.price == 25.0)
+        orders
+            .ticket(&ticket)
+            .is_some_and(|t| t.version == 1 && t.price == 25.0)
     })
     .await;
     for handle in handles {

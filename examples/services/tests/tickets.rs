@@ -36,9 +36,15 @@ async fn order_created_reserves_once_and_order_cancelled_releases() {
     let order = id();
     let created = order_created(&order, &ticket.id, 20.0, 60_000);
 
-    drive(&tickets.reserve_listener()).event(&created).await.assert_acked();
+    drive(&tickets.reserve_listener())
+        .event(&created)
+        .await
+        .assert_acked();
     let reserved = tickets.ticket(&ticket.id).unwrap();
-    assert_eq!((reserved.version, reserved.order_id.as_deref()), (1, Some(order.as_str())));
+    assert_eq!(
+        (reserved.version, reserved.order_id.as_deref()),
+        (1, Some(order.as_str()))
+    );
     recorder.assert_published_eq(&TicketUpdated {
         id: ticket.id.clone(),
         version: 1,
@@ -49,7 +55,10 @@ async fn order_created_reserves_once_and_order_cancelled_releases() {
     });
 
     // The same order:created again: acked, not applied again.
-    drive(&tickets.reserve_listener()).event(&created).await.assert_acked();
+    drive(&tickets.reserve_listener())
+        .event(&created)
+        .await
+        .assert_acked();
     assert_eq!(tickets.ticket(&ticket.id).unwrap().version, 1);
     recorder.assert_published_count::<TicketUpdated>(1);
 
@@ -61,7 +70,10 @@ async fn order_created_reserves_once_and_order_cancelled_releases() {
     assert_eq!((released.version, released.order_id), (2, None));
     let updates = recorder.published::<TicketUpdated>();
     assert_eq!(updates.len(), 2);
-    assert_eq!((updates[1].version, updates[1].order_id.as_deref()), (2, None));
+    assert_eq!(
+        (updates[1].version, updates[1].order_id.as_deref()),
+        (2, None)
+    );
     // An absent orderId is left out of the JSON, never `null`.
     let last = recorder.messages_on("ticket:updated").pop().unwrap();
     assert!(!String::from_utf8_lossy(&last.payload).contains("orderId"));
@@ -105,13 +117,19 @@ async fn a_reserved_ticket_cannot_be_updated() {
     let recorder = recorder();
     let tickets = TicketsService::new(&recorder.bus(), journal());
     let ticket = tickets.create_ticket("concert", 20.0, "u1").await.unwrap();
-    let updated = tickets.update_ticket(&ticket.id, "concert", 25.0).await.unwrap();
+    let updated = tickets
+        .update_ticket(&ticket.id, "concert", 25.0)
+        .await
+        .unwrap();
     assert_eq!((updated.version, updated.price), (1, 25.0));
     drive(&tickets.reserve_listener())
         .event(&order_created(&id(), &ticket.id, 25.0, 60_000))
         .await
         .assert_acked();
-    let err = tickets.update_ticket(&ticket.id, "concert", 30.0).await.unwrap_err();
+    let err = tickets
+        .update_ticket(&ticket.id, "concert", 30.0)
+        .await
+        .unwrap_err();
     assert!(matches!(err, ServiceError::TicketReserved { .. }), "{err}");
 }
 
