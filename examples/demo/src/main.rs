@@ -14,7 +14,7 @@
 //! At the end it prints the timeline, a line per event:
 //! `+<seconds>  <service>  <arrow>  <subject>  <key fields>`, with `->`
 //! published, `=>` deduplicated by the stream, `<-` handled, `<=` handled
-//! with nothing to change, `!!` failed, `**` an injected crash.
+//! with nothing to change, `**` an injected crash.
 //!
 //! Exit code: 0 when the services agree at the end, 1 when they do not,
 //! 2 when the demo could not run (no server, ...).

@@ -63,7 +63,7 @@ fn assert_consistent_run(output: &Output) {
 
 #[test]
 fn the_demo_is_consistent_on_the_memory_transport() {
-    assert_consistent_run(&demo(&["--expiration-ms", "1000"]));
+    assert_consistent_run(&demo(&["--expiration-ms", "1500"]));
 }
 
 #[test]

@@ -23,8 +23,6 @@ pub enum Verb {
     Handled,
     /// The listener handled it and decided nothing changes (`<=`).
     Ignored,
-    /// The listener failed on it; the broker delivers it again (`!!`).
-    Failed,
     /// A fault the demo injected (`**`).
     Injected,
 }
@@ -37,7 +35,6 @@ impl Verb {
             Self::Deduplicated => "=>",
             Self::Handled => "<-",
             Self::Ignored => "<=",
-            Self::Failed => "!!",
             Self::Injected => "**",
         }
     }

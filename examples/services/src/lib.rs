@@ -14,6 +14,11 @@
 //! | [`tickets`] | `order:cancelled` | releases the ticket; publishes `ticket:updated` without `orderId` |
 //! | [`expiration`] | `order:created` | publishes `expiration:complete` once `expiresAt` has passed |
 //!
+//! The guarded listeners keep their last applied versions in a
+//! [`typebus::ordering::MemorySequenceStore`] per service: right for one
+//! instance of each service (as in the demo); instances in several
+//! processes would share a `KvSequenceStore` instead.
+//!
 //! The payments service lives in its own crate (`ticketing-payments`),
 //! which generates its contracts from a build script.
 //!
