@@ -25,7 +25,11 @@
 //! Every service saves its record first and then publishes with a message
 //! id derived from the record and its version ([`message_id`]): when the
 //! publish fails, the listener's redelivery saves nothing new and publishes
-//! the same message again, which the stream stores once.
+//! the same message again, which the stream stores once. A command (create
+//! a ticket, place an order, ...) whose publish fails returns the error
+//! with its record saved and no event sent: in-memory state has no
+//! transaction to share, which is what the PostgreSQL outbox
+//! (`typebus::postgres`) is for in a real service.
 
 mod error;
 mod ids;
