@@ -1,0 +1,35 @@
+//! The delays the services' listeners use: short, so that a demo or a test
+//! sees redeliveries within a second.
+
+use std::time::Duration;
+
+/// The ordering guard's first delay before an early event is delivered again.
+pub const GUARD_EARLY_DELAY: Duration = Duration::from_millis(100);
+
+/// The ordering guard's longest delay between deliveries of an early event.
+pub const GUARD_MAX_EARLY_DELAY: Duration = Duration::from_secs(2);
+
+/// On which delivery an event still early is dead-lettered as a gap.
+pub const GUARD_PATIENCE: u32 = 30;
+
+/// The delay before a failed delivery is retried: 100 ms doubling, at most
+/// 2 s (the listeners' `retry_delay`).
+pub fn quick_retry_delay(delivery_count: u64) -> Duration {
+    let exponent = delivery_count.saturating_sub(1).min(5) as u32;
+    (Duration::from_millis(100) * (1u32 << exponent)).min(Duration::from_secs(2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quick_retry_delay;
+    use std::time::Duration;
+
+    #[test]
+    fn delays_double_up_to_two_seconds() {
+        assert_eq!(quick_retry_delay(1), Duration::from_millis(100));
+        assert_eq!(quick_retry_delay(2), Duration::from_millis(200));
+        assert_eq!(quick_retry_delay(5), Duration::from_millis(1600));
+        assert_eq!(quick_retry_delay(6), Duration::from_secs(2));
+        assert_eq!(quick_retry_delay(60), Duration::from_secs(2));
+    }
+}
