@@ -4,6 +4,10 @@
 //! running the release binary as CI would, next to the in-process floors
 //! (generate alone, lock parse alone) measured in the same run.
 //!
+//! `typebus check` decides the code check from the file's fingerprint line
+//! when it shows the file current (the case CI meets on every green run);
+//! `check --full` (emit and compare byte for byte) is measured next to it.
+//!
 //! Run: `cargo bench -p typebus-cli --bench check`. Target: under 200 ms.
 
 // A bench is a test program: a failed step should stop it loudly.
@@ -154,6 +158,14 @@ fn main() {
             .unwrap();
         assert_eq!(out.status.code(), Some(0));
     });
+    let full = time(|| {
+        let out = Command::new(bin)
+            .args(["check", "--full"])
+            .current_dir(root)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+    });
     let schemas = root.join("schemas");
     let generate = time(|| {
         let set = SchemaSet::from_dir_as(&schemas, "schemas").unwrap();
@@ -170,6 +182,13 @@ fn main() {
     let fast =
         time(|| Lock::check_text("typebus.lock", Some(&lock_text), generated.model()).unwrap());
     let version = time(|| Command::new(bin).arg("--version").output().unwrap());
+    let code_text = generated.code().to_owned();
+    let fingerprint = time(|| {
+        assert!(typebus_codegen::emit::is_current(
+            generated.model(),
+            &code_text
+        ))
+    });
 
     // Wall times depend on what else runs: say how busy the machine was.
     let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
@@ -191,6 +210,14 @@ fn main() {
     println!(
         "  typebus check (release binary)   median {:7.1} ms  min {:7.1} ms  target < 200 ms",
         check.0, check.1
+    );
+    println!(
+        "  typebus check --full (emit + compare) median {:7.1} ms  min {:7.1} ms",
+        full.0, full.1
+    );
+    println!(
+        "  fingerprint check in-process     median {:7.1} ms  min {:7.1} ms",
+        fingerprint.0, fingerprint.1
     );
     println!(
         "  baseline: process start (--version) median {:7.1} ms  min {:7.1} ms",

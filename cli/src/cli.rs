@@ -29,7 +29,7 @@ pub(crate) enum Command {
     Generate(PathArgs),
     /// Check that the checked-in code and the lock file match the schemas;
     /// writes nothing.
-    Check(PathArgs),
+    Check(CheckArgs),
     /// Record the payload shape of every new (subject, version) in
     /// `<schemas>/typebus.lock`; refuses when a recorded one changed.
     Lock(LockArgs),
@@ -196,6 +196,17 @@ pub(crate) struct PathArgs {
     /// The generated Rust file [default: `out` in typebus.toml]
     #[arg(long, value_name = "FILE")]
     pub(crate) out: Option<PathBuf>,
+}
+
+/// `typebus check`.
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    #[command(flatten)]
+    pub(crate) paths: PathArgs,
+    /// Always generate the code and compare it byte for byte, even when the
+    /// file's fingerprint line shows it is current
+    #[arg(long)]
+    pub(crate) full: bool,
 }
 
 /// `--schemas`.

@@ -9,41 +9,68 @@ use anstream::{eprintln, print};
 use typebus_codegen::lock::Lock;
 
 use super::lock::print_violations;
-use crate::cli::PathArgs;
+use crate::cli::CheckArgs;
 use crate::config::Paths;
 use crate::error::CliError;
 use crate::output::{COMMAND, ERROR, OK, unified_diff};
 
+/// The checked-in code, and the generated code when the fingerprint did not
+/// already show the checked-in code current (`None`: it is current).
+fn code_check(
+    model: &typebus_codegen::model::Model,
+    path: &Path,
+    shown: &str,
+    full: bool,
+) -> Result<(Option<String>, Option<String>), CliError> {
+    let checked_in = read_optional(path, shown)?;
+    let current = !full
+        && checked_in
+            .as_deref()
+            .is_some_and(|code| typebus_codegen::emit::is_current(model, code));
+    if current {
+        return Ok((checked_in, None));
+    }
+    Ok((checked_in, Some(typebus_codegen::emit(model)?)))
+}
+
 /// Runs both checks and reports every failure before exiting 1.
-pub(crate) fn run(args: &PathArgs) -> Result<(), CliError> {
-    let paths = Paths::resolve(args.schemas.schemas.as_deref(), args.out.as_deref())?;
+///
+/// The code check is decided by the file's fingerprint line when it shows
+/// the file is current (see `typebus_codegen::emit::is_current`); otherwise
+/// (or with `--full`) the code is generated and compared byte for byte.
+pub(crate) fn run(args: &CheckArgs) -> Result<(), CliError> {
+    let paths = Paths::resolve(
+        args.paths.schemas.schemas.as_deref(),
+        args.paths.out.as_deref(),
+    )?;
     let out = paths.require_out()?;
     let lock_path = paths.lock();
 
     let model = super::model(&paths.schemas)?;
-    // The lock file is read and compared while the code is emitted (two
+    // The lock file is read and compared while the code is checked (two
     // cores are enough to hide it).
     let (code, side) = std::thread::scope(|scope| {
         let side = scope.spawn(|| -> Result<_, CliError> {
-            let checked_in = read_optional(&out.path, &out.shown)?;
             let lock_text = read_optional(&lock_path.path, &lock_path.shown)?;
             let (reconciled, expected) =
                 Lock::check_text(&lock_path.shown, lock_text.as_deref(), &model)?;
-            Ok((checked_in, lock_text, reconciled, expected))
+            Ok((lock_text, reconciled, expected))
         });
-        let code = typebus_codegen::emit(&model);
+        let code = code_check(&model, &out.path, &out.shown, args.full);
         let side = match side.join() {
             Ok(side) => side,
             Err(panic) => std::panic::resume_unwind(panic),
         };
         (code, side)
     });
-    let code = code?;
-    let (checked_in, lock_text, reconciled, expected) = side?;
-
+    let (checked_in, code) = code?;
+    let (lock_text, reconciled, expected) = side?;
     let mut fixes = Vec::new();
-    let code_ok = checked_in.as_deref() == Some(code.as_str());
-    if !code_ok {
+    let code_ok = match &code {
+        None => true,
+        Some(code) => checked_in.as_deref() == Some(code.as_str()),
+    };
+    if let (false, Some(code)) = (code_ok, &code) {
         let (what, old) = match &checked_in {
             Some(text) => ("is not what the schemas generate", text.as_str()),
             None => ("does not exist", ""),

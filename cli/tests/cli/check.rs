@@ -197,3 +197,49 @@ fn bad_schemas_exit_2() {
     assert_eq!(out, "");
     assert!(err.contains("schemas/tickets.yaml:"), "{err}");
 }
+
+#[test]
+fn a_hand_edit_is_caught_whether_or_not_the_fingerprint_line_was_kept() {
+    let p = Project::new().settled();
+    let code = p.read("gen/events.rs");
+    assert!(
+        code.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("// typebus-fingerprint: model=")
+    );
+    // An edited body under the original fingerprint line.
+    p.write("gen/events.rs", &code.replacen("pub price", "pub cost", 1));
+    let (diff, _) = output(&p.typebus(&["check"]).assert().code(1));
+    assert!(
+        diff.contains("-    pub cost: ::core::primitive::f64,"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("+    pub price: ::core::primitive::f64,"),
+        "{diff}"
+    );
+    // The right code with the fingerprint line removed: slower, still ok.
+    let without: String = code
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| *i != 1)
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    p.write("gen/events.rs", &without);
+    let (diff, _) = output(&p.typebus(&["check"]).assert().code(1));
+    assert!(diff.contains("+// typebus-fingerprint: model="), "{diff}");
+    p.write("gen/events.rs", &code);
+    p.typebus(&["check"]).assert().code(0);
+    p.typebus(&["check", "--full"]).assert().code(0);
+}
+
+#[test]
+fn the_repo_generated_code_equals_a_full_regeneration() {
+    // `.ci/run` checks the repo with the fingerprint; this compares bytes, so
+    // an emitter change that was not followed by `typebus generate` fails
+    // here even though the fingerprint line still matches.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let p = Project::new();
+    p.typebus_in(&root, &["check", "--full"]).assert().code(0);
+}

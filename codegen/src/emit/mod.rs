@@ -21,6 +21,7 @@
 mod any_event;
 mod docs;
 mod enums;
+mod fingerprint;
 mod header;
 mod idents;
 mod structs;
@@ -37,10 +38,11 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::error::Error;
 use crate::model::{Model, TypeDef, TypeKind};
 
+pub use fingerprint::is_current;
 pub use types::rust_type;
 
-/// Emits the Rust source for `model`: the `@generated` header followed by
-/// the formatted items.
+/// Emits the Rust source for `model`: the `@generated` header, the
+/// fingerprint line ([`is_current`]), then the formatted items.
 ///
 /// ```
 /// use typebus_codegen::model::Model;
@@ -73,9 +75,15 @@ pub fn emit(model: &Model) -> Result<String, Error> {
     if let Some(err) = parse_error {
         return Err(err);
     }
+    Ok(with_header(model, body))
+}
+
+/// The `@generated` header line, the fingerprint line, then `body`.
+fn with_header(model: &Model, body: String) -> String {
     let mut out = header::header(&model.files);
+    out.push_str(&fingerprint::line(model, &body));
     out.push_str(&body);
-    Ok(out)
+    out
 }
 
 /// The items for `model` as tokens, before formatting (no header). For front
@@ -91,11 +99,9 @@ pub fn tokens(model: &Model) -> Result<TokenStream, Error> {
 }
 
 /// Formats emitted tokens with prettyplease and puts the `@generated` header
-/// (naming `model.files`) on top.
+/// (naming `model.files`) and the fingerprint line on top.
 pub fn format(model: &Model, tokens: TokenStream) -> Result<String, Error> {
-    let mut out = header::header(&model.files);
-    out.push_str(&format_items(tokens)?);
-    Ok(out)
+    Ok(with_header(model, format_items(tokens)?))
 }
 
 /// Each top-level item formatted on its own and preceded by a blank line.
