@@ -172,20 +172,23 @@ fn strip_position(err: &serde_json::Error) -> String {
     }
 }
 
+/// The payloads of one schema file's text (for tests).
+#[cfg(test)]
+pub(crate) fn payloads_of(yaml: &str) -> Payloads {
+    let set = typebus_codegen::SchemaSet::from_sources("schemas", [("t.yaml", yaml)])
+        .expect("the test schema parses");
+    Payloads::new(&set.validate().expect("the test schema is valid"))
+        .expect("the test schema compiles")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn payloads() -> Payloads {
-        let set = typebus_codegen::SchemaSet::from_sources(
-            "schemas",
-            [(
-                "t.yaml",
-                "types:\n  Status:\n    enum: [open, sold]\n  Line:\n    fields:\n      sku: string\n      qty: u32\nevents:\n  TicketUpdated:\n    subject: ticket:updated\n    version: 2\n    fields:\n      id: string\n      price: f64\n      status: Status\n      lines: list<Line>\n      note: string?\n      tags: map<string>\n",
-            )],
+        payloads_of(
+            "types:\n  Status:\n    enum: [open, sold]\n  Line:\n    fields:\n      sku: string\n      qty: u32\nevents:\n  TicketUpdated:\n    subject: ticket:updated\n    version: 2\n    fields:\n      id: string\n      price: f64\n      status: Status\n      lines: list<Line>\n      note: string?\n      tags: map<string>\n",
         )
-        .unwrap();
-        Payloads::new(&set.validate().unwrap()).unwrap()
     }
 
     #[test]

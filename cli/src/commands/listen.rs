@@ -217,15 +217,9 @@ mod tests {
     use super::*;
 
     fn payloads() -> Payloads {
-        let set = typebus_codegen::SchemaSet::from_sources(
-            "schemas",
-            [(
-                "t.yaml",
-                "events:\n  TicketCreated:\n    subject: ticket:created\n    version: 1\n    fields:\n      id: string\n      price: f64\n",
-            )],
+        crate::payload::payloads_of(
+            "events:\n  TicketCreated:\n    subject: ticket:created\n    version: 1\n    fields:\n      id: string\n      price: f64\n",
         )
-        .unwrap();
-        Payloads::new(&set.validate().unwrap()).unwrap()
     }
 
     #[test]

@@ -22,12 +22,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use ticketing_services::{
-    GUARD_EARLY_DELAY, GUARD_MAX_EARLY_DELAY, GUARD_PATIENCE, Journal, ObjectId, ServiceError,
-    Verb, message_id, quick_retry_delay,
+    Journal, ObjectId, ServiceError, Verb, guarded, message_id, quick_retry_delay,
 };
 use typebus::ordering::{MemorySequenceStore, Ordered, SequenceStore};
 use typebus::{
-    Bus, Delivery, Event, HandlerError, ListenError, Listener, ListenerHandle, Publisher, Versioned,
+    Bus, Delivery, Event, HandlerError, ListenError, Listener, ListenerHandle, Publisher,
 };
 
 use events::{OrderCancelled, OrderCreated, OrderStatus, PaymentCreated};
@@ -190,18 +189,6 @@ impl PaymentsService {
     pub fn payments(&self) -> Vec<Payment> {
         self.inner.tables().payments.values().cloned().collect()
     }
-}
-
-/// Wraps a listener of order events in the guard.
-fn guarded<L>(listener: L, store: &Arc<dyn SequenceStore>) -> Ordered<L>
-where
-    L: Listener,
-    L::Event: Versioned,
-{
-    Ordered::new(listener, Arc::clone(store))
-        .early_delay(GUARD_EARLY_DELAY)
-        .max_early_delay(GUARD_MAX_EARLY_DELAY)
-        .patience(GUARD_PATIENCE)
 }
 
 /// payments: `order:created` -> store the order. An upsert, so a repeated

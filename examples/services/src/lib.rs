@@ -44,4 +44,6 @@ pub mod tickets;
 pub use error::ServiceError;
 pub use ids::{ObjectId, message_id};
 pub use journal::{Describe, Entry, Journal, Verb};
-pub use retry::{GUARD_EARLY_DELAY, GUARD_MAX_EARLY_DELAY, GUARD_PATIENCE, quick_retry_delay};
+pub use retry::{
+    GUARD_EARLY_DELAY, GUARD_MAX_EARLY_DELAY, GUARD_PATIENCE, guarded, quick_retry_delay,
+};

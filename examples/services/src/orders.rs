@@ -20,10 +20,7 @@ use typebus::{
 };
 
 use crate::state::Table;
-use crate::{
-    GUARD_EARLY_DELAY, GUARD_MAX_EARLY_DELAY, GUARD_PATIENCE, Journal, ObjectId, ServiceError,
-    Verb, message_id, quick_retry_delay,
-};
+use crate::{Journal, ObjectId, ServiceError, Verb, guarded, message_id, quick_retry_delay};
 
 /// The orders service's queue group.
 pub const QUEUE_GROUP: &str = "orders-service";
@@ -271,19 +268,6 @@ impl OrdersService {
     pub fn tickets(&self) -> Vec<TicketCopy> {
         self.inner.tickets.all()
     }
-}
-
-/// Wraps a listener of ticket events in the guard, with the service's
-/// sequence store and the short delays of [`crate::retry`].
-fn guarded<L>(listener: L, store: &Arc<dyn SequenceStore>) -> Ordered<L>
-where
-    L: Listener,
-    L::Event: typebus::Versioned,
-{
-    Ordered::new(listener, Arc::clone(store))
-        .early_delay(GUARD_EARLY_DELAY)
-        .max_early_delay(GUARD_MAX_EARLY_DELAY)
-        .patience(GUARD_PATIENCE)
 }
 
 /// orders: `ticket:created` -> store a local copy (id, title, price,

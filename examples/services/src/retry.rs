@@ -1,7 +1,11 @@
 //! The delays the services' listeners use: short, so that a demo or a test
 //! sees redeliveries within a second.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use typebus::Listener;
+use typebus::ordering::{Ordered, SequenceStore, Versioned};
 
 /// The ordering guard's first delay before an early event is delivered again.
 pub const GUARD_EARLY_DELAY: Duration = Duration::from_millis(100);
@@ -11,6 +15,19 @@ pub const GUARD_MAX_EARLY_DELAY: Duration = Duration::from_secs(2);
 
 /// On which delivery an event still early is dead-lettered as a gap.
 pub const GUARD_PATIENCE: u32 = 30;
+
+/// Wraps `listener` in the ordering guard over `store`, with the short
+/// delays above.
+pub fn guarded<L>(listener: L, store: &Arc<dyn SequenceStore>) -> Ordered<L>
+where
+    L: Listener,
+    L::Event: Versioned,
+{
+    Ordered::new(listener, Arc::clone(store))
+        .early_delay(GUARD_EARLY_DELAY)
+        .max_early_delay(GUARD_MAX_EARLY_DELAY)
+        .patience(GUARD_PATIENCE)
+}
 
 /// The delay before a failed delivery is retried: 100 ms doubling, at most
 /// 2 s (the listeners' `retry_delay`).

@@ -15,10 +15,7 @@ use typebus::{
 };
 
 use crate::state::Table;
-use crate::{
-    GUARD_EARLY_DELAY, GUARD_MAX_EARLY_DELAY, GUARD_PATIENCE, Journal, ObjectId, ServiceError,
-    Verb, message_id, quick_retry_delay,
-};
+use crate::{Journal, ObjectId, ServiceError, Verb, guarded, message_id, quick_retry_delay};
 
 /// The tickets service's queue group.
 pub const QUEUE_GROUP: &str = "tickets-service";
@@ -208,19 +205,6 @@ impl TicketsService {
     pub fn tickets(&self) -> Vec<Ticket> {
         self.inner.tickets.all()
     }
-}
-
-/// Wraps a listener of order events in the guard, with the service's
-/// sequence store and the short delays of [`crate::retry`].
-fn guarded<L>(listener: L, store: &Arc<dyn SequenceStore>) -> Ordered<L>
-where
-    L: Listener,
-    L::Event: typebus::Versioned,
-{
-    Ordered::new(listener, Arc::clone(store))
-        .early_delay(GUARD_EARLY_DELAY)
-        .max_early_delay(GUARD_MAX_EARLY_DELAY)
-        .patience(GUARD_PATIENCE)
 }
 
 /// tickets: `order:created` -> set the ticket's `orderId`, save, publish
