@@ -180,6 +180,18 @@ impl Transport for NatsTransport {
             // Only literal subjects: a wildcard here would be rejected by the
             // server at best, and must never be sent at all.
             crate::subject::check_publish(&message.subject)?;
+            // The server's limit, from its INFO: refuse before sending (async-nats
+            // checks body + headers again below).
+            let max_payload = self.client.max_payload();
+            let size = message.payload.len();
+            if size > max_payload {
+                return Err(
+                    PublishError::new(PublishErrorKind::MaxPayloadExceeded).with_detail(format!(
+                        "`{}`: {size} bytes, the server accepts {max_payload}",
+                        message.subject
+                    )),
+                );
+            }
             let publish = jetstream::message::PublishMessage::build()
                 .payload(message.payload)
                 .headers(message.headers.to_nats());
