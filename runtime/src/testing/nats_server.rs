@@ -269,13 +269,13 @@ fn listening_port(log: &str) -> Option<u16> {
 }
 
 /// The last lines of a log.
-fn tail(log: &str) -> String {
+pub(super) fn tail(log: &str) -> String {
     let lines: Vec<&str> = log.lines().collect();
     lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
 /// `$TYPEBUS_NATS_SERVER`, `nats-server` on `PATH`, or `/usr/sbin/nats-server`.
-fn find_binary() -> Option<PathBuf> {
+pub(super) fn find_binary() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("TYPEBUS_NATS_SERVER") {
         return Some(PathBuf::from(path));
     }
