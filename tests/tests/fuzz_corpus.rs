@@ -1,5 +1,6 @@
-//! Replays the saved fuzz corpora (`fuzz/corpus/<target>/`) through the
-//! same functions the cargo-fuzz targets run, so every input the fuzzer
+//! Replays the saved fuzz corpora (`fuzz/corpus/<target>/`, minimised by
+//! `scripts/fuzz`) and the hand-made seeds (`fuzz/seeds/<target>/`) through
+//! the same functions the cargo-fuzz targets run, so every input the fuzzer
 //! kept, including any crash that was fixed, stays a regression test on
 //! stable Rust. No input may panic.
 
@@ -8,10 +9,18 @@ use std::path::{Path, PathBuf};
 
 use typebus_tests::fuzz;
 
-/// The files of `fuzz/corpus/<target>/`, sorted by name.
+/// The seeds (`seed-*`) and the corpus of `target`, each sorted by name.
 fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
+    let mut files = files_of("seeds", target);
+    files.extend(files_of("corpus", target));
+    files
+}
+
+/// The files of `fuzz/<kind>/<target>/`, sorted by name.
+fn files_of(kind: &str, target: &str) -> Vec<(String, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz/corpus")
+        .join("../fuzz")
+        .join(kind)
         .join(target);
     let mut paths: Vec<PathBuf> = fs::read_dir(&dir)
         .unwrap_or_else(|err| panic!("cannot read {}: {err}", dir.display()))
