@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use nats_support::*;
 use serde::{Deserialize, Serialize};
-use typebus::transport::{ConsumerSpec, OutgoingMessage, Transport as _};
+use typebus::transport::{ConsumerSpec, OutgoingMessage};
 use typebus::{Headers, ListenErrorKind, PublishErrorKind, PublishRetry, StreamConfig};
 
 /// Subjects that the stream holds next to `ticket:created`.
