@@ -345,8 +345,37 @@ fn parse_file(name: &Arc<str>, bytes: Vec<u8>) -> Result<ParsedFile, Diagnostic>
             text,
             raw,
         }),
-        Err(e) => Err(crate::load::yaml_error::diagnostic(name, &e)),
+        Err(e) => {
+            let diagnostic = crate::load::yaml_error::diagnostic(name, &e);
+            match overlong_key(&text, diagnostic.line(), diagnostic.column()) {
+                Some(n) => Err(Diagnostic::new(
+                    diagnostic.location().clone(),
+                    format!(
+                        "key is too long ({n} characters, names are at most {})",
+                        crate::validate::MAX_NAME_CHARS
+                    ),
+                )
+                .with_help("YAML reads a key of more than 1024 characters as a plain value")),
+                None => Err(diagnostic),
+            }
+        }
     }
+}
+
+/// YAML keys are at most 1024 characters: a longer `name:` is read as a
+/// value, and the parser's complaint ("expected a mapping") hides why. The
+/// length of such a key starting at `line`:`column`, if there is one.
+fn overlong_key(text: &str, line: u32, column: u32) -> Option<usize> {
+    let line = text
+        .lines()
+        .nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
+    let start = line
+        .char_indices()
+        .nth(usize::try_from(column).ok()?.checked_sub(1)?)?
+        .0;
+    let key = line[start..].split_once(':')?.0;
+    let n = key.chars().count();
+    (n > 1024).then_some(n)
 }
 
 /// Whether a line holds nothing but blanks or a comment.

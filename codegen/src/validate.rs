@@ -102,6 +102,7 @@ pub(crate) fn validate(
     let mut cx = Cx {
         display_root,
         diagnostics,
+        suggester: suggest::Suggester::default(),
     };
     let table = cx.declarations(files);
     let mut types = Vec::new();
@@ -139,11 +140,12 @@ struct Subjects {
     by_variant: BTreeMap<String, (String, Location)>,
 }
 
-/// The validation context: the collector and how locations are shown in
-/// help texts.
+/// The validation context: the collector, how locations are shown in help
+/// texts, and the run's budget for "did you mean" suggestions.
 struct Cx<'a> {
     display_root: &'a str,
     diagnostics: &'a mut Diagnostics,
+    suggester: suggest::Suggester,
 }
 
 /// The model location of a saphyr location in `file`.

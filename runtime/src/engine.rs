@@ -69,17 +69,12 @@ pub(crate) fn plan<L: Listener>(
     }
     let subject = L::Event::SUBJECT;
     let durable_name = consumer_name(group, subject);
-    crate::subject::check_literal(subject)
-        .map_err(|problem| invalid(format!("subject `{subject}`: {problem}")))?;
+    crate::subject::check_consume("subject", subject)?;
     let dead_letter_subject = options
         .dead_letter_subject
         .clone()
         .unwrap_or_else(|| format!("{DEAD_LETTER_PREFIX}{}", dead_letter_token(group)));
-    crate::subject::check_literal(&dead_letter_subject).map_err(|problem| {
-        invalid(format!(
-            "dead-letter subject `{dead_letter_subject}`: {problem}"
-        ))
-    })?;
+    crate::subject::check_consume("dead-letter subject", &dead_letter_subject)?;
     if options.concurrency == 0 || options.batch == 0 {
         return Err(invalid("concurrency and batch must be at least 1".into()));
     }

@@ -173,6 +173,10 @@ kinds! {
     ListenErrorKind {
         /// The listener's options are invalid (e.g. concurrency above max_ack_pending).
         InvalidConfig => "invalid listener configuration",
+        /// The subject to consume from (or the dead-letter subject) is not a
+        /// literal NATS subject (wildcards, spaces, empty tokens): a listener
+        /// never reaches beyond its own subject.
+        InvalidSubject => "invalid subject",
         /// No stream stores the listener's subject.
         NoStream => "no stream stores the subject",
         /// The durable consumer could not be created or bound.

@@ -19,6 +19,29 @@ pub(crate) fn check_literal(subject: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// [`check_literal`] as a publish error ([`PublishErrorKind::InvalidSubject`]).
+///
+/// [`PublishErrorKind::InvalidSubject`]: crate::PublishErrorKind::InvalidSubject
+#[cfg(feature = "bus")]
+pub(crate) fn check_publish(subject: &str) -> Result<(), crate::PublishError> {
+    check_literal(subject).map_err(|problem| {
+        crate::PublishError::new(crate::PublishErrorKind::InvalidSubject)
+            .with_detail(format!("`{subject}`: {problem}"))
+    })
+}
+
+/// [`check_literal`] as a listen error ([`ListenErrorKind::InvalidSubject`]);
+/// `what` names the subject's role (`subject`, `dead-letter subject`).
+///
+/// [`ListenErrorKind::InvalidSubject`]: crate::ListenErrorKind::InvalidSubject
+#[cfg(feature = "bus")]
+pub(crate) fn check_consume(what: &str, subject: &str) -> Result<(), crate::ListenError> {
+    check_literal(subject).map_err(|problem| {
+        crate::ListenError::new(crate::ListenErrorKind::InvalidSubject)
+            .with_detail(format!("{what} `{subject}`: {problem}"))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::check_literal;

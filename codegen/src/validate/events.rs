@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_saphyr::Spanned;
 
-use super::{Cx, Subjects, TypeTable, at, default, inside, placeholder, subject, suggest, trimmed};
+use super::{Cx, Subjects, TypeTable, at, default, inside, placeholder, subject, trimmed};
 use crate::ident;
 use crate::load::ParsedFile;
 use crate::load::raw::{RawAggregate, RawEvent};
@@ -215,7 +215,9 @@ impl Cx<'_> {
     ) -> Option<usize> {
         let found = fields.iter().position(|f| f.wire == named.value);
         if found.is_none() {
-            let help = match suggest::closest(&named.value, fields.iter().map(|f| f.wire.as_str()))
+            let help = match self
+                .suggester
+                .closest(&named.value, fields.iter().map(|f| f.wire.as_str()))
             {
                 Some(near) => format!("did you mean `{near}`?"),
                 None if fields.is_empty() => format!("`{event}` has no fields"),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_saphyr::Spanned;
 
-use super::{Cx, TypeTable, at, default, inside, placeholder, suggest, trimmed, type_expr};
+use super::{Cx, TypeTable, at, default, inside, placeholder, trimmed, type_expr};
 use crate::ident;
 use crate::load::ParsedFile;
 use crate::load::raw::{OrderedMap, RawDeprecated, RawField};
@@ -202,7 +202,7 @@ impl Cx<'_> {
             .map(|s| s.schema_name())
             .chain(["list", "map"])
             .chain(table.shapes.keys().map(String::as_str));
-        let help = match suggest::closest(name, candidates) {
+        let help = match self.suggester.closest(name, candidates) {
             Some(near) => format!("did you mean `{near}`?"),
             None => "declare it under `types:`, or use a built-in type such as `string`, `u64`, `timestamp` or `list<T>`".to_owned(),
         };

@@ -233,10 +233,7 @@ impl Broker {
     }
 
     fn publish_now(&self, message: OutgoingMessage) -> Result<PendingAck, PublishError> {
-        crate::subject::check_literal(&message.subject).map_err(|problem| {
-            PublishError::new(PublishErrorKind::InvalidSubject)
-                .with_detail(format!("`{}`: {problem}", message.subject))
-        })?;
+        crate::subject::check_publish(&message.subject)?;
         let size = message.payload.len();
         if size > self.shared.max_payload {
             return Err(
@@ -395,7 +392,7 @@ fn check_consumer_spec(spec: &ConsumerSpec) -> Result<(), ListenError> {
     if spec.max_deliver == Some(0) {
         return Err(invalid("max_deliver must be at least 1".into()));
     }
-    Ok(())
+    crate::subject::check_consume("filter subject", &spec.filter_subject)
 }
 
 /// Stream and consumer names: not empty, no `.`, `*`, `>`, `/`, `\`, whitespace.

@@ -177,6 +177,21 @@ impl Transport for NatsTransport {
                     PublishError::new(PublishErrorKind::Disconnected).with_detail(message.subject)
                 );
             }
+            // Only literal subjects: a wildcard here would be rejected by the
+            // server at best, and must never be sent at all.
+            crate::subject::check_publish(&message.subject)?;
+            // The server's limit, from its INFO: refuse before sending (async-nats
+            // checks body + headers again below).
+            let max_payload = self.client.max_payload();
+            let size = message.payload.len();
+            if size > max_payload {
+                return Err(
+                    PublishError::new(PublishErrorKind::MaxPayloadExceeded).with_detail(format!(
+                        "`{}`: {size} bytes, the server accepts {max_payload}",
+                        message.subject
+                    )),
+                );
+            }
             let publish = jetstream::message::PublishMessage::build()
                 .payload(message.payload)
                 .headers(message.headers.to_nats());
@@ -222,6 +237,9 @@ impl Transport for NatsTransport {
         spec: ConsumerSpec,
     ) -> BoxFuture<'_, Result<Box<dyn MessageSource>, ListenError>> {
         Box::pin(async move {
+            // A consumer filtered on a wildcard would receive other events'
+            // subjects: refuse it before any request is made.
+            crate::subject::check_consume("filter subject", &spec.filter_subject)?;
             let source = NatsSource::bind(self.clone(), spec, self.pull).await?;
             Ok(Box::new(source) as Box<dyn MessageSource>)
         })

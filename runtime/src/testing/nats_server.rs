@@ -33,10 +33,12 @@ pub enum NatsServerError {
 }
 
 /// Options for a [`NatsServer`]: extra command-line arguments (e.g.
-/// `--user`/`--pass`, `--auth`, cluster routes) and the start timeout.
+/// `--user`/`--pass`, `--auth`, cluster routes), a configuration file and
+/// the start timeout.
 #[derive(Debug, Clone)]
 pub struct NatsServerBuilder {
     args: Vec<OsString>,
+    config: Option<String>,
     port: Option<u16>,
     timeout: Duration,
 }
@@ -45,6 +47,7 @@ impl Default for NatsServerBuilder {
     fn default() -> Self {
         Self {
             args: Vec::new(),
+            config: None,
             port: None,
             timeout: Duration::from_secs(15),
         }
@@ -61,6 +64,16 @@ impl NatsServerBuilder {
     /// Adds command-line arguments.
     pub fn args<A: Into<OsString>>(mut self, args: impl IntoIterator<Item = A>) -> Self {
         self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Starts the server with a configuration file holding `text` (written
+    /// as `nats.conf` into its work directory, passed with `-c`), e.g.
+    /// `authorization { token: "..." }` or `max_payload: 4096`. The
+    /// command-line options still apply on top of it: loopback address, port,
+    /// JetStream and the store directory.
+    pub fn config(mut self, text: &str) -> Self {
+        self.config = Some(text.to_owned());
         self
     }
 
@@ -83,9 +96,17 @@ impl NatsServerBuilder {
         let store = dir.path().join("store");
         fs::create_dir_all(&store)?;
         let log = dir.path().join("nats-server.log");
+        let mut args = Vec::new();
+        if let Some(text) = &self.config {
+            let path = dir.path().join("nats.conf");
+            fs::write(&path, text)?;
+            args.push(OsString::from("-c"));
+            args.push(path.into_os_string());
+        }
+        args.extend(self.args);
         let mut server = NatsServer {
             binary,
-            args: self.args,
+            args,
             timeout: self.timeout,
             dir,
             store,
@@ -248,13 +269,13 @@ fn listening_port(log: &str) -> Option<u16> {
 }
 
 /// The last lines of a log.
-fn tail(log: &str) -> String {
+pub(super) fn tail(log: &str) -> String {
     let lines: Vec<&str> = log.lines().collect();
     lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
 /// `$TYPEBUS_NATS_SERVER`, `nats-server` on `PATH`, or `/usr/sbin/nats-server`.
-fn find_binary() -> Option<PathBuf> {
+pub(super) fn find_binary() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("TYPEBUS_NATS_SERVER") {
         return Some(PathBuf::from(path));
     }

@@ -1,0 +1,248 @@
+//! A 3-node JetStream cluster on loopback, a stream with 3 replicas, and a
+//! crash: while 20,000 events flow from two publishers to two instances of
+//! one service, the stream leader is killed with SIGKILL and restarted
+//! later. Every event whose publish returned `Ok` is handled (at least
+//! once), and the stream stores none twice.
+//!
+//! Clients are given all three URLs. A publish that returns an error is
+//! retried with the same message id (the duplicate window makes that safe),
+//! as a service's outbox relay would.
+
+// Tests and their helpers unwrap: a failure should stop the test.
+#![allow(clippy::unwrap_used)]
+
+mod nats_support;
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt as _;
+use nats_support::*;
+use typebus::nats::{ConnectOptions, NatsTransport};
+use typebus::testing::NatsCluster;
+use typebus::{Bus, PendingPublish, PublishError, StreamConfig};
+
+const EVENTS: usize = 20_000;
+const PUBLISHERS: usize = 2;
+const WINDOW: usize = 200;
+
+fn cluster_options(cluster: &NatsCluster, name: &str) -> ConnectOptions {
+    ConnectOptions::servers(cluster.urls())
+        .name(name)
+        .pull_expiry(Duration::from_secs(2))
+        .idle_heartbeat(Duration::from_millis(500))
+        .publish_timeout(Duration::from_secs(2))
+        .request_timeout(Duration::from_secs(3))
+        .max_reconnect_delay(Duration::from_millis(250))
+}
+
+async fn cluster_bus(cluster: &NatsCluster, name: &str) -> Bus {
+    Bus::new(
+        NatsTransport::connect(cluster_options(cluster, name))
+            .await
+            .unwrap(),
+    )
+}
+
+fn message_id(n: usize) -> String {
+    format!("ticket-{n:05}")
+}
+
+/// Publishes events `ids` in pipelined windows; an id whose publish fails is
+/// published again with the same id until it is acked. Records every acked id.
+async fn publish_all(
+    bus: Bus,
+    ids: Vec<usize>,
+    acked: Arc<Mutex<Vec<String>>>,
+    failures: Arc<AtomicUsize>,
+) {
+    let publisher = bus.publisher::<TicketCreated>();
+    for window in ids.chunks(WINDOW) {
+        let mut pending: Vec<(String, Result<PendingPublish, PublishError>)> = Vec::new();
+        for &n in window {
+            let id = message_id(n);
+            let sent = publisher.send_with_id(&ticket(n as u64), id.clone()).await;
+            pending.push((id, sent));
+        }
+        let mut retry = Vec::new();
+        for (id, sent) in pending {
+            let result = match sent {
+                Ok(pending) => pending.await.map(drop),
+                Err(err) => Err(err),
+            };
+            match result {
+                Ok(()) => acked.lock().unwrap().push(id),
+                Err(_) => retry.push(id),
+            }
+        }
+        for id in retry {
+            let n: usize = id["ticket-".len()..].parse().unwrap();
+            let started = Instant::now();
+            loop {
+                failures.fetch_add(1, Ordering::Relaxed);
+                match publisher
+                    .publish_with_id(&ticket(n as u64), id.clone())
+                    .await
+                {
+                    Ok(_) => {
+                        acked.lock().unwrap().push(id);
+                        break;
+                    }
+                    Err(err) => {
+                        assert!(
+                            started.elapsed() < Duration::from_secs(60),
+                            "{id} not acked within 60 s: {err}"
+                        );
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The leader of `stream`, by server name, once there is one.
+async fn stream_leader(js: &async_nats::jetstream::Context, stream: &str) -> Option<String> {
+    let mut stream = js.get_stream(stream).await.ok()?;
+    let info = stream.info().await.ok()?;
+    info.cluster.as_ref()?.leader.clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_acked_event_is_lost_or_stored_twice_when_the_stream_leader_crashes() {
+    let test_started = Instant::now();
+    let mut cluster = NatsCluster::start(3).unwrap();
+    let bus = cluster_bus(&cluster, "publisher").await;
+
+    // The metadata leader may still be settling: retry the first request.
+    let config = StreamConfig::new(["ticket:created"]).replicas(3);
+    let started = Instant::now();
+    while let Err(err) = bus.provision(&config).await {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "stream not provisioned: {err}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let raw = NatsTransport::connect(cluster_options(&cluster, "inspector"))
+        .await
+        .unwrap();
+    let js = raw.jetstream().clone();
+    let info = js.get_stream("EVENTS").await.unwrap().cached_info().clone();
+    assert_eq!(info.config.num_replicas, 3);
+
+    // Two instances of one service, each on its own connection.
+    let probe = Probe::<TicketCreated>::new("orders-service", |_, _| Act::Ok);
+    let mut handles = Vec::new();
+    for instance in 0..2 {
+        let listener_bus = cluster_bus(&cluster, &format!("orders-service-{instance}")).await;
+        handles.push(listener_bus.listen(probe.instance(instance)).await.unwrap());
+    }
+
+    // Two publishers, interleaved ids.
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let failures = Arc::new(AtomicUsize::new(0));
+    let mut publishers = Vec::new();
+    for p in 0..PUBLISHERS {
+        let ids: Vec<usize> = (0..EVENTS).filter(|n| n % PUBLISHERS == p).collect();
+        let publisher_bus = cluster_bus(&cluster, &format!("publisher-{p}")).await;
+        publishers.push(tokio::spawn(publish_all(
+            publisher_bus,
+            ids,
+            Arc::clone(&acked),
+            Arc::clone(&failures),
+        )));
+    }
+
+    // Mid-way: kill the stream leader, keep it down for longer than a pull
+    // expiry, then restart it.
+    let count = || acked.lock().unwrap().len();
+    eventually(Duration::from_secs(90), "half of the events acked", || {
+        count() >= EVENTS * 2 / 5
+    })
+    .await;
+    let leader = stream_leader(&js, "EVENTS").await;
+    let victim = leader
+        .as_deref()
+        .and_then(|name| cluster.index_of(name))
+        .unwrap_or(0);
+    eprintln!(
+        "killing {} (stream leader: {leader:?}) after {} acks",
+        cluster.name(victim),
+        count()
+    );
+    cluster.kill(victim);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    eprintln!("restarting {} after {} acks", cluster.name(victim), count());
+    cluster.restart(victim).unwrap();
+
+    for publisher in publishers {
+        publisher.await.unwrap();
+    }
+    let acked: BTreeSet<String> = acked.lock().unwrap().iter().cloned().collect();
+    eprintln!(
+        "{} ids acked, {} publish retries, after {:?}",
+        acked.len(),
+        failures.load(Ordering::Relaxed),
+        test_started.elapsed()
+    );
+    assert_eq!(acked.len(), EVENTS, "every id is acked in the end");
+
+    // Every acked event is handled.
+    let handled = || -> HashSet<String> {
+        probe
+            .calls()
+            .iter()
+            .filter_map(|call| call.delivery.message_id().map(str::to_owned))
+            .collect()
+    };
+    eventually(Duration::from_secs(60), "every acked event handled", || {
+        let handled = handled();
+        acked.iter().all(|id| handled.contains(id))
+    })
+    .await;
+    for handle in handles {
+        handle.shutdown().await.unwrap();
+    }
+    let calls = probe.calls();
+    let instances: BTreeSet<usize> = calls.iter().map(|call| call.instance).collect();
+    eprintln!(
+        "{} handler calls for {} events, instances {instances:?}, after {:?}",
+        calls.len(),
+        acked.len(),
+        test_started.elapsed()
+    );
+
+    // The stream stores each acked id exactly once, and nothing else.
+    let mut stream = js.get_stream("EVENTS").await.unwrap();
+    let stored = stream.info().await.unwrap().state.messages;
+    assert_eq!(stored, acked.len() as u64);
+    let reader = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig::default())
+        .await
+        .unwrap();
+    let mut messages = reader.messages().await.unwrap();
+    let mut seen = HashSet::new();
+    let mut duplicates = Vec::new();
+    for _ in 0..stored {
+        let message = tokio::time::timeout(Duration::from_secs(10), messages.next())
+            .await
+            .expect("the stream is read back")
+            .expect("the stream has more messages")
+            .unwrap();
+        let id = message
+            .headers
+            .as_ref()
+            .and_then(|headers| headers.get("Nats-Msg-Id"))
+            .map(|value| value.as_str().to_owned())
+            .expect("a message id");
+        if !seen.insert(id.clone()) {
+            duplicates.push(id);
+        }
+    }
+    assert!(duplicates.is_empty(), "stored twice: {duplicates:?}");
+    let seen: BTreeSet<String> = seen.into_iter().collect();
+    assert_eq!(seen, acked);
+}
