@@ -342,3 +342,92 @@ async fn sequence_store_swaps_by_revision_and_records_inside_transactions() {
         Swapped::Conflict
     );
 }
+
+/// The relay's idle flag (inserts notify only while it is set): a relay that
+/// starts with a backlog clears the default `idle`, so its producers do not
+/// notify while it works; once every worker has found nothing for a while
+/// the last one sets it again, and an insert then wakes the relay by NOTIFY.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_idle_flag_is_cleared_while_workers_are_busy_and_set_when_all_sleep() {
+    let db = TestDb::new().await;
+    let broker = broker().await;
+    let outbox = Outbox::new(db.schema.clone());
+    let flag = format!("SELECT idle FROM \"{}\".outbox_relay", db.schema.name());
+    let idle = |pool: sqlx::PgPool, flag: String| async move {
+        sqlx::query_scalar::<_, bool>(&flag)
+            .fetch_one(&pool)
+            .await
+            .expect("read the idle flag")
+    };
+    assert!(
+        idle(db.pool.clone(), flag.clone()).await,
+        "a new outbox starts idle"
+    );
+    let mut tx = db.pool.begin().await.expect("begin");
+    for n in 0..200 {
+        let event = RecordChanged {
+            id: format!("r{n}"),
+            version: 0,
+            amount: n,
+        };
+        outbox
+            .enqueue_versioned(&mut tx, &event)
+            .await
+            .expect("enqueue");
+    }
+    tx.commit().await.expect("commit");
+
+    // An hour's poll interval: after it sleeps, only NOTIFY wakes it.
+    let relay = Relay::new(db.pool.clone(), &broker.bus(), outbox.clone())
+        .workers(3)
+        .batch_size(10)
+        .poll_interval(Duration::from_secs(3600))
+        .spawn();
+    let start = Instant::now();
+    let mut seen_busy = false;
+    while broker.messages("EVENTS").len() < 200 {
+        seen_busy |= !idle(db.pool.clone(), flag.clone()).await;
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "backlog not drained"
+        );
+    }
+    seen_busy |= !idle(db.pool.clone(), flag.clone()).await;
+    assert!(seen_busy, "the flag stayed idle while the relay worked");
+
+    let start = Instant::now();
+    while !idle(db.pool.clone(), flag.clone()).await {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the relay never went idle"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut tx = db.pool.begin().await.expect("begin");
+    let late = RecordChanged {
+        id: "late".into(),
+        version: 0,
+        amount: 1,
+    };
+    outbox
+        .enqueue_versioned(&mut tx, &late)
+        .await
+        .expect("enqueue");
+    tx.commit().await.expect("commit");
+    let start = Instant::now();
+    while broker.messages("EVENTS").len() < 201 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "not woken by NOTIFY"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    relay.shutdown().await;
+    let ids: Vec<String> = broker
+        .messages("EVENTS")
+        .iter()
+        .filter_map(|m| m.headers.get(names::MSG_ID).map(str::to_owned))
+        .collect();
+    let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), 201, "a row was published twice");
+}

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -44,7 +45,8 @@ use crate::transport::{OutgoingMessage, PublishAck, Transport};
 /// [`Outbox::rows`] and re-queued with [`Outbox::retry_failed`]. Nothing
 /// is dropped.
 ///
-/// [`spawn`](Self::spawn) runs rounds on a task: after each round that
+/// [`spawn`](Self::spawn) runs [`workers`](Self::workers) (default 2)
+/// loops of rounds, each on its own task: after each round that
 /// found rows, at once; otherwise when a `NOTIFY` from an insert arrives
 /// (`LISTEN` on [`Schema::channel`](super::Schema::channel)), or after
 /// [`poll_interval`](Self::poll_interval) as a fallback. Inserts notify
@@ -52,15 +54,16 @@ use crate::transport::{OutgoingMessage, PublishAck, Transport};
 /// work for a second, polling every 5 ms meanwhile, and clears when it
 /// finds work): a transaction that notifies holds
 /// a database-wide lock through its commit, which would queue every
-/// producer's commit behind the others under load. It holds one
-/// connection of its pool for `LISTEN` and takes another for each round:
-/// give its pool at least two.
+/// producer's commit behind the others under load. Each worker holds one
+/// connection of the pool for `LISTEN` and takes another for each round:
+/// give the pool at least two per worker (four by default).
 #[derive(Clone)]
 pub struct Relay {
     pool: PgPool,
     transport: Arc<dyn Transport>,
     outbox: Outbox,
     batch_size: usize,
+    workers: usize,
     poll_interval: Duration,
     retry_delay: Duration,
     max_retry_delay: Duration,
@@ -122,6 +125,7 @@ impl Relay {
             transport,
             outbox,
             batch_size: 256,
+            workers: 2,
             poll_interval: Duration::from_secs(2),
             retry_delay: Duration::from_millis(500),
             max_retry_delay: Duration::from_secs(60),
@@ -129,6 +133,19 @@ impl Relay {
             retention: None,
             prune_interval: Duration::from_secs(60),
         }
+    }
+
+    /// Sets how many rounds this relay runs at once (at least 1). Default 2:
+    /// one round claims and publishes while another commits, which halves
+    /// the commit-to-ack latency under load. Each round is its own
+    /// transaction; `FOR UPDATE SKIP LOCKED` gives them disjoint rows, and a
+    /// row is claimed only once every earlier row of its record is sent, so
+    /// per-record order holds exactly as between separate relays. Each
+    /// worker keeps a connection for `LISTEN` and uses one per round: give
+    /// the pool at least two connections per worker.
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = workers.max(1);
+        self
     }
 
     /// Sets how many rows one round claims at most (at least 1). Default 256.
@@ -419,19 +436,38 @@ impl Relay {
             .min(self.max_retry_delay)
     }
 
-    /// Runs the relay on a task until [`RelayHandle::shutdown`].
+    /// Runs the relay's workers ([`Relay::workers`]) on tasks until
+    /// [`RelayHandle::shutdown`].
     pub fn spawn(self) -> RelayHandle {
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(self.run(stopped));
-        RelayHandle { stop, task }
+        let idle_workers = Arc::new(AtomicUsize::new(0));
+        let tasks = (0..self.workers)
+            .map(|worker| {
+                let idle_workers = Arc::clone(&idle_workers);
+                tokio::spawn(self.clone().run(stopped.clone(), worker == 0, idle_workers))
+            })
+            .collect();
+        RelayHandle { stop, tasks }
     }
 
-    async fn run(self, mut stop: watch::Receiver<bool>) {
+    /// One worker's loop; the first one (`prunes`) also prunes sent rows.
+    /// `idle_workers` counts this relay's idle workers: the database flag
+    /// that makes inserts notify is set by the last worker to go idle and
+    /// cleared by the first to find work again, so one idle worker does not
+    /// make inserts notify while another is busy.
+    async fn run(
+        self,
+        mut stop: watch::Receiver<bool>,
+        prunes: bool,
+        idle_workers: Arc<AtomicUsize>,
+    ) {
         let channel = self.outbox.schema().channel();
         let mut listener: Option<PgListener> = None;
         let mut last_prune = Instant::now();
         let mut failures: u32 = 0;
         let mut idle = false;
+        // Whether this worker has set the database flag since it started.
+        let mut synced = false;
         let mut last_work: Option<Instant> = None;
         while !*stop.borrow() {
             if listener.is_none() {
@@ -443,9 +479,16 @@ impl Relay {
                     last_work = Some(Instant::now());
                     // Busy: inserts need not notify; go on at once.
                     if idle {
-                        self.set_idle(false).await;
+                        if idle_workers.fetch_sub(1, AtomicOrdering::SeqCst) == self.workers {
+                            self.set_idle(false).await;
+                        }
                         idle = false;
+                    } else if !synced {
+                        // The flag may say idle from before this relay
+                        // started (it starts so): inserts need not notify.
+                        self.set_idle(false).await;
                     }
+                    synced = true;
                     continue;
                 }
                 Ok(_) if !idle && last_work.is_some_and(|at| at.elapsed() < BUSY_LINGER) => {
@@ -461,8 +504,11 @@ impl Relay {
                 Ok(_) if !idle => {
                     // Going to sleep: ask inserts to notify, then look once
                     // more for rows committed before they could see that.
-                    self.set_idle(true).await;
+                    if idle_workers.fetch_add(1, AtomicOrdering::SeqCst) + 1 == self.workers {
+                        self.set_idle(true).await;
+                    }
                     idle = true;
+                    synced = true;
                     continue;
                 }
                 Ok(_) => {
@@ -476,7 +522,7 @@ impl Relay {
                     wait
                 }
             };
-            if let Some(age) = self.retention
+            if let Some(age) = self.retention.filter(|_| prunes)
                 && last_prune.elapsed() >= self.prune_interval
             {
                 last_prune = Instant::now();
@@ -516,6 +562,7 @@ impl std::fmt::Debug for Relay {
             .field("transport", &self.transport.name())
             .field("outbox", &self.outbox)
             .field("batch_size", &self.batch_size)
+            .field("workers", &self.workers)
             .field("poll_interval", &self.poll_interval)
             .field("retention", &self.retention)
             .finish_non_exhaustive()
@@ -590,7 +637,7 @@ pub(crate) fn corrupt(column: &str, err: sqlx::Error) -> OutboxError {
 #[derive(Debug)]
 pub struct RelayHandle {
     stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl RelayHandle {
@@ -598,7 +645,9 @@ impl RelayHandle {
     /// waits for the task to end.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        let _ = self.task.await;
+        for task in self.tasks {
+            let _ = task.await;
+        }
     }
 
     /// Stops at once, wherever the relay is, as if its process died: a
@@ -606,12 +655,16 @@ impl RelayHandle {
     /// published again, with the same message ids, by the next round of
     /// any relay). For fault tests.
     pub async fn abort(self) {
-        self.task.abort();
-        let _ = self.task.await;
+        for task in &self.tasks {
+            task.abort();
+        }
+        for task in self.tasks {
+            let _ = task.await;
+        }
     }
 
-    /// Whether the task has ended.
+    /// Whether every worker's task has ended.
     pub fn is_finished(&self) -> bool {
-        self.task.is_finished()
+        self.tasks.iter().all(JoinHandle::is_finished)
     }
 }
