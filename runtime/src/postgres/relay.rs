@@ -440,26 +440,37 @@ impl Relay {
     /// [`RelayHandle::shutdown`].
     pub fn spawn(self) -> RelayHandle {
         let (stop, stopped) = watch::channel(false);
-        let idle_workers = Arc::new(AtomicUsize::new(0));
+        let idle = Arc::new(IdleWorkers::default());
         let tasks = (0..self.workers)
             .map(|worker| {
-                let idle_workers = Arc::clone(&idle_workers);
-                tokio::spawn(self.clone().run(stopped.clone(), worker == 0, idle_workers))
+                let idle = Arc::clone(&idle);
+                tokio::spawn(self.clone().run(stopped.clone(), worker == 0, idle))
             })
             .collect();
         RelayHandle { stop, tasks }
     }
 
+    /// Sets the database flag to whether every worker of this relay is
+    /// idle now. The flag's writes are serialised and each writes the state
+    /// of the count it read under the lock, so the last write always
+    /// matches the latest transition (two workers changing state at once
+    /// cannot leave the flag saying idle while one works).
+    async fn sync_idle(&self, idle: &IdleWorkers) {
+        let _order = idle.writes.lock().await;
+        let all = idle.count.load(AtomicOrdering::SeqCst) == self.workers;
+        self.set_idle(all).await;
+    }
+
     /// One worker's loop; the first one (`prunes`) also prunes sent rows.
     /// `idle_workers` counts this relay's idle workers: the database flag
-    /// that makes inserts notify is set by the last worker to go idle and
-    /// cleared by the first to find work again, so one idle worker does not
+    /// that makes inserts notify is set when the last worker goes idle and
+    /// cleared when the first finds work again, so one idle worker does not
     /// make inserts notify while another is busy.
     async fn run(
         self,
         mut stop: watch::Receiver<bool>,
         prunes: bool,
-        idle_workers: Arc<AtomicUsize>,
+        idle_workers: Arc<IdleWorkers>,
     ) {
         let channel = self.outbox.schema().channel();
         let mut listener: Option<PgListener> = None;
@@ -479,14 +490,13 @@ impl Relay {
                     last_work = Some(Instant::now());
                     // Busy: inserts need not notify; go on at once.
                     if idle {
-                        if idle_workers.fetch_sub(1, AtomicOrdering::SeqCst) == self.workers {
-                            self.set_idle(false).await;
-                        }
+                        idle_workers.count.fetch_sub(1, AtomicOrdering::SeqCst);
+                        self.sync_idle(&idle_workers).await;
                         idle = false;
                     } else if !synced {
                         // The flag may say idle from before this relay
                         // started (it starts so): inserts need not notify.
-                        self.set_idle(false).await;
+                        self.sync_idle(&idle_workers).await;
                     }
                     synced = true;
                     continue;
@@ -504,9 +514,8 @@ impl Relay {
                 Ok(_) if !idle => {
                     // Going to sleep: ask inserts to notify, then look once
                     // more for rows committed before they could see that.
-                    if idle_workers.fetch_add(1, AtomicOrdering::SeqCst) + 1 == self.workers {
-                        self.set_idle(true).await;
-                    }
+                    idle_workers.count.fetch_add(1, AtomicOrdering::SeqCst);
+                    self.sync_idle(&idle_workers).await;
                     idle = true;
                     synced = true;
                     continue;
@@ -633,7 +642,15 @@ pub(crate) fn corrupt(column: &str, err: sqlx::Error) -> OutboxError {
         .with_source(err)
 }
 
-/// A relay running on a task ([`Relay::spawn`]).
+/// How many workers of one spawned relay are idle, and the lock that orders
+/// their writes of the database flag.
+#[derive(Debug, Default)]
+struct IdleWorkers {
+    count: AtomicUsize,
+    writes: tokio::sync::Mutex<()>,
+}
+
+/// A relay's workers running on tasks ([`Relay::spawn`]).
 #[derive(Debug)]
 pub struct RelayHandle {
     stop: watch::Sender<bool>,
