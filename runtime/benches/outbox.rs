@@ -9,6 +9,10 @@
 //!   commit; a relay publishes it;
 //! - relay drain: a backlog of pending rows published by one relay alone.
 //!
+//! - paced: the outbox phase again with producers offering a fixed rate
+//!   (`OUTBOX_BENCH_RATES`, default 1000,2500,5000 events/s), half as many
+//!   events: the latency the relay adds below saturation.
+//!
 //! Prints events/s of each, the ratio outbox/direct, and the commit-to-
 //! stream-ack latency of the outbox (median, p99).
 //!
@@ -126,7 +130,9 @@ async fn insert(
 }
 
 /// Runs `per_producer` events on each of the producers; returns the wall time.
-async fn produce<F, Fut>(events: usize, make: F) -> Duration
+/// Runs `make(n)` for every `n < events` on the producers: as fast as they
+/// go, or with event `n` due at `n / rate` seconds after the start.
+async fn produce<F, Fut>(events: usize, rate: Option<f64>, make: F) -> Duration
 where
     F: Fn(usize) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send,
@@ -138,6 +144,10 @@ where
         tasks.push(tokio::spawn(async move {
             let mut n = producer;
             while n < events {
+                if let Some(rate) = rate {
+                    let due = start + Duration::from_secs_f64(n as f64 / rate);
+                    tokio::time::sleep_until(due.into()).await;
+                }
                 make(n).await;
                 n += PRODUCERS;
             }
@@ -153,7 +163,7 @@ async fn direct(setup: &Setup, events: usize) -> f64 {
     let pool = setup.pool.clone();
     let records = setup.records();
     let publisher = setup.bus.publisher::<RecordChanged>();
-    let elapsed = produce(events, move |n| {
+    let elapsed = produce(events, None, move |n| {
         let (pool, records, publisher) = (pool.clone(), records.clone(), publisher.clone());
         async move {
             let id = format!("direct-{n}");
@@ -171,7 +181,14 @@ async fn direct(setup: &Setup, events: usize) -> f64 {
     events as f64 / elapsed.as_secs_f64()
 }
 
-async fn outbox(setup: &Setup, events: usize) -> (f64, Duration, Duration) {
+/// The outbox phase: producers as fast as they go (`rate` None) or paced at
+/// `rate` events/s in all; ids start with `prefix`.
+async fn outbox(
+    setup: &Setup,
+    events: usize,
+    rate: Option<f64>,
+    prefix: &str,
+) -> (f64, Duration, Duration) {
     let acked = Arc::new(Mutex::new(HashMap::new()));
     let clock = AckClock {
         inner: Arc::clone(setup.bus.transport()),
@@ -182,7 +199,9 @@ async fn outbox(setup: &Setup, events: usize) -> (f64, Duration, Duration) {
     let committed = Arc::new(Mutex::new(HashMap::new()));
     let (pool, records, commits) = (setup.pool.clone(), setup.records(), Arc::clone(&committed));
     let start = Instant::now();
-    produce(events, move |n| {
+    let prefix = prefix.to_owned();
+    produce(events, rate, move |n| {
+        let prefix = prefix.clone();
         let (pool, records, outbox, commits) = (
             pool.clone(),
             records.clone(),
@@ -190,7 +209,7 @@ async fn outbox(setup: &Setup, events: usize) -> (f64, Duration, Duration) {
             Arc::clone(&commits),
         );
         async move {
-            let id = format!("outbox-{n}");
+            let id = format!("{prefix}-{n}");
             let mut tx = insert(&pool, &records, &id).await.expect("insert");
             let event = RecordChanged {
                 id,
@@ -264,6 +283,17 @@ async fn drain(setup: &Setup, events: usize) -> f64 {
     events as f64 / elapsed.as_secs_f64()
 }
 
+/// The offered rates of the paced phases (`OUTBOX_BENCH_RATES`, comma
+/// separated; default 1000,2500,5000 events/s).
+fn paced_rates() -> Vec<f64> {
+    std::env::var("OUTBOX_BENCH_RATES")
+        .unwrap_or_else(|_| "1000,2500,5000".to_owned())
+        .split(',')
+        .filter_map(|rate| rate.trim().parse().ok())
+        .filter(|rate: &f64| *rate > 0.0)
+        .collect()
+}
+
 #[tokio::main]
 async fn main() {
     let events: usize = std::env::var("OUTBOX_BENCH_EVENTS")
@@ -305,7 +335,7 @@ async fn main() {
     );
     let direct_rate = direct(&setup, events).await;
     println!("direct (insert, commit, publish + ack):   {direct_rate:>9.0} events/s");
-    let (outbox_rate, median, p99) = outbox(&setup, events).await;
+    let (outbox_rate, median, p99) = outbox(&setup, events, None, "outbox").await;
     println!("outbox (insert + enqueue, commit; relay): {outbox_rate:>9.0} events/s");
     println!(
         "ratio outbox/direct:                      {:>9.2}",
@@ -318,6 +348,21 @@ async fn main() {
     );
     let drain_rate = drain(&setup, events).await;
     println!("relay drain of a {events}-row backlog:     {drain_rate:>9.0} events/s");
+    for rate in paced_rates() {
+        if std::env::var_os("OUTBOX_BENCH_VACUUM").is_some() {
+            sqlx::query(&format!("VACUUM \"{}\".outbox", schema.name()))
+                .execute(&pool)
+                .await
+                .expect("vacuum");
+        }
+        let (achieved, median, p99) =
+            outbox(&setup, events / 2, Some(rate), &format!("paced{rate}")).await;
+        println!(
+            "outbox paced at {rate:>5.0}/s offered: {achieved:>6.0} events/s, commit-to-ack median {:.2} ms, p99 {:.2} ms",
+            median.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3
+        );
+    }
 
     let _ = sqlx::query(&format!("DROP SCHEMA \"{}\" CASCADE", schema.name()))
         .execute(&pool)

@@ -296,6 +296,14 @@ impl Relay {
     ) -> Result<Vec<Vec<Claimed>>, OutboxError> {
         let table = self.outbox.schema().outbox_table();
         let limit = i64::try_from(self.batch_size).unwrap_or(i64::MAX);
+        // Rows marked sent leave dead entries in `outbox_pending` until the
+        // table is vacuumed. A bitmap scan (the planner's pick for a few
+        // hundred pending rows) reads every one of them on every round; an
+        // index scan in id order marks them dead once and skips them after.
+        sqlx::query("SET LOCAL enable_bitmapscan = off")
+            .execute(&mut **tx)
+            .await
+            .map_err(|err| database("setting up a relay round", err))?;
         // The head of each record: no earlier row of its record is unsent.
         // A correlated scalar subquery (an index probe per candidate row),
         // which the planner cannot turn into an anti-join over the table.
@@ -329,17 +337,22 @@ impl Relay {
         // The rows behind each claimed head: no other relay claims them
         // while the head is unsent. Stop each record at its first row that
         // is not ready (failed, or waiting for a retry).
+        // One index probe per record (`outbox_unsent_by_aggregate`), not a
+        // scan in id order over the whole table filtered by record, which
+        // the planner would pick for `aggregate = ANY($1) ORDER BY id`.
         let followers = format!(
-            "SELECT id, message_id, subject, headers::text AS headers, body, aggregate, attempts, \
-                    CASE WHEN status = 'pending' AND available_at <= now() THEN 'ready' ELSE status END AS status \
-             FROM {table} \
-             WHERE aggregate = ANY($1) AND status <> 'sent' \
-             ORDER BY id LIMIT $2 FOR UPDATE"
+            "SELECT f.* FROM unnest($1::text[]) AS a(aggregate), LATERAL ( \
+               SELECT o.id, o.message_id, o.subject, o.headers::text AS headers, o.body, o.aggregate, o.attempts, \
+                      CASE WHEN o.status = 'pending' AND o.available_at <= now() THEN 'ready' ELSE o.status END AS status \
+               FROM {table} AS o \
+               WHERE o.aggregate = a.aggregate AND o.status <> 'sent' \
+               ORDER BY o.id LIMIT $2 FOR UPDATE) AS f \
+             ORDER BY f.id"
         );
         let aggregates: Vec<String> = by_record.keys().cloned().collect();
         let rows = sqlx::query(&followers)
             .bind(aggregates)
-            .bind(i64::try_from(room + by_record.len()).unwrap_or(i64::MAX))
+            .bind(i64::try_from(room + 1).unwrap_or(i64::MAX))
             .fetch_all(&mut **tx)
             .await
             .map_err(|err| database("claiming outbox rows behind their record's head", err))?;
