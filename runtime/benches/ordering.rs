@@ -4,8 +4,8 @@
 //! in one run. Prints msgs/s and the guarded/plain ratios.
 //!
 //! ```text
-//! cargo bench -p typebus --bench ordering
-//! TYPEBUS_BENCH_RECORDS=20000 TYPEBUS_BENCH_CONCURRENCY=256 cargo bench -p typebus --bench ordering
+//! cargo bench -p typebus --features testing --bench ordering
+//! TYPEBUS_BENCH_RECORDS=20000 TYPEBUS_BENCH_CONCURRENCY=256 cargo bench -p typebus --features testing --bench ordering
 //! ```
 //!
 //! Every listener runs with the same options: the defaults (concurrency
