@@ -68,6 +68,23 @@ impl Fixture {
         cmd
     }
 
+    /// `typebus publish ticket:created --data TICKET --msg-id ID`, which
+    /// must succeed; its standard output.
+    fn publish_ticket(&self, msg_id: &str) -> String {
+        let assert = self
+            .typebus(&[
+                "publish",
+                "ticket:created",
+                "--data",
+                TICKET,
+                "--msg-id",
+                msg_id,
+            ])
+            .assert()
+            .code(0);
+        output(&assert).0
+    }
+
     /// The stored message at `sequence` of the stream: subject, headers, body.
     fn stored(&self, sequence: u64) -> (String, Vec<(String, String)>, String) {
         self.runtime.block_on(async {
@@ -125,18 +142,7 @@ impl Fixture {
 #[test]
 fn publish_sends_a_fitting_payload_with_the_typebus_headers() {
     let fx = Fixture::start();
-    let assert = fx
-        .typebus(&[
-            "publish",
-            "ticket:created",
-            "--data",
-            TICKET,
-            "--msg-id",
-            "m-1",
-        ])
-        .assert()
-        .code(0);
-    let (stdout, _) = output(&assert);
+    let stdout = fx.publish_ticket("m-1");
     assert_eq!(
         stdout,
         "published ticket:created v1 msg-id m-1 to EVENTS #1\n"
@@ -158,19 +164,8 @@ fn publish_sends_a_fitting_payload_with_the_typebus_headers() {
     );
 
     // The same message id again: the stream keeps one copy.
-    let assert = fx
-        .typebus(&[
-            "publish",
-            "ticket:created",
-            "--data",
-            TICKET,
-            "--msg-id",
-            "m-1",
-        ])
-        .assert()
-        .code(0);
     assert_eq!(
-        output(&assert).0,
+        fx.publish_ticket("m-1"),
         "duplicate ticket:created v1 msg-id m-1: already stored in EVENTS #1\n"
     );
 
@@ -264,16 +259,7 @@ fn publish_without_a_server_fails_clearly() {
 #[test]
 fn listen_shows_events_decoded_and_undecodable_ones_as_such() {
     let fx = Fixture::start();
-    fx.typebus(&[
-        "publish",
-        "ticket:created",
-        "--data",
-        TICKET,
-        "--msg-id",
-        "m-1",
-    ])
-    .assert()
-    .code(0);
+    fx.publish_ticket("m-1");
     fx.publish_raw("ticket:created", "not json");
     fx.publish_raw(
         "ticket:created",
