@@ -151,25 +151,10 @@ fn json_path(tokens: &[InstanceToken<'_>]) -> String {
     path
 }
 
-/// Parses `text` as JSON; the error says where (line and column).
+/// Parses `text` as JSON; the error says where (serde_json's message ends
+/// with the line and column).
 pub(crate) fn parse_json(text: &str, origin: &str) -> Result<Value, String> {
-    serde_json::from_str(text).map_err(|err| {
-        format!(
-            "{origin} is not valid JSON: {} at line {} column {}",
-            strip_position(&err),
-            err.line(),
-            err.column()
-        )
-    })
-}
-
-/// serde_json's message without its own " at line L column C" suffix.
-fn strip_position(err: &serde_json::Error) -> String {
-    let text = err.to_string();
-    match text.rfind(" at line ") {
-        Some(at) => text[..at].to_owned(),
-        None => text,
-    }
+    serde_json::from_str(text).map_err(|err| format!("{origin} is not valid JSON: {err}"))
 }
 
 /// The payloads of one schema file's text (for tests).

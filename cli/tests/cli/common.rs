@@ -6,6 +6,11 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use tempfile::TempDir;
 
+/// The repo's own `schemas/` (the ticketing contracts).
+pub(crate) fn repo_schemas() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas")
+}
+
 /// A ticketing-like schema set with a nested type and an enum.
 pub(crate) const TICKETS: &str = "\
 types:

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::common::{Project, output};
+use crate::common::{Project, output, repo_schemas};
 
 fn asyncapi_validator() -> (boon::Schemas, boon::SchemaIndex) {
     let path =
@@ -24,7 +24,7 @@ fn asyncapi_validator() -> (boon::Schemas, boon::SchemaIndex) {
 fn document_is_valid_asyncapi_3() {
     let (validator, index) = asyncapi_validator();
     let project = Project::new();
-    let schemas = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas");
+    let schemas = repo_schemas();
     let assert = project
         .typebus(&["export", "asyncapi", "--schemas", schemas.to_str().unwrap()])
         .assert()
@@ -58,7 +58,7 @@ fn document_is_valid_asyncapi_3() {
 fn a_queue_group_binds_every_receive_operation() {
     let (validator, index) = asyncapi_validator();
     let project = Project::new();
-    let schemas = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas");
+    let schemas = repo_schemas();
     let schemas = schemas.to_str().unwrap();
     let assert = project
         .typebus(&[

@@ -2,15 +2,11 @@
 //! the exported schemas of the repo's own `schemas/`; wrong types, missing
 //! required fields, unknown enum values and out-of-range integers fail.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::common::{Project, output};
-
-fn repo_schemas() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas")
-}
+use crate::common::{Project, output, repo_schemas};
 
 /// Compiled exported schemas, by file path relative to the export dir.
 struct Exported {

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{Project, output};
+use crate::common::{Project, output, repo_schemas};
 
 fn tsc() -> PathBuf {
     let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("typescript5");
@@ -67,7 +67,7 @@ export const status: OrderStatus = 'complete';
 fn output_compiles_strict_and_reference_payloads_type_check() {
     let tsc = tsc();
     let project = Project::new();
-    let schemas = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas");
+    let schemas = repo_schemas();
     project
         .typebus(&[
             "export",

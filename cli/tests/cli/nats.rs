@@ -3,20 +3,15 @@
 //! sent, published with the typebus headers, and shown decoded (or as
 //! undecodable) with their delivery info.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use typebus::nats::{ConnectOptions, NatsTransport};
 use typebus::testing::NatsServer;
 use typebus::{StreamConfig, Transport as _};
 
-use crate::common::{Project, output};
+use crate::common::{Project, output, repo_schemas};
 
 const TICKET: &str = r#"{"id":"t1","version":0,"title":"concert","price":20,"userId":"u1"}"#;
-
-fn repo_schemas() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas")
-}
 
 /// A server with one `EVENTS` stream holding every ticketing subject, and a
 /// JetStream context on it.
@@ -35,14 +30,11 @@ impl Fixture {
             let transport = NatsTransport::connect(ConnectOptions::new(server.url()))
                 .await
                 .unwrap();
-            let subjects = [
-                "ticket:created",
-                "ticket:updated",
-                "order:created",
-                "order:cancelled",
-                "expiration:complete",
-                "payment:created",
-            ];
+            // Every subject of the repo's schemas, read from them.
+            let model = typebus_codegen::SchemaSet::from_dir(repo_schemas())
+                .and_then(|set| set.validate())
+                .unwrap();
+            let subjects = model.events.iter().map(|event| event.subject.as_str());
             transport
                 .provision(&StreamConfig::new(subjects))
                 .await

@@ -3,17 +3,13 @@
 //! `yaml-language-server` modeline) is current; every real schema file
 //! validates against it; the mistakes editors should flag are rejected.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 
-use crate::common::{Project, output};
+use crate::common::{Project, output, repo_schemas};
 
 const MODELINE: &str = "# yaml-language-server: $schema=typebus-schema.json\n";
-
-fn repo_schemas() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas")
-}
 
 fn printed_schema() -> String {
     let assert = Project::new().typebus(&["schema"]).assert().code(0);

@@ -165,6 +165,19 @@ fn publish_error(
         .with_source(err)
 }
 
+/// A message over the server's `max_payload`: `size` is its body, which
+/// may fit alone while body and headers do not.
+fn too_large(subject: &str, size: usize, max_payload: usize) -> PublishError {
+    let size = if size > max_payload {
+        format!("{size} bytes")
+    } else {
+        format!("{size} bytes and its headers")
+    };
+    PublishError::new(PublishErrorKind::MaxPayloadExceeded).with_detail(format!(
+        "`{subject}`: {size}, the server accepts {max_payload}"
+    ))
+}
+
 impl Transport for NatsTransport {
     fn name(&self) -> &'static str {
         "nats"
@@ -180,18 +193,7 @@ impl Transport for NatsTransport {
             // Only literal subjects: a wildcard here would be rejected by the
             // server at best, and must never be sent at all.
             crate::subject::check_publish(&message.subject)?;
-            // The server's limit, from its INFO: refuse before sending (async-nats
-            // checks body + headers again below).
-            let max_payload = self.client.max_payload();
             let size = message.payload.len();
-            if size > max_payload {
-                return Err(
-                    PublishError::new(PublishErrorKind::MaxPayloadExceeded).with_detail(format!(
-                        "`{}`: {size} bytes, the server accepts {max_payload}",
-                        message.subject
-                    )),
-                );
-            }
             let publish = jetstream::message::PublishMessage::build()
                 .payload(message.payload)
                 .headers(message.headers.to_nats());
@@ -200,7 +202,14 @@ impl Transport for NatsTransport {
                 .publishing
                 .send_publish(subject.clone(), publish)
                 .await
-                .map_err(|err| publish_error(err, &subject, self.is_closed()))?;
+                .map_err(|err| match err.kind() {
+                    // async-nats refuses body + headers over the server's
+                    // max_payload before sending anything: say by how much.
+                    NatsPublishErrorKind::MaxPayloadExceeded => {
+                        too_large(&subject, size, self.client.max_payload()).with_source(err)
+                    }
+                    _ => publish_error(err, &subject, self.is_closed()),
+                })?;
             let closed = Arc::clone(&self.closed);
             let ack = AckByDeadline {
                 ack: ack.into_future(),

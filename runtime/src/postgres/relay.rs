@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -94,6 +93,13 @@ const BUSY_LINGER: Duration = Duration::from_secs(1);
 
 /// The poll interval of a recently busy relay.
 const BUSY_POLL: Duration = Duration::from_millis(5);
+
+/// How a round's transaction starts, in the same round trip as `BEGIN`.
+/// Rows marked sent leave dead entries in `outbox_pending` until the table
+/// is vacuumed. A bitmap scan (the planner's pick for a few hundred pending
+/// rows) reads every one of them on every round; an index scan in id order
+/// marks them dead once and skips them after.
+const BEGIN_ROUND: &str = "BEGIN; SET LOCAL enable_bitmapscan = off";
 
 /// A claimed row.
 struct Claimed {
@@ -208,7 +214,7 @@ impl Relay {
     pub async fn publish_batch(&self) -> Result<RelayReport, OutboxError> {
         let mut tx = self
             .pool
-            .begin()
+            .begin_with(BEGIN_ROUND)
             .await
             .map_err(|err| database("starting a relay round", err))?;
         let chains = self.claim(&mut tx).await?;
@@ -296,14 +302,6 @@ impl Relay {
     ) -> Result<Vec<Vec<Claimed>>, OutboxError> {
         let table = self.outbox.schema().outbox_table();
         let limit = i64::try_from(self.batch_size).unwrap_or(i64::MAX);
-        // Rows marked sent leave dead entries in `outbox_pending` until the
-        // table is vacuumed. A bitmap scan (the planner's pick for a few
-        // hundred pending rows) reads every one of them on every round; an
-        // index scan in id order marks them dead once and skips them after.
-        sqlx::query("SET LOCAL enable_bitmapscan = off")
-            .execute(&mut **tx)
-            .await
-            .map_err(|err| database("setting up a relay round", err))?;
         // The head of each record: no earlier row of its record is unsent.
         // A correlated scalar subquery (an index probe per candidate row),
         // which the planner cannot turn into an anti-join over the table.
@@ -453,7 +451,8 @@ impl Relay {
     /// [`RelayHandle::shutdown`].
     pub fn spawn(self) -> RelayHandle {
         let (stop, stopped) = watch::channel(false);
-        let idle = Arc::new(IdleWorkers::default());
+        // Every worker starts counted as idle and syncs the flag first.
+        let idle = Arc::new(tokio::sync::Mutex::new(self.workers));
         let tasks = (0..self.workers)
             .map(|worker| {
                 let idle = Arc::clone(&idle);
@@ -463,15 +462,20 @@ impl Relay {
         RelayHandle { stop, tasks }
     }
 
-    /// Sets the database flag to whether every worker of this relay is
-    /// idle now. The flag's writes are serialised and each writes the state
-    /// of the count it read under the lock, so the last write always
-    /// matches the latest transition (two workers changing state at once
-    /// cannot leave the flag saying idle while one works).
-    async fn sync_idle(&self, idle: &IdleWorkers) {
-        let _order = idle.writes.lock().await;
-        let all = idle.count.load(AtomicOrdering::SeqCst) == self.workers;
-        self.set_idle(all).await;
+    /// Counts this worker in (`Some(true)`) or out (`Some(false)`) of the
+    /// relay's idle workers, then sets the database flag to whether all of
+    /// them are idle. The count is changed and the flag written under one
+    /// lock, so the last write always matches the latest transition: two
+    /// workers changing state at once cannot leave the flag saying idle
+    /// while one works.
+    async fn count_idle(&self, idle_workers: &tokio::sync::Mutex<usize>, idle: Option<bool>) {
+        let mut count = idle_workers.lock().await;
+        match idle {
+            Some(true) => *count += 1,
+            Some(false) => *count = count.saturating_sub(1),
+            None => {}
+        }
+        self.set_idle(*count == self.workers).await;
     }
 
     /// One worker's loop; the first one (`prunes`) also prunes sent rows.
@@ -483,15 +487,17 @@ impl Relay {
         self,
         mut stop: watch::Receiver<bool>,
         prunes: bool,
-        idle_workers: Arc<IdleWorkers>,
+        idle_workers: Arc<tokio::sync::Mutex<usize>>,
     ) {
         let channel = self.outbox.schema().channel();
         let mut listener: Option<PgListener> = None;
         let mut last_prune = Instant::now();
         let mut failures: u32 = 0;
-        let mut idle = false;
-        // Whether this worker has set the database flag since it started.
-        let mut synced = false;
+        // Counted idle from the start: the flag may say anything (a relay
+        // that died while busy left it cleared), so set it before the first
+        // round, which then finds what was committed before.
+        let mut idle = true;
+        self.count_idle(&idle_workers, None).await;
         let mut last_work: Option<Instant> = None;
         while !*stop.borrow() {
             if listener.is_none() {
@@ -503,15 +509,9 @@ impl Relay {
                     last_work = Some(Instant::now());
                     // Busy: inserts need not notify; go on at once.
                     if idle {
-                        idle_workers.count.fetch_sub(1, AtomicOrdering::SeqCst);
-                        self.sync_idle(&idle_workers).await;
+                        self.count_idle(&idle_workers, Some(false)).await;
                         idle = false;
-                    } else if !synced {
-                        // The flag may say idle from before this relay
-                        // started (it starts so): inserts need not notify.
-                        self.sync_idle(&idle_workers).await;
                     }
-                    synced = true;
                     continue;
                 }
                 Ok(_) if !idle && last_work.is_some_and(|at| at.elapsed() < BUSY_LINGER) => {
@@ -527,10 +527,8 @@ impl Relay {
                 Ok(_) if !idle => {
                     // Going to sleep: ask inserts to notify, then look once
                     // more for rows committed before they could see that.
-                    idle_workers.count.fetch_add(1, AtomicOrdering::SeqCst);
-                    self.sync_idle(&idle_workers).await;
+                    self.count_idle(&idle_workers, Some(true)).await;
                     idle = true;
-                    synced = true;
                     continue;
                 }
                 Ok(_) => {
@@ -653,14 +651,6 @@ pub(crate) fn corrupt(column: &str, err: sqlx::Error) -> OutboxError {
     OutboxError::new(OutboxErrorKind::Corrupt)
         .with_detail(format!("column `{column}`"))
         .with_source(err)
-}
-
-/// How many workers of one spawned relay are idle, and the lock that orders
-/// their writes of the database flag.
-#[derive(Debug, Default)]
-struct IdleWorkers {
-    count: AtomicUsize,
-    writes: tokio::sync::Mutex<()>,
 }
 
 /// A relay's workers running on tasks ([`Relay::spawn`]).
