@@ -10,7 +10,9 @@
 //! second, a per-stage breakdown, the serde-saphyr-only parse time of the
 //! YAML as a reference, and the ratio to typify when `cargo-typify` is
 //! installed (`cargo install cargo-typify --version '^0.8' --locked`);
-//! otherwise it says why that comparison was skipped. Figures, not
+//! otherwise it says why that comparison was skipped. With
+//! `TYPEBUS_BENCH_KEEP=DIR` it also copies the corpus into `DIR`, to
+//! profile `typebus generate --schemas DIR` on its own. Figures, not
 //! assertions: nothing here fails on a slow machine.
 
 // A benchmark binary: a setup step that fails should stop it loudly.
@@ -250,6 +252,16 @@ fn main() {
     let schemas = dir.path().join("schemas");
     fs::create_dir(&schemas).unwrap();
     let (json_schema, fields) = write_corpus(&schemas);
+    // To profile `generate` outside the bench: keep a copy of the corpus.
+    if let Some(keep) = std::env::var_os("TYPEBUS_BENCH_KEEP") {
+        let keep = PathBuf::from(keep);
+        fs::create_dir_all(&keep).unwrap();
+        for entry in fs::read_dir(&schemas).unwrap() {
+            let path = entry.unwrap().path();
+            fs::copy(&path, keep.join(path.file_name().unwrap())).unwrap();
+        }
+        println!("corpus kept in {}", keep.display());
+    }
     let yaml_bytes: u64 = fs::read_dir(&schemas)
         .unwrap()
         .map(|e| e.unwrap().metadata().unwrap().len())

@@ -1,4 +1,5 @@
-//! `#[derive(Event)]` for typebus. Use it through the re-export `typebus::Event`.
+//! `#[derive(Event)]` for typebus, and the attribute macros generated code
+//! uses. Use them through the re-exports in `typebus`.
 //!
 //! The derive is four small stages, each in its own file: [`ast`] reads the
 //! input's shape, [`attr`] parses `#[event(...)]`, [`valid`] checks the
@@ -8,7 +9,9 @@
 mod ast;
 mod attr;
 mod case;
+mod catalog;
 mod conform;
+mod contract;
 mod errors;
 mod expand;
 mod schema;
@@ -97,4 +100,41 @@ pub fn derive_event(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     let checked = valid::check(ast::Input::from_syn(&input));
     expand::derive(&input, checked).into()
+}
+
+/// Completes a generated `enum AnyEvent` with `enum Subject`, `SUBJECTS`,
+/// `decode`, `subject`, `encode` and `From` impls: one
+/// `#[subject("subject", SubjectVariant)] Name(Name),` variant per event.
+/// Not public API; generated code uses it as
+/// `::typebus::__private::catalog`.
+#[doc(hidden)]
+#[proc_macro_attribute]
+pub fn catalog(args: TokenStream, input: TokenStream) -> TokenStream {
+    let item = syn::parse_macro_input!(input as syn::DeriveInput);
+    catalog::expand(args.into(), item).into()
+}
+
+/// The derives of a typebus contract type in one attribute: `Debug`,
+/// `Clone`, `PartialEq`, serde's `Serialize` and `Deserialize` (through
+/// typebus's own serde, so the crate needs no serde dependency) and, with
+/// arguments, `Event` with those arguments as its `#[event(...)]`.
+///
+/// ```ignore
+/// #[typebus::contract(subject = "ticket:created", version = 1)]
+/// pub struct TicketCreated {
+///     pub id: String,
+///     #[serde(rename = "userId")]
+///     pub user_id: String,
+/// }
+///
+/// /// A nested type: no arguments, no `Event`.
+/// #[typebus::contract]
+/// pub struct TicketRef { pub id: String }
+/// ```
+///
+/// The arguments are checked by `#[derive(Event)]` (see its docs), errors
+/// at their own spans. Generated code writes every struct this way.
+#[proc_macro_attribute]
+pub fn contract(args: TokenStream, input: TokenStream) -> TokenStream {
+    contract::expand(args.into(), input.into()).into()
 }

@@ -70,7 +70,7 @@ pub use decode::{DecodeError, UnknownSubject, UnknownValue, from_json};
 pub use event::Event;
 pub use ordering::Versioned;
 pub use timestamp::{ParseTimestampError, Timestamp};
-pub use typebus_macros::Event;
+pub use typebus_macros::{Event, contract};
 pub use uuid::Uuid;
 
 #[cfg(feature = "bus")]
@@ -118,4 +118,5 @@ macro_rules! include_events {
 pub mod __private {
     pub use serde;
     pub use serde_json;
+    pub use typebus_macros::catalog;
 }

@@ -4,9 +4,9 @@
 //! // typebus-fingerprint: model=7d0a1c9e2f3b4a5c code=0f1e2d3c4b5a6978
 //! ```
 //!
-//! `model` hashes what the output is a function of: the codegen version and
-//! the whole validated [`Model`] (every name, type, doc, default and
-//! location); `code` hashes the text after the fingerprint line. A file
+//! `model` hashes what the output is a function of: the codegen version, the
+//! emitter's [`OUTPUT_REVISION`] and the whole validated [`Model`] (every
+//! name, type, doc, default and location); `code` hashes the text after the fingerprint line. A file
 //! whose line matches both was produced by this version of the emitter from
 //! this model and was not edited since, so (the emitter being deterministic)
 //! it is byte for byte what [`emit`](super::emit) would return: `typebus
@@ -23,6 +23,13 @@ use std::fmt::{self, Write as _};
 use crate::model::Model;
 
 const PREFIX: &str = "// typebus-fingerprint: ";
+
+/// The revision of the emitter's output for a given model, part of the
+/// model hash: a file written by an emitter that wrote other bytes for the
+/// same model is never taken as current, even within one crate version.
+/// Bump it with every change to the output (a test holds the hash of a
+/// sample output and says when).
+const OUTPUT_REVISION: u32 = 2;
 
 /// 64-bit FNV-1a, fed through `fmt::Write` so a `Debug` rendering is hashed
 /// without being allocated.
@@ -57,7 +64,7 @@ fn model_hash(model: &Model) -> u64 {
     let mut hash = Fnv::new();
     hash.bytes(b"typebus-codegen ");
     hash.bytes(env!("CARGO_PKG_VERSION").as_bytes());
-    hash.bytes(b"\n");
+    hash.bytes(format!(" output {OUTPUT_REVISION}\n").as_bytes());
     // Writing into the hasher cannot fail.
     let _ = write!(hash, "{model:?}");
     hash.0
@@ -160,6 +167,25 @@ mod tests {
             .collect();
         assert!(!is_current(&m, &without));
         assert!(!is_current(&m, &format!("// x\n{code}")));
+    }
+
+    /// The output of a sample model, pinned with the revision it belongs to.
+    #[test]
+    fn output_changes_bump_the_revision() {
+        let sample = YAML.replace(
+            "      price: f64\n",
+            "      price: f64\n      userId: { type: string, description: who }\n      note: string?\n",
+        );
+        let code = crate::emit(&model(&sample)).unwrap();
+        let body = &code[code.find("\n\n").unwrap()..];
+        let pinned: (u32, u64) = (2, 0x91f5_874b_70aa_bb36);
+        assert_eq!(
+            (OUTPUT_REVISION, code_hash(body)),
+            pinned,
+            "the emitter's output changed: bump OUTPUT_REVISION and pin ({}, {:#018x})",
+            OUTPUT_REVISION + u32::from(pinned.0 == OUTPUT_REVISION),
+            code_hash(body)
+        );
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! `syn::File` and formatted by prettyplease; only the `@generated` header
 //! line is text. The output is one flat module meant to be `include!`d (or
 //! used as a module file): a struct per event and per struct type, an enum
-//! per string enum, `enum Subject`, `SUBJECTS` and `enum AnyEvent`.
+//! per string enum, and `enum AnyEvent` under `#[::typebus::__private::catalog]`,
+//! which adds `enum Subject`, `SUBJECTS` and the per-event impls.
 //!
 //! Output order follows the model (sorted by name, fields in wire order), so
 //! the same model always gives the same bytes. Large models are emitted,
@@ -18,14 +19,13 @@
 //! identifier Rust cannot spell or a default that does not fit its field is
 //! reported as diagnostics at the node's location, never as a panic.
 
-mod any_event;
+mod catalog;
 mod docs;
 mod enums;
 mod fingerprint;
 mod header;
 mod idents;
 mod structs;
-mod subject;
 mod types;
 mod versioned;
 
@@ -124,19 +124,16 @@ enum Job {
     Event(usize),
     /// The struct or enum of `model.types[i]`.
     Type(usize),
-    /// `enum Subject` and `SUBJECTS`.
-    Subject,
-    /// `enum AnyEvent`.
-    AnyEvent,
+    /// `enum AnyEvent` and its `#[catalog]`.
+    Catalog,
 }
 
-/// Every job of a model, in output order: events, types, `Subject`,
-/// `AnyEvent`.
+/// Every job of a model, in output order: events, types, the catalog.
 fn jobs(model: &Model) -> Vec<Job> {
     (0..model.events.len())
         .map(Job::Event)
         .chain((0..model.types.len()).map(Job::Type))
-        .chain([Job::Subject, Job::AnyEvent])
+        .chain([Job::Catalog])
         .collect()
 }
 
@@ -156,8 +153,7 @@ fn job_tokens(cx: &mut Context<'_>, job: Job) -> TokenStream {
                 TypeKind::Enum { open, values } => enums::string_enum(cx, def, *open, values),
             }
         }
-        Job::Subject => subject::subject(cx),
-        Job::AnyEvent => any_event::any_event(cx),
+        Job::Catalog => catalog::catalog(cx),
     }
 }
 

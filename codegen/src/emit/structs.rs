@@ -10,7 +10,8 @@ use super::{Context, idents};
 use crate::diagnostic::Diagnostic;
 use crate::model::{DefaultValue, EventDef, Field, Scalar, TypeDef, TypeExpr, TypeKind};
 
-/// The struct for an event, with `#[derive(typebus::Event)]`.
+/// The struct for an event, under `#[::typebus::contract(subject, version)]`
+/// (which derives `typebus::Event`).
 pub(super) fn event(cx: &mut Context<'_>, event: &EventDef) -> TokenStream {
     let ident = match idents::ident(&event.ident, &event.location) {
         Ok(ident) => ident,
@@ -30,11 +31,9 @@ pub(super) fn event(cx: &mut Context<'_>, event: &EventDef) -> TokenStream {
         std::iter::once(event.description.as_deref())
             .chain(event.fields.iter().map(|f| f.description.as_deref())),
     );
-    let attrs = quote! {
-        #[event(subject = #subject, version = #version)]
-        #allow
-    };
-    struct_item(cx, &ident, None, docs, attrs, &event.fields, true)
+    let contract = quote!(#[::typebus::contract(subject = #subject, version = #version)]);
+    let attrs = allow.unwrap_or_default();
+    struct_item(cx, &ident, None, docs, contract, attrs, &event.fields)
 }
 
 /// The struct for a `types:` entry with fields.
@@ -57,40 +56,48 @@ pub(super) fn type_struct(cx: &mut Context<'_>, def: &TypeDef, fields: &[Field])
         &ident,
         Some(&def.name),
         docs,
+        quote!(#[::typebus::contract]),
         allow.unwrap_or_default(),
         fields,
-        false,
     )
 }
 
-/// A struct with its fields, derives and serde attributes, followed by an
-/// inherent impl holding the default functions its fields need.
+/// A struct under `contract` (`#[::typebus::contract(...)]`, which adds the
+/// derives) with its fields and serde attributes, followed by an inherent
+/// impl holding the default functions its fields need.
+#[allow(clippy::too_many_arguments)]
 fn struct_item(
     cx: &mut Context<'_>,
     ident: &Ident,
     owner: Option<&str>,
     docs: TokenStream,
+    contract: TokenStream,
     attrs: TokenStream,
     fields: &[Field],
-    is_event: bool,
 ) -> TokenStream {
+    let camel_case = renames_camel_case(fields);
     let mut field_tokens = Vec::with_capacity(fields.len());
     let mut default_fns = Vec::new();
     for field in fields {
-        if let Some((tokens, default_fn)) = field_item(cx, ident, owner, field) {
+        if let Some((tokens, default_fn)) = field_item(cx, ident, owner, field, camel_case) {
             field_tokens.push(tokens);
             default_fns.extend(default_fn);
         }
     }
-    let event_derive = is_event.then(|| quote!(, ::typebus::Event));
+    let rename_all = camel_case.then(|| quote!(#[serde(rename_all = "camelCase")]));
     // serde_derive copies `#[allow(deprecated)]` onto its impls, which read
     // every field; users who touch a deprecated field still get the warning.
-    // Unused generated items must not warn in a binary that includes them.
-    let allow = if fields.iter().any(|f| f.deprecated.is_some()) {
-        quote!(#[allow(dead_code, deprecated, clippy::upper_case_acronyms)])
-    } else {
-        quote!(#[allow(dead_code, clippy::upper_case_acronyms)])
-    };
+    // Unused generated items must not warn in a binary that includes them,
+    // nor fields without a description in a crate that wants docs.
+    let deprecated = fields
+        .iter()
+        .any(|f| f.deprecated.is_some())
+        .then(|| quote!(deprecated,));
+    let missing_docs = fields
+        .iter()
+        .any(|f| !has_text(&f.description))
+        .then(|| quote!(missing_docs,));
+    let allow = quote!(#[allow(dead_code, #deprecated #missing_docs clippy::upper_case_acronyms)]);
     let defaults = (!default_fns.is_empty()).then(|| {
         quote! {
             #[allow(dead_code)]
@@ -101,15 +108,8 @@ fn struct_item(
     });
     quote! {
         #docs
-        #[derive(
-            ::core::fmt::Debug,
-            ::core::clone::Clone,
-            ::core::cmp::PartialEq,
-            ::typebus::__private::serde::Serialize,
-            ::typebus::__private::serde::Deserialize
-            #event_derive
-        )]
-        #[serde(crate = "::typebus::__private::serde")]
+        #contract
+        #rename_all
         #attrs
         #allow
         pub struct #ident {
@@ -119,6 +119,55 @@ fn struct_item(
     }
 }
 
+/// Whether a description has something to say.
+fn has_text(description: &Option<String>) -> bool {
+    description
+        .as_deref()
+        .is_some_and(|text| !text.trim().is_empty())
+}
+
+/// Whether the struct says `rename_all = "camelCase"`: when that spells
+/// more wire names than it costs (a field whose wire name is not the camel
+/// case of its Rust name then carries its own `rename`), and serde can
+/// apply it to every field.
+fn renames_camel_case(fields: &[Field]) -> bool {
+    let mut with_rule = 1;
+    let mut without_rule = 0;
+    for field in fields {
+        let Some(camel) = serde_camel_case(&field.ident.name) else {
+            return false;
+        };
+        with_rule += usize::from(camel != field.wire);
+        without_rule += usize::from(field.ident.name != field.wire);
+    }
+    with_rule < without_rule
+}
+
+/// The name serde's `rename_all = "camelCase"` gives a field named `name`
+/// (serde_derive's `RenameRule::CamelCase`: drop each `_` and upper-case
+/// the letter after it, then lower-case the first character). `None` where
+/// serde_derive would not cope: an empty result or a non-ASCII first
+/// character.
+fn serde_camel_case(name: &str) -> Option<String> {
+    let mut pascal = String::with_capacity(name.len());
+    let mut capitalize = true;
+    for ch in name.chars() {
+        if ch == '_' {
+            capitalize = true;
+        } else if capitalize {
+            pascal.push(ch.to_ascii_uppercase());
+            capitalize = false;
+        } else {
+            pascal.push(ch);
+        }
+    }
+    let first = pascal.chars().next()?;
+    if !first.is_ascii() {
+        return None;
+    }
+    Some(first.to_ascii_lowercase().to_string() + &pascal[1..])
+}
+
 /// One field (`pub user_id: String,` with its attributes) and the default
 /// function it needs, if any.
 fn field_item(
@@ -126,6 +175,7 @@ fn field_item(
     owner_ident: &Ident,
     owner: Option<&str>,
     field: &Field,
+    camel_case: bool,
 ) -> Option<(TokenStream, Option<TokenStream>)> {
     let ident = match idents::ident(&field.ident, &field.location) {
         Ok(ident) => ident,
@@ -135,11 +185,15 @@ fn field_item(
         }
     };
     let ty = type_tokens(cx, &field.ty, owner, &field.type_location);
-    let fallback = format!("The `{}` field.", field.wire);
-    let docs = doc_attrs([Some(docs::or(&field.description, &fallback))]);
+    let docs = doc_attrs([field.description.as_deref()]);
 
     let mut serde_args: Vec<TokenStream> = Vec::new();
-    if field.ident.name != field.wire {
+    let serde_name = if camel_case {
+        serde_camel_case(&field.ident.name)
+    } else {
+        None
+    };
+    if serde_name.as_deref().unwrap_or(&field.ident.name) != field.wire {
         let wire = &field.wire;
         serde_args.push(quote!(rename = #wire));
     }
