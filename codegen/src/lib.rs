@@ -26,6 +26,7 @@ pub mod ident;
 mod load;
 pub mod lock;
 pub mod model;
+mod parallel;
 #[cfg(feature = "schema-format")]
 pub mod schema_format;
 mod validate;

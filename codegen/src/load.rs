@@ -127,8 +127,8 @@ impl SchemaSet {
 
     fn parse_all(display_root: &str, sources: Vec<(String, Vec<u8>)>) -> Result<SchemaSet, Error> {
         let mut diagnostics = Diagnostics::new();
-        let mut parsed = Vec::with_capacity(sources.len());
         let mut files: Vec<Arc<str>> = Vec::with_capacity(sources.len());
+        let mut unique = Vec::with_capacity(sources.len());
         for (name, bytes) in sources {
             let name: Arc<str> = Arc::from(name);
             if files.last() == Some(&name) {
@@ -143,7 +143,12 @@ impl SchemaSet {
                 continue;
             }
             files.push(name.clone());
-            match parse_file(&name, bytes) {
+            unique.push((name, bytes));
+        }
+        // Files parse independently: on several threads, results in order.
+        let mut parsed = Vec::with_capacity(unique.len());
+        for result in crate::parallel::map(unique, |(name, bytes)| parse_file(&name, bytes)) {
+            match result {
                 Ok(file) => parsed.push(file),
                 Err(diagnostic) => diagnostics.push(diagnostic),
             }

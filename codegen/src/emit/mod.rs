@@ -30,7 +30,6 @@ mod types;
 mod versioned;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use proc_macro2::TokenStream;
 
@@ -56,7 +55,8 @@ pub fn emit(model: &Model) -> Result<String, Error> {
     let tables = Tables::new(model);
     let jobs = jobs(model);
     let chunks: Vec<&[Job]> = jobs.chunks(CHUNK).collect();
-    let outputs = render_in_parallel(model, &tables, &chunks);
+    // Chunks render independently: on several threads, outputs in order.
+    let outputs = crate::parallel::map(chunks, |chunk| render_chunk(model, &tables, chunk));
     let mut diagnostics = Diagnostics::new();
     let mut parse_error = None;
     let mut body = String::new();
@@ -162,9 +162,6 @@ fn job_tokens(cx: &mut Context<'_>, job: Job) -> TokenStream {
 /// thread alone.
 const CHUNK: usize = 32;
 
-/// The most threads `emit` uses.
-const MAX_WORKERS: usize = 8;
-
 /// What one chunk of jobs produced.
 struct ChunkOutput {
     text: Result<String, Error>,
@@ -186,52 +183,6 @@ fn render_chunk(model: &Model, tables: &Tables<'_>, chunk: &[Job]) -> ChunkOutpu
         Ok(String::new())
     };
     ChunkOutput { text, diagnostics }
-}
-
-/// Renders every chunk, on up to [`MAX_WORKERS`] threads (the caller's
-/// included), and returns the outputs in chunk order: the bytes do not
-/// depend on scheduling. If no thread can be spawned the caller does all
-/// the work.
-fn render_in_parallel(model: &Model, tables: &Tables<'_>, chunks: &[&[Job]]) -> Vec<ChunkOutput> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .min(MAX_WORKERS)
-        .min(chunks.len());
-    if workers <= 1 {
-        return chunks
-            .iter()
-            .map(|chunk| render_chunk(model, tables, chunk))
-            .collect();
-    }
-    let next = AtomicUsize::new(0);
-    let work = || {
-        let mut done = Vec::new();
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(chunk) = chunks.get(i) else {
-                break;
-            };
-            done.push((i, render_chunk(model, tables, chunk)));
-        }
-        done
-    };
-    let mut slots: Vec<Option<ChunkOutput>> = chunks.iter().map(|_| None).collect();
-    std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..workers)
-            .filter_map(|_| std::thread::Builder::new().spawn_scoped(scope, work).ok())
-            .collect();
-        let mut finished = work();
-        for helper in helpers {
-            match helper.join() {
-                Ok(done) => finished.extend(done),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        for (i, output) in finished {
-            slots[i] = Some(output);
-        }
-    });
-    slots.into_iter().flatten().collect()
 }
 
 /// What every emitter function shares: name lookups into the model and the

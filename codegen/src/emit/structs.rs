@@ -1,11 +1,11 @@
 //! Events and struct types -> `pub struct`s with serde attributes, and the
 //! functions that supply field defaults.
 
-use proc_macro2::{Ident, Literal, TokenStream};
+use proc_macro2::{Delimiter, Group, Ident, Literal, TokenStream, TokenTree};
 use quote::quote;
 
 use super::docs::{self, doc_attrs};
-use super::types::type_tokens;
+use super::types::{type_tokens, write_type};
 use super::{Context, idents};
 use crate::diagnostic::Diagnostic;
 use crate::model::{DefaultValue, EventDef, Field, Scalar, TypeDef, TypeExpr, TypeKind};
@@ -76,11 +76,12 @@ fn struct_item(
     fields: &[Field],
 ) -> TokenStream {
     let camel_case = renames_camel_case(fields);
-    let mut field_tokens = Vec::with_capacity(fields.len());
+    // Built by appending owned streams: interpolating a stream into `quote!`
+    // copies every token of it, and fields are most of the output.
+    let mut body = TokenStream::new();
     let mut default_fns = Vec::new();
     for field in fields {
-        if let Some((tokens, default_fn)) = field_item(cx, ident, owner, field, camel_case) {
-            field_tokens.push(tokens);
+        if let Some(default_fn) = field_item(cx, ident, owner, field, camel_case, &mut body) {
             default_fns.extend(default_fn);
         }
     }
@@ -97,26 +98,24 @@ fn struct_item(
         .iter()
         .any(|f| !has_text(&f.description))
         .then(|| quote!(missing_docs,));
-    let allow = quote!(#[allow(dead_code, #deprecated #missing_docs clippy::upper_case_acronyms)]);
-    let defaults = (!default_fns.is_empty()).then(|| {
-        quote! {
+    let mut out = docs;
+    out.extend([contract]);
+    out.extend(rename_all);
+    out.extend([attrs]);
+    out.extend(quote! {
+        #[allow(dead_code, #deprecated #missing_docs clippy::upper_case_acronyms)]
+        pub struct #ident
+    });
+    out.extend([TokenTree::Group(Group::new(Delimiter::Brace, body))]);
+    if !default_fns.is_empty() {
+        out.extend(quote! {
             #[allow(dead_code)]
             impl #ident {
                 #(#default_fns)*
             }
-        }
-    });
-    quote! {
-        #docs
-        #contract
-        #rename_all
-        #attrs
-        #allow
-        pub struct #ident {
-            #(#field_tokens)*
-        }
-        #defaults
+        });
     }
+    out
 }
 
 /// Whether a description has something to say.
@@ -168,15 +167,17 @@ fn serde_camel_case(name: &str) -> Option<String> {
     Some(first.to_ascii_lowercase().to_string() + &pascal[1..])
 }
 
-/// One field (`pub user_id: String,` with its attributes) and the default
-/// function it needs, if any.
+/// Appends one field (`pub user_id: String,` with its attributes) to `out`;
+/// returns the default function it needs, if any (`None` when the field
+/// could not be written: its problem is recorded).
 fn field_item(
     cx: &mut Context<'_>,
     owner_ident: &Ident,
     owner: Option<&str>,
     field: &Field,
     camel_case: bool,
-) -> Option<(TokenStream, Option<TokenStream>)> {
+    out: &mut TokenStream,
+) -> Option<Option<TokenStream>> {
     let ident = match idents::ident(&field.ident, &field.location) {
         Ok(ident) => ident,
         Err(diagnostic) => {
@@ -184,7 +185,6 @@ fn field_item(
             return None;
         }
     };
-    let ty = type_tokens(cx, &field.ty, owner, &field.type_location);
     let docs = doc_attrs([field.description.as_deref()]);
 
     let mut serde_args: Vec<TokenStream> = Vec::new();
@@ -212,6 +212,7 @@ fn field_item(
                 .ok()?;
                 let path = format!("{owner_ident}::{fn_ident}");
                 serde_args.push(quote!(default = #path));
+                let ty = type_tokens(cx, &field.ty, owner, &field.type_location);
                 default_fn = Some(quote! {
                     #allow
                     fn #fn_ident() -> #ty {
@@ -234,15 +235,13 @@ fn field_item(
             quote!(#[deprecated = #note])
         }
     });
-    Some((
-        quote! {
-            #docs
-            #serde
-            #deprecated
-            pub #ident: #ty,
-        },
-        default_fn,
-    ))
+    out.extend([docs]);
+    out.extend(serde);
+    out.extend(deprecated);
+    out.extend(quote!(pub #ident:));
+    write_type(cx, &field.ty, owner, &field.type_location, out);
+    out.extend(quote!(,));
+    Some(default_fn)
 }
 
 /// How a field's default is written.

@@ -53,19 +53,37 @@ pub(super) fn type_tokens(
     owner: Option<&str>,
     location: &Location,
 ) -> TokenStream {
+    let mut out = TokenStream::new();
+    write_type(cx, ty, owner, location, &mut out);
+    out
+}
+
+/// [`type_tokens`], appended to `out`: nested types are written in place
+/// rather than built apart and copied in (interpolating a token stream into
+/// `quote!` copies every token of it).
+pub(super) fn write_type(
+    cx: &mut Context<'_>,
+    ty: &TypeExpr,
+    owner: Option<&str>,
+    location: &Location,
+    out: &mut TokenStream,
+) {
     match ty {
-        TypeExpr::Scalar(s) => scalar(*s),
+        TypeExpr::Scalar(s) => out.extend(scalar(*s)),
         TypeExpr::List(inner) => {
-            let inner = type_tokens(cx, inner, None, location);
-            quote!(::std::vec::Vec<#inner>)
+            out.extend(quote!(::std::vec::Vec<));
+            write_type(cx, inner, None, location, out);
+            out.extend(quote!(>));
         }
         TypeExpr::Map(inner) => {
-            let inner = type_tokens(cx, inner, None, location);
-            quote!(::std::collections::BTreeMap<::std::string::String, #inner>)
+            out.extend(quote!(::std::collections::BTreeMap < ::std::string::String,));
+            write_type(cx, inner, None, location, out);
+            out.extend(quote!(>));
         }
         TypeExpr::Optional(inner) => {
-            let inner = type_tokens(cx, inner, owner, location);
-            quote!(::core::option::Option<#inner>)
+            out.extend(quote!(::core::option::Option<));
+            write_type(cx, inner, owner, location, out);
+            out.extend(quote!(>));
         }
         TypeExpr::Named(name) => {
             let Some(def) = cx.type_def(name) else {
@@ -73,18 +91,22 @@ pub(super) fn type_tokens(
                     location.clone(),
                     format!("unknown type `{name}`"),
                 ));
-                return quote!(());
+                out.extend(quote!(()));
+                return;
             };
             let ident = match idents::ident(&def.ident, &def.location) {
                 Ok(ident) => ident,
                 // Reported where the type itself is emitted.
-                Err(_) => return quote!(()),
+                Err(_) => {
+                    out.extend(quote!(()));
+                    return;
+                }
             };
             match owner {
                 Some(owner) if cx.leads_back(name, owner) => {
-                    quote!(::std::boxed::Box<#ident>)
+                    out.extend(quote!(::std::boxed::Box<#ident>));
                 }
-                _ => quote!(#ident),
+                _ => out.extend(quote!(#ident)),
             }
         }
     }
