@@ -29,6 +29,7 @@ pub mod model;
 mod parallel;
 #[cfg(feature = "schema-format")]
 pub mod schema_format;
+pub mod serde_case;
 mod validate;
 mod write;
 

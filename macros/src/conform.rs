@@ -9,7 +9,6 @@ use syn::ext::IdentExt as _;
 use syn::{Fields, Ident};
 use typebus_codegen::model::{EventDef, Field, TypeExpr};
 
-use crate::case;
 use crate::errors::Errors;
 use crate::schema::Schema;
 use crate::serde_attr::{Container, FieldAttrs};
@@ -60,7 +59,7 @@ pub(crate) fn check(
             format_args!(
                 "unknown `rename_all` rule `{}`: expected one of {}",
                 lit.value(),
-                case::rule_names()
+                typebus_codegen::serde_case::rule_names()
             ),
         );
         return;
@@ -216,7 +215,11 @@ pub(crate) fn check(
 
 /// The wire name serde gives a field: its `rename`, else the container's
 /// `rename_all` applied to its name, else its name.
-fn wire_name(rust_name: &str, rename: Option<String>, rule: Option<case::RenameRule>) -> String {
+fn wire_name(
+    rust_name: &str,
+    rename: Option<String>,
+    rule: Option<typebus_codegen::serde_case::RenameRule>,
+) -> String {
     rename.unwrap_or_else(|| match rule {
         Some(rule) => rule.apply_to_field(rust_name),
         None => rust_name.to_owned(),

@@ -8,7 +8,6 @@
 
 mod ast;
 mod attr;
-mod case;
 mod catalog;
 mod conform;
 mod contract;

@@ -12,7 +12,7 @@ use syn::parse::ParseStream;
 use syn::spanned::Spanned as _;
 use syn::{Attribute, LitStr, Token};
 
-use crate::case::RenameRule;
+use typebus_codegen::serde_case::RenameRule;
 
 /// A rename for serialization and one for deserialization, as serde keeps
 /// them (`rename = "x"` sets both; `rename(serialize = "x")` one).

@@ -9,6 +9,7 @@ use super::types::{type_tokens, write_type};
 use super::{Context, idents};
 use crate::diagnostic::Diagnostic;
 use crate::model::{DefaultValue, EventDef, Field, Scalar, TypeDef, TypeExpr, TypeKind};
+use crate::serde_case::RenameRule;
 
 /// The struct for an event, under `#[::typebus::contract(subject, version)]`
 /// (which derives `typebus::Event`).
@@ -142,29 +143,16 @@ fn renames_camel_case(fields: &[Field]) -> bool {
     with_rule < without_rule
 }
 
-/// The name serde's `rename_all = "camelCase"` gives a field named `name`
-/// (serde_derive's `RenameRule::CamelCase`: drop each `_` and upper-case
-/// the letter after it, then lower-case the first character). `None` where
-/// serde_derive would not cope: an empty result or a non-ASCII first
-/// character.
+/// The name serde's `rename_all = "camelCase"` gives a field named `name`,
+/// `None` where serde_derive would not cope with the rule (it slices off
+/// the first byte): an empty result or a non-ASCII first character.
 fn serde_camel_case(name: &str) -> Option<String> {
-    let mut pascal = String::with_capacity(name.len());
-    let mut capitalize = true;
-    for ch in name.chars() {
-        if ch == '_' {
-            capitalize = true;
-        } else if capitalize {
-            pascal.push(ch.to_ascii_uppercase());
-            capitalize = false;
-        } else {
-            pascal.push(ch);
-        }
-    }
-    let first = pascal.chars().next()?;
-    if !first.is_ascii() {
-        return None;
-    }
-    Some(first.to_ascii_lowercase().to_string() + &pascal[1..])
+    let camel = RenameRule::Camel.apply_to_field(name);
+    camel
+        .chars()
+        .next()
+        .is_some_and(|first| first.is_ascii())
+        .then_some(camel)
 }
 
 /// Appends one field (`pub user_id: String,` with its attributes) to `out`;
@@ -433,6 +421,44 @@ fn uuid_literal(text: &str) -> Option<Literal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fields of the one event declared with these `fields:` lines.
+    fn fields(lines: &str) -> Vec<Field> {
+        let yaml = format!("events:\n  E:\n    subject: e\n    version: 1\n    fields:\n{lines}");
+        let model = crate::SchemaSet::from_sources("schemas", [("e.yaml", yaml)])
+            .unwrap()
+            .validate()
+            .unwrap();
+        model.events[0].fields.clone()
+    }
+
+    #[test]
+    fn rename_all_only_where_it_saves_attributes() {
+        // Two camelCase wire names: one `rename_all` instead of two renames.
+        assert!(renames_camel_case(&fields(
+            "      id: string\n      userId: string\n      expiresAt: string\n"
+        )));
+        // One: a `rename` is as short.
+        assert!(!renames_camel_case(&fields(
+            "      id: string\n      orderId: string\n"
+        )));
+        // Wire names serde's rule would change cost a `rename` each.
+        assert!(!renames_camel_case(&fields(
+            "      userId: string\n      stripeId: string\n      snake_one: string\n      snake_two: string\n"
+        )));
+        // A field serde_derive cannot camel-case rules it out.
+        assert!(!renames_camel_case(&fields(
+            "      userId: string\n      stripeId: string\n      ÉtéPrix: f64\n"
+        )));
+    }
+
+    #[test]
+    fn camel_case_is_serdes() {
+        assert_eq!(serde_camel_case("user_id").as_deref(), Some("userId"));
+        assert_eq!(serde_camel_case("_2nd_place").as_deref(), Some("2ndPlace"));
+        assert_eq!(serde_camel_case("self_").as_deref(), Some("self"));
+        assert_eq!(serde_camel_case("été_prix"), None);
+    }
 
     #[test]
     fn integer_literals_respect_ranges() {

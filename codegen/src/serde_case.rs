@@ -1,10 +1,18 @@
 //! serde's `rename_all` rules, applied to struct fields exactly as
-//! serde_derive applies them, so that the wire names the derive checks are
-//! the names serde writes.
+//! serde_derive applies them: the emitter uses them to decide where
+//! `rename_all = "camelCase"` spells the wire names, and `#[derive(Event)]`
+//! to check a hand-written struct's wire names against its schema.
+//!
+//! ```
+//! use typebus_codegen::serde_case::RenameRule;
+//!
+//! assert_eq!(RenameRule::from_name("camelCase"), Some(RenameRule::Camel));
+//! assert_eq!(RenameRule::Camel.apply_to_field("user_id"), "userId");
+//! ```
 
 /// One `#[serde(rename_all = "...")]` rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RenameRule {
+pub enum RenameRule {
     /// `lowercase`
     Lower,
     /// `UPPERCASE`
@@ -37,7 +45,7 @@ const RULES: &[(&str, RenameRule)] = &[
 
 impl RenameRule {
     /// The rule serde knows by `name`, if any.
-    pub(crate) fn from_name(name: &str) -> Option<Self> {
+    pub fn from_name(name: &str) -> Option<Self> {
         RULES
             .iter()
             .find(|(known, _)| *known == name)
@@ -45,7 +53,7 @@ impl RenameRule {
     }
 
     /// The wire name of a Rust field named `field` (without `r#`).
-    pub(crate) fn apply_to_field(self, field: &str) -> String {
+    pub fn apply_to_field(self, field: &str) -> String {
         match self {
             RenameRule::Lower | RenameRule::Snake => field.to_owned(),
             RenameRule::Upper | RenameRule::ScreamingSnake => field.to_ascii_uppercase(),
@@ -79,7 +87,7 @@ impl RenameRule {
 }
 
 /// The rule names, quoted, for messages.
-pub(crate) fn rule_names() -> String {
+pub fn rule_names() -> String {
     RULES
         .iter()
         .map(|(name, _)| format!("`{name}`"))
