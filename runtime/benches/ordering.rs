@@ -159,8 +159,16 @@ fn cpu_ticks() -> (u64, u64) {
     (own, server)
 }
 
-/// Consumes the whole stream with a fresh consumer; returns msgs/s.
-async fn consume(bus: &Bus, group: &str, mode: &Mode, total: u64) -> f64 {
+/// One mode's run.
+struct Run {
+    /// Events per second.
+    rate: f64,
+    /// CPU ms per 1,000 events: the bench process's and nats-server's.
+    cpu: (f64, f64),
+}
+
+/// Consumes the whole stream with a fresh consumer.
+async fn consume(bus: &Bus, group: &str, mode: &Mode, total: u64) -> Run {
     let seen = Arc::new(AtomicU64::new(0));
     let done = Arc::new(Notify::new());
     let listener = Count {
@@ -209,18 +217,16 @@ async fn consume(bus: &Bus, group: &str, mode: &Mode, total: u64) -> f64 {
     }
     let elapsed = start.elapsed();
     let cpu_after = cpu_ticks();
-    if std::env::var_os("TYPEBUS_BENCH_CPU").is_some() {
-        // Clock ticks are 10 ms on Linux: CPU ms per 1,000 events.
-        let per_k = |ticks: u64| ticks as f64 * 10.0 * 1000.0 / total as f64;
-        println!(
-            "    cpu per 1k events: bench {:.1} ms, nats-server {:.1} ms; wall {:.1} ms",
+    handle.shutdown().await.expect("shutdown");
+    // Clock ticks are 10 ms (USER_HZ 100).
+    let per_k = |ticks: u64| ticks as f64 * 10.0 * 1000.0 / total as f64;
+    Run {
+        rate: total as f64 / elapsed.as_secs_f64(),
+        cpu: (
             per_k(cpu_after.0 - cpu_before.0),
             per_k(cpu_after.1 - cpu_before.1),
-            elapsed.as_secs_f64() * 1e6 / total as f64,
-        );
+        ),
     }
-    handle.shutdown().await.expect("shutdown");
-    total as f64 / elapsed.as_secs_f64()
 }
 
 /// The guard's own CPU cost, without a broker: the in-order workload's
@@ -333,6 +339,7 @@ async fn main() {
         .and_then(|n| n.parse().ok())
         .filter(|&n| n > 0)
         .unwrap_or(3);
+    let show_cpu = std::env::var_os("TYPEBUS_BENCH_CPU").is_some();
     let mut best = [0.0f64; 3];
     let mut ratios: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     for round in 0..rounds {
@@ -345,6 +352,7 @@ async fn main() {
         });
         let modes = [Mode::Plain, Mode::Memory, Mode::Kv(kv)];
         let mut rates = [0.0f64; 3];
+        let mut cpu = [(0.0f64, 0.0f64); 3];
         // Odd rounds run the modes in reverse: a drift in what else the
         // machine does then favours no mode.
         let mut order = [0, 1, 2];
@@ -353,8 +361,18 @@ async fn main() {
         }
         for i in order {
             let (mode, name) = (&modes[i], ["plain", "guarded-memory", "guarded-kv"][i]);
-            let rate = consume(&bus, &format!("bench-{name}-{round}"), mode, total).await;
+            let run = consume(&bus, &format!("bench-{name}-{round}"), mode, total).await;
+            let rate = run.rate;
             println!("  round {round}  {name:<15} {rate:>10.0} msgs/s");
+            if show_cpu {
+                println!(
+                    "    cpu per 1k events: bench {:.1} ms, nats-server {:.1} ms; wall {:.1} ms",
+                    run.cpu.0,
+                    run.cpu.1,
+                    1e6 / rate,
+                );
+            }
+            cpu[i] = run.cpu;
             if let Mode::Kv(store) = mode {
                 println!(
                     "    KV ops per event: {:.2} reads, {:.2} writes",
@@ -369,6 +387,22 @@ async fn main() {
         // less exposed to what else the machine did than the best rates.
         ratios[0].push(rates[1] / rates[0]);
         ratios[1].push(rates[2] / rates[0]);
+        if show_cpu && let Mode::Kv(store) = &modes[2] {
+            // What one KV write costs in CPU, and the ratio that cost
+            // allows if the run is CPU-bound.
+            let writes = store.swaps.load(Ordering::Relaxed) as f64 / total as f64;
+            let plain = cpu[0].0 + cpu[0].1;
+            let guarded = cpu[2].0 + cpu[2].1;
+            let write = (guarded - plain) / writes;
+            println!(
+                "    per KV write: {:.1} us CPU (bench {:.1}, nats-server {:.1}); CPU-bound KV ratio plain/(plain + {writes:.2} writes) = {:.3}, at 1 write per event {:.3}",
+                write,
+                (cpu[2].0 - cpu[0].0) / writes,
+                (cpu[2].1 - cpu[0].1) / writes,
+                plain / guarded,
+                plain / (plain + write),
+            );
+        }
     }
     for (ratios, name) in ratios.iter_mut().zip(["memory", "KV"]) {
         ratios.sort_by(f64::total_cmp);

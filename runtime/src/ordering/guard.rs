@@ -143,7 +143,8 @@ where
     /// Sets how long a claim on a step holds before another delivery may
     /// take it over (when the claiming delivery's process died and its
     /// message is not redelivered). Default: 7 x `ack_wait`, longer than
-    /// the engine's default handler timeout.
+    /// the engine's default handler timeout. Claims in a
+    /// [`MemorySequenceStore`] have no lease: they end with their delivery.
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = Some(lease);
         self
