@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt as _;
+use futures_util::future::Either;
 
 use super::memory_store::{Begin, MemorySequenceStore};
 use super::store::{
@@ -165,10 +166,9 @@ where
             .unwrap_or_else(|| self.listener.ack_wait().saturating_mul(7))
     }
 
-    async fn guard(&self, event: L::Event, delivery: &Delivery) -> Result<(), HandlerError> {
-        if let Some(memory) = self.store.as_memory() {
-            return self.guard_in_memory(memory, event, delivery).await;
-        }
+    /// The guard over a shared store: claim by compare-and-set, handle,
+    /// record by compare-and-set.
+    async fn guard_shared(&self, event: L::Event, delivery: &Delivery) -> Result<(), HandlerError> {
         let key = RecordKey::of(&event);
         let sequence = event.sequence();
         let initial = <L::Event as Versioned>::INITIAL_SEQUENCE;
@@ -430,8 +430,18 @@ where
         self.listener.reads_version(version)
     }
 
-    async fn on_message(&self, event: L::Event, delivery: &Delivery) -> Result<(), HandlerError> {
-        self.guard(event, delivery).await
+    fn on_message(
+        &self,
+        event: L::Event,
+        delivery: &Delivery,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send {
+        match self.store.as_memory() {
+            Some(memory) => Either::Left(self.guard_in_memory(memory, event, delivery)),
+            // Boxed: its state (a few store round trips) would otherwise
+            // make every delivery's future, the in-memory path's too,
+            // several times larger.
+            None => Either::Right(Box::pin(self.guard_shared(event, delivery))),
+        }
     }
 }
 
