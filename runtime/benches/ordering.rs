@@ -223,8 +223,8 @@ async fn consume(bus: &Bus, group: &str, mode: &Mode, total: u64) -> Run {
     Run {
         rate: total as f64 / elapsed.as_secs_f64(),
         cpu: (
-            per_k(cpu_after.0 - cpu_before.0),
-            per_k(cpu_after.1 - cpu_before.1),
+            per_k(cpu_after.0.saturating_sub(cpu_before.0)),
+            per_k(cpu_after.1.saturating_sub(cpu_before.1)),
         ),
     }
 }
