@@ -8,9 +8,16 @@
 //! TYPEBUS_BENCH_RECORDS=20000 TYPEBUS_BENCH_CONCURRENCY=256 cargo bench -p typebus --features testing --bench ordering
 //! ```
 //!
-//! `TYPEBUS_BENCH_ROUNDS` (default 3) rounds run each mode once, in
-//! order; it prints the best rate of each mode and the median of the
-//! per-round ratios.
+//! `TYPEBUS_BENCH_ROUNDS` (default 3) rounds run each mode once (odd
+//! rounds in reverse order); it prints the best rate of each mode and the
+//! median of the per-round ratios. `TYPEBUS_BENCH_CPU=1` adds the CPU time
+//! the bench process and nats-server spent per 1,000 events in each mode
+//! (Linux), and every round prints the KV store's reads and writes per
+//! event.
+//!
+//! Before the broker runs, it measures the guard's own cost on one thread:
+//! the workload's events handed straight to a plain handler and to the
+//! same handler behind `Ordered` with the memory store.
 //!
 //! Every listener runs with the same options: the defaults (concurrency
 //! 64), or `TYPEBUS_BENCH_CONCURRENCY` handlers at once.
@@ -25,8 +32,12 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use typebus::nats::{ConnectOptions, NatsTransport};
-use typebus::ordering::{KvSequenceStore, MemorySequenceStore, Ordered, SequenceStore};
+use typebus::ordering::{
+    Entry, KvSequenceStore, MemorySequenceStore, Ordered, RecordKey, SequenceStore, State,
+    StoreError, Swapped,
+};
 use typebus::testing::NatsServer;
+use typebus::transport::BoxFuture;
 use typebus::{
     Bus, Delivery, Event, HandlerError, ListenOptions, Listener, StreamConfig, Versioned,
 };
@@ -81,11 +92,83 @@ impl Listener for Count {
 enum Mode {
     Plain,
     Memory,
-    Kv(Arc<KvSequenceStore>),
+    Kv(Arc<Counting<KvSequenceStore>>),
 }
 
-/// Consumes the whole stream with a fresh consumer; returns msgs/s.
-async fn consume(bus: &Bus, group: &str, mode: &Mode, total: u64) -> f64 {
+/// A store that counts the reads and writes that reach it.
+struct Counting<S> {
+    inner: S,
+    loads: AtomicU64,
+    swaps: AtomicU64,
+}
+
+impl<S: SequenceStore> SequenceStore for Counting<S> {
+    fn load<'a>(&'a self, key: &'a RecordKey) -> BoxFuture<'a, Result<Option<Entry>, StoreError>> {
+        self.loads.fetch_add(1, Ordering::Relaxed);
+        self.inner.load(key)
+    }
+
+    fn swap<'a>(
+        &'a self,
+        key: &'a RecordKey,
+        expected: Option<u64>,
+        state: &'a State,
+    ) -> BoxFuture<'a, Result<Swapped, StoreError>> {
+        self.swaps.fetch_add(1, Ordering::Relaxed);
+        self.inner.swap(key, expected, state)
+    }
+
+    fn cached(&self, key: &RecordKey) -> Option<Entry> {
+        self.inner.cached(key)
+    }
+}
+
+/// CPU time used so far, in clock ticks (Linux; zero elsewhere): this
+/// process's and the nats-server child's.
+fn cpu_ticks() -> (u64, u64) {
+    fn ticks(stat: &str) -> u64 {
+        // Fields after the command's closing parenthesis: utime is the
+        // 12th, stime the 13th.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            return 0;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let field = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        field(11) + field(12)
+    }
+    let own = std::fs::read_to_string("/proc/self/stat").map_or(0, |s| ticks(&s));
+    let mut server = 0;
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for task in tasks.flatten() {
+            let children =
+                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for pid in children.split_whitespace() {
+                let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+                if comm.trim() == "nats-server" {
+                    server += std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                        .map_or(0, |s| ticks(&s));
+                }
+            }
+        }
+    }
+    (own, server)
+}
+
+/// One mode's run.
+struct Run {
+    /// Events per second.
+    rate: f64,
+    /// CPU ms per 1,000 events: the bench process's and nats-server's.
+    cpu: (f64, f64),
+}
+
+/// Consumes the whole stream with a fresh consumer.
+async fn consume(bus: &Bus, group: &str, mode: &Mode, total: u64) -> Run {
     let seen = Arc::new(AtomicU64::new(0));
     let done = Arc::new(Notify::new());
     let listener = Count {
@@ -107,6 +190,7 @@ async fn consume(bus: &Bus, group: &str, mode: &Mode, total: u64) -> f64 {
         }
         None => ListenOptions::new(),
     };
+    let cpu_before = cpu_ticks();
     let start = Instant::now();
     let handle = match mode {
         Mode::Plain => bus.listen_with(listener, options).await,
@@ -132,8 +216,72 @@ async fn consume(bus: &Bus, group: &str, mode: &Mode, total: u64) -> f64 {
         );
     }
     let elapsed = start.elapsed();
+    let cpu_after = cpu_ticks();
     handle.shutdown().await.expect("shutdown");
-    total as f64 / elapsed.as_secs_f64()
+    // Clock ticks are 10 ms (USER_HZ 100).
+    let per_k = |ticks: u64| ticks as f64 * 10.0 * 1000.0 / total as f64;
+    Run {
+        rate: total as f64 / elapsed.as_secs_f64(),
+        cpu: (
+            per_k(cpu_after.0.saturating_sub(cpu_before.0)),
+            per_k(cpu_after.1.saturating_sub(cpu_before.1)),
+        ),
+    }
+}
+
+/// The guard's own CPU cost, without a broker: the in-order workload's
+/// events handed straight to `on_message`, plain and behind `Ordered` with
+/// the memory store. Returns ns per event for each.
+async fn guard_cost(records: u64) -> (f64, f64) {
+    let info = typebus::DeliveryInfo {
+        stream: "EVENTS".into(),
+        consumer: "bench".into(),
+        stream_sequence: 1,
+        consumer_sequence: 1,
+        delivered: 1,
+        pending: 0,
+        published: typebus::Timestamp::now(),
+    };
+    let delivery = Delivery::new(TicketUpdated::SUBJECT, typebus::Headers::new(), info);
+    let events: Vec<TicketUpdated> = (0..VERSIONS)
+        .flat_map(|version| {
+            (0..records).map(move |record| TicketUpdated {
+                id: format!("{:024x}", 0x5f1a_u64 << 32 | record),
+                version,
+                title: String::new(),
+                price: 0.0,
+                user_id: String::new(),
+            })
+        })
+        .collect();
+    let count = || Count {
+        group: "bench".into(),
+        seen: Arc::new(AtomicU64::new(0)),
+        target: u64::MAX,
+        done: Arc::new(Notify::new()),
+    };
+    async fn run<L: Listener<Event = TicketUpdated>>(
+        listener: &L,
+        events: &[TicketUpdated],
+        delivery: &Delivery,
+    ) -> f64 {
+        let start = Instant::now();
+        for event in events {
+            listener
+                .on_message(event.clone(), delivery)
+                .await
+                .expect("handled");
+        }
+        start.elapsed().as_nanos() as f64 / events.len() as f64
+    }
+    let mut plain = f64::MAX;
+    let mut guarded = f64::MAX;
+    for _ in 0..3 {
+        plain = plain.min(run(&count(), &events, &delivery).await);
+        let store: Arc<dyn SequenceStore> = Arc::new(MemorySequenceStore::new());
+        guarded = guarded.min(run(&Ordered::new(count(), store), &events, &delivery).await);
+    }
+    (plain, guarded)
 }
 
 #[tokio::main]
@@ -143,6 +291,11 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
     let total = records * VERSIONS;
+    let (plain_ns, guarded_ns) = guard_cost(records).await;
+    println!(
+        "guard cost without a broker (memory store): plain handler {plain_ns:.0} ns/event, guarded {guarded_ns:.0} ns/event (+{:.0} ns)",
+        guarded_ns - plain_ns
+    );
     let server = NatsServer::start().expect("nats-server");
     let transport = NatsTransport::connect(ConnectOptions::new(server.url()))
         .await
@@ -186,30 +339,70 @@ async fn main() {
         .and_then(|n| n.parse().ok())
         .filter(|&n| n > 0)
         .unwrap_or(3);
+    let show_cpu = std::env::var_os("TYPEBUS_BENCH_CPU").is_some();
     let mut best = [0.0f64; 3];
     let mut ratios: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     for round in 0..rounds {
-        let kv = Arc::new(
-            KvSequenceStore::open(&js, &format!("bench-sequences-{round}"))
+        let kv = Arc::new(Counting {
+            inner: KvSequenceStore::open(&js, &format!("bench-sequences-{round}"))
                 .await
                 .expect("bucket"),
-        );
+            loads: AtomicU64::new(0),
+            swaps: AtomicU64::new(0),
+        });
         let modes = [Mode::Plain, Mode::Memory, Mode::Kv(kv)];
         let mut rates = [0.0f64; 3];
-        for (i, (mode, name)) in modes
-            .iter()
-            .zip(["plain", "guarded-memory", "guarded-kv"])
-            .enumerate()
-        {
-            let rate = consume(&bus, &format!("bench-{name}-{round}"), mode, total).await;
+        let mut cpu = [(0.0f64, 0.0f64); 3];
+        // Odd rounds run the modes in reverse: a drift in what else the
+        // machine does then favours no mode.
+        let mut order = [0, 1, 2];
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for i in order {
+            let (mode, name) = (&modes[i], ["plain", "guarded-memory", "guarded-kv"][i]);
+            let run = consume(&bus, &format!("bench-{name}-{round}"), mode, total).await;
+            let rate = run.rate;
             println!("  round {round}  {name:<15} {rate:>10.0} msgs/s");
+            if show_cpu {
+                println!(
+                    "    cpu per 1k events: bench {:.1} ms, nats-server {:.1} ms; wall {:.1} ms",
+                    run.cpu.0,
+                    run.cpu.1,
+                    1e6 / rate,
+                );
+            }
+            cpu[i] = run.cpu;
+            if let Mode::Kv(store) = mode {
+                println!(
+                    "    KV ops per event: {:.2} reads, {:.2} writes",
+                    store.loads.load(Ordering::Relaxed) as f64 / total as f64,
+                    store.swaps.load(Ordering::Relaxed) as f64 / total as f64,
+                );
+            }
             best[i] = best[i].max(rate);
             rates[i] = rate;
         }
-        // Plain and guarded of one round ran back to back: their ratio is
+        // Plain and guarded of one round ran close together: their ratio is
         // less exposed to what else the machine did than the best rates.
         ratios[0].push(rates[1] / rates[0]);
         ratios[1].push(rates[2] / rates[0]);
+        if show_cpu && let Mode::Kv(store) = &modes[2] {
+            // What one KV write costs in CPU, and the ratio that cost
+            // allows if the run is CPU-bound.
+            let writes = store.swaps.load(Ordering::Relaxed) as f64 / total as f64;
+            let plain = cpu[0].0 + cpu[0].1;
+            let guarded = cpu[2].0 + cpu[2].1;
+            let write = (guarded - plain) / writes;
+            println!(
+                "    per KV write: {:.1} us CPU (bench {:.1}, nats-server {:.1}); CPU-bound KV ratio plain/(plain + {writes:.2} writes) = {:.3}, at 1 write per event {:.3}",
+                write,
+                (cpu[2].0 - cpu[0].0) / writes,
+                (cpu[2].1 - cpu[0].1) / writes,
+                plain / guarded,
+                plain / (plain + write),
+            );
+        }
     }
     for (ratios, name) in ratios.iter_mut().zip(["memory", "KV"]) {
         ratios.sort_by(f64::total_cmp);

@@ -3,11 +3,15 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures_util::FutureExt as _;
+use futures_util::future::Either;
 
-use super::store::{Claim, SequenceStore, State, StoreError, Swapped};
+use super::memory_store::{Begin, MemorySequenceStore};
+use super::store::{
+    Claim, Position, SequenceStore, State, StoreError, Swapped, message_id, now_ms,
+};
 use super::versioned::{RecordKey, Versioned};
 use crate::delivery::Delivery;
 use crate::error::chain;
@@ -140,7 +144,8 @@ where
     /// Sets how long a claim on a step holds before another delivery may
     /// take it over (when the claiming delivery's process died and its
     /// message is not redelivered). Default: 7 x `ack_wait`, longer than
-    /// the engine's default handler timeout.
+    /// the engine's default handler timeout. Claims in a
+    /// [`MemorySequenceStore`] have no lease: they end with their delivery.
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = Some(lease);
         self
@@ -161,12 +166,13 @@ where
             .unwrap_or_else(|| self.listener.ack_wait().saturating_mul(7))
     }
 
-    async fn guard(&self, event: L::Event, delivery: &Delivery) -> Result<(), HandlerError> {
+    /// The guard over a shared store: claim by compare-and-set, handle,
+    /// record by compare-and-set.
+    async fn guard_shared(&self, event: L::Event, delivery: &Delivery) -> Result<(), HandlerError> {
         let key = RecordKey::of(&event);
         let sequence = event.sequence();
         let initial = <L::Event as Versioned>::INITIAL_SEQUENCE;
-        let info = delivery.info();
-        let message = format!("{}/{}", info.stream, info.stream_sequence);
+        let message = message_id(delivery);
         let delivered = delivery.delivery_count();
         let store = &*self.store;
 
@@ -188,45 +194,33 @@ where
             }
             let state = current.as_ref().map(|entry| &entry.state);
             let applied = state.and_then(|state| state.applied);
-            if let Some(last) = applied
-                && sequence <= last
-            {
-                tracing::debug!(record = %key, sequence, applied = last, "duplicate or stale event acknowledged without handling");
-                return Ok(());
-            }
-            let next = applied.map_or(initial, |last| last.saturating_add(1));
-            if sequence < next {
-                return Err(HandlerError::permanent(format!(
-                    "{key}@{sequence} is below the record's initial sequence {initial}"
-                )));
-            }
-            if sequence > next {
-                if !fresh {
-                    current = store.load(&key).await.map_err(retry)?;
-                    fresh = true;
-                    continue;
+            match Position::of(applied, sequence, initial) {
+                Position::Applied(last) => {
+                    self.duplicate(&key, sequence, last);
+                    return Ok(());
                 }
-                return Err(self.early(&key, sequence, next, delivered));
+                Position::BelowInitial => return Err(below_initial(&key, sequence, initial)),
+                Position::Early { next } => {
+                    if !fresh {
+                        current = store.load(&key).await.map_err(retry)?;
+                        fresh = true;
+                        continue;
+                    }
+                    return Err(self.early(&key, sequence, next, delivered));
+                }
+                Position::Next => {}
             }
             let now = now_ms();
             if let Some(claim) = state.and_then(|state| state.claim.as_ref())
                 && claim.sequence == sequence
-                && !(claim.message == message && delivered >= claim.delivered)
-                && now < claim.expires_ms
+                && !claim.taken_over_by(&message, delivered, now)
             {
                 if !fresh {
                     current = store.load(&key).await.map_err(retry)?;
                     fresh = true;
                     continue;
                 }
-                tracing::debug!(record = %key, sequence, claimed_by = %claim.message, "step being applied by another delivery; waiting");
-                return Err(HandlerError::retry_after(
-                    self.early_delay,
-                    format!(
-                        "{key}@{sequence} is being applied by message {}",
-                        claim.message
-                    ),
-                ));
+                return Err(self.busy(&key, sequence, Some(&claim.message)));
             }
             let lease_ms = u64::try_from(self.lease_duration().as_millis()).unwrap_or(u64::MAX);
             let claimed = State {
@@ -262,6 +256,68 @@ where
                 std::panic::resume_unwind(panic)
             }
         }
+    }
+
+    /// The guard over a [`MemorySequenceStore`]: the same steps, with the
+    /// claim taken and the step recorded in memory under the record's own
+    /// lock (no compare-and-set rounds, no stored claim to allocate).
+    async fn guard_in_memory(
+        &self,
+        memory: &MemorySequenceStore,
+        event: L::Event,
+        delivery: &Delivery,
+    ) -> Result<(), HandlerError> {
+        let key = RecordKey::of(&event);
+        let sequence = event.sequence();
+        let initial = <L::Event as Versioned>::INITIAL_SEQUENCE;
+        let claim = match memory.begin(&key, sequence, initial, delivery) {
+            Begin::Applied(last) => {
+                self.duplicate(&key, sequence, last);
+                return Ok(());
+            }
+            Begin::BelowInitial => return Err(below_initial(&key, sequence, initial)),
+            Begin::Early { next } => {
+                return Err(self.early(&key, sequence, next, delivery.delivery_count()));
+            }
+            Begin::Busy(by) => return Err(self.busy(&key, sequence, by.as_deref())),
+            Begin::Claimed(claim) => claim,
+        };
+        let outcome = AssertUnwindSafe(self.listener.on_message(event, delivery))
+            .catch_unwind()
+            .await;
+        match outcome {
+            Ok(Ok(())) => {
+                let applied = claim.applied();
+                claim
+                    .finish()
+                    .map_err(|moved| moved_while_handling(&key, sequence, applied, moved))
+            }
+            // Dropping the claim unfinished releases it.
+            Ok(Err(err)) => Err(err),
+            Err(panic) => {
+                drop(claim);
+                std::panic::resume_unwind(panic)
+            }
+        }
+    }
+
+    /// A duplicate or stale event: acknowledged without handling.
+    fn duplicate(&self, key: &RecordKey, sequence: u64, applied: u64) {
+        tracing::debug!(record = %key, sequence, applied, "duplicate or stale event acknowledged without handling");
+    }
+
+    /// The error for a step another delivery is applying (`by`: the message
+    /// its stored claim names; `None`: a delivery in this process): wait.
+    fn busy(&self, key: &RecordKey, sequence: u64, by: Option<&str>) -> HandlerError {
+        let by = by.map_or_else(
+            || "another delivery in this process".to_owned(),
+            |message| format!("message {message}"),
+        );
+        tracing::debug!(record = %key, sequence, claimed_by = %by, "step being applied by another delivery; waiting");
+        HandlerError::retry_after(
+            self.early_delay,
+            format!("{key}@{sequence} is being applied by {by}"),
+        )
     }
 
     /// The error for an early event: wait, or dead-letter once out of patience.
@@ -320,11 +376,7 @@ where
             match current.state.applied {
                 Some(last) if last >= sequence => return Ok(()),
                 last if last == applied => expected = Some(current.revision),
-                moved => {
-                    return Err(HandlerError::retry(format!(
-                        "{key}@{sequence}: the record moved from {applied:?} to {moved:?} while the handler ran"
-                    )));
-                }
+                moved => return Err(moved_while_handling(key, sequence, applied, moved)),
             }
         }
         Err(HandlerError::retry(format!(
@@ -378,8 +430,18 @@ where
         self.listener.reads_version(version)
     }
 
-    async fn on_message(&self, event: L::Event, delivery: &Delivery) -> Result<(), HandlerError> {
-        self.guard(event, delivery).await
+    fn on_message(
+        &self,
+        event: L::Event,
+        delivery: &Delivery,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send {
+        match self.store.as_memory() {
+            Some(memory) => Either::Left(self.guard_in_memory(memory, event, delivery)),
+            // Boxed: its state (a few store round trips) would otherwise
+            // make every delivery's future, the in-memory path's too,
+            // several times larger.
+            None => Either::Right(Box::pin(self.guard_shared(event, delivery))),
+        }
     }
 }
 
@@ -400,11 +462,369 @@ fn retry(err: StoreError) -> HandlerError {
     HandlerError::retry(err)
 }
 
-/// Wall-clock milliseconds: claims are compared across processes.
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
-        })
+/// The error for an event below its record's initial sequence.
+fn below_initial(key: &RecordKey, sequence: u64, initial: u64) -> HandlerError {
+    HandlerError::permanent(format!(
+        "{key}@{sequence} is below the record's initial sequence {initial}"
+    ))
+}
+
+/// The error when a handled step cannot be recorded: the record moved
+/// from `applied` to `moved` while the handler ran.
+fn moved_while_handling(
+    key: &RecordKey,
+    sequence: u64,
+    applied: Option<u64>,
+    moved: Option<u64>,
+) -> HandlerError {
+    HandlerError::retry(format!(
+        "{key}@{sequence}: the record moved from {applied:?} to {moved:?} while the handler ran"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+    use std::collections::HashMap;
+    use std::future::Future;
+    use std::sync::Mutex;
+    use std::task::{Context, Waker};
+
+    use tokio::sync::Notify;
+
+    use super::*;
+    use crate::delivery::DeliveryInfo;
+    use crate::headers::Headers;
+    use crate::listener::{Disposition, dispose};
+    use crate::ordering::{MemorySequenceStore, Step};
+
+    #[derive(Debug, serde::Serialize, serde::Deserialize, crate::Event)]
+    #[event(subject = "ticket:updated", version = 1)]
+    struct TicketUpdated {
+        id: String,
+        version: u64,
+        /// What the handler does: `ok`, `fail`, `panic`, `wait` (until
+        /// released), `self` (records its own step), `reset` (empties the
+        /// record's entry while it runs).
+        mode: String,
+    }
+
+    impl Versioned for TicketUpdated {
+        const AGGREGATE: &'static str = "ticket";
+        fn id(&self) -> Cow<'_, str> {
+            Cow::Borrowed(&self.id)
+        }
+        fn sequence(&self) -> u64 {
+            self.version
+        }
+    }
+
+    #[derive(Default)]
+    struct Replica {
+        calls: Mutex<HashMap<(String, u64), u32>>,
+        store: Arc<MemorySequenceStore>,
+        entered: Notify,
+        release: Notify,
+    }
+
+    impl Replica {
+        fn calls(&self, id: &str, version: u64) -> u32 {
+            let calls = self.calls.lock().unwrap();
+            calls.get(&(id.to_owned(), version)).copied().unwrap_or(0)
+        }
+    }
+
+    struct Handler(Arc<Replica>);
+
+    impl Listener for Handler {
+        type Event = TicketUpdated;
+
+        fn queue_group(&self) -> &str {
+            "orders-service"
+        }
+
+        async fn on_message(&self, event: TicketUpdated, _: &Delivery) -> Result<(), HandlerError> {
+            *self
+                .0
+                .calls
+                .lock()
+                .unwrap()
+                .entry((event.id.clone(), event.version))
+                .or_default() += 1;
+            match event.mode.as_str() {
+                "ok" => Ok(()),
+                "fail" => Err(HandlerError::retry("database down")),
+                "wait" => {
+                    self.0.entered.notify_one();
+                    self.0.release.notified().await;
+                    Ok(())
+                }
+                "self" => {
+                    assert!(self.0.store.record(&Step::of(&event)).await.unwrap());
+                    Ok(())
+                }
+                "reset" => {
+                    let key = RecordKey::of(&event);
+                    let entry = self.0.store.load(&key).await.unwrap().unwrap();
+                    let moved = State::default();
+                    let swapped = self.0.store.swap(&key, Some(entry.revision), &moved);
+                    assert!(matches!(swapped.await.unwrap(), Swapped::Done { .. }));
+                    Ok(())
+                }
+                _ => panic!("boom"),
+            }
+        }
+    }
+
+    fn guarded() -> (Arc<Replica>, Ordered<Handler>) {
+        let replica = Arc::new(Replica::default());
+        let store = Arc::clone(&replica.store) as Arc<dyn SequenceStore>;
+        let guard = Ordered::new(Handler(Arc::clone(&replica)), store)
+            .early_delay(Duration::from_millis(300))
+            .patience(3);
+        (replica, guard)
+    }
+
+    fn delivery(stream_sequence: u64, delivered: u64) -> Delivery {
+        let info = DeliveryInfo {
+            stream: "EVENTS".into(),
+            consumer: "orders-service".into(),
+            stream_sequence,
+            consumer_sequence: stream_sequence,
+            delivered,
+            pending: 0,
+            published: crate::Timestamp::now(),
+        };
+        Delivery::new("ticket:updated", Headers::new(), info)
+    }
+
+    fn body(id: &str, version: u64, mode: &str) -> Vec<u8> {
+        format!(r#"{{"id":"{id}","version":{version},"mode":"{mode}"}}"#).into_bytes()
+    }
+
+    async fn deliver(
+        guard: &Ordered<Handler>,
+        (id, version, mode): (&str, u64, &str),
+        (stream_sequence, delivered): (u64, u64),
+    ) -> Disposition {
+        dispose(
+            guard,
+            &delivery(stream_sequence, delivered),
+            &body(id, version, mode),
+        )
+        .await
+    }
+
+    fn block_on<F: Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    fn key(id: &str) -> RecordKey {
+        RecordKey::new("ticket", id)
+    }
+
+    fn assert_retry(disposition: &Disposition, delay: Duration, reason: &str) {
+        match disposition {
+            Disposition::Retry {
+                delay: d,
+                reason: r,
+            } => {
+                assert_eq!(*d, delay, "{r}");
+                assert!(r.contains(reason), "{r:?} lacks {reason:?}");
+            }
+            other => panic!("expected a retry, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn in_memory_steps_apply_once_in_order_and_gaps_are_dead_lettered() {
+        block_on(async {
+            let (replica, guard) = guarded();
+            let ms = Duration::from_millis;
+            assert_eq!(
+                deliver(&guard, ("a", 0, "ok"), (1, 1)).await,
+                Disposition::Ack
+            );
+            // A duplicate: acknowledged without a call.
+            assert_eq!(
+                deliver(&guard, ("a", 0, "ok"), (2, 1)).await,
+                Disposition::Ack
+            );
+            // Early: retried with a doubling delay, then dead-lettered.
+            let early = deliver(&guard, ("a", 2, "ok"), (3, 1)).await;
+            assert_retry(&early, ms(300), "early: ticket/a@2 waits for ticket/a@1");
+            let early = deliver(&guard, ("a", 2, "ok"), (3, 2)).await;
+            assert_retry(&early, ms(600), "waits for ticket/a@1");
+            match deliver(&guard, ("a", 2, "ok"), (3, 3)).await {
+                Disposition::DeadLetter { kind, reason } => {
+                    assert_eq!(kind, DeadLetterKind::Gap);
+                    assert_eq!(reason, "gap: waiting for ticket/a@1");
+                }
+                other => panic!("expected a gap dead letter, got {other:?}"),
+            }
+            assert_eq!(
+                deliver(&guard, ("a", 1, "ok"), (4, 1)).await,
+                Disposition::Ack
+            );
+            assert_eq!(
+                deliver(&guard, ("a", 2, "ok"), (5, 1)).await,
+                Disposition::Ack
+            );
+            for version in 0..3 {
+                assert_eq!(replica.calls("a", version), 1, "version {version}");
+            }
+            assert_eq!(replica.store.snapshot(), vec![(key("a"), Some(2))]);
+            let entry = replica.store.load(&key("a")).await.unwrap().unwrap();
+            assert_eq!(entry.state.claim, None);
+        });
+    }
+
+    #[test]
+    fn a_failed_or_panicking_handler_releases_its_claim() {
+        block_on(async {
+            let (replica, guard) = guarded();
+            let failed = deliver(&guard, ("b", 0, "fail"), (1, 1)).await;
+            assert_retry(&failed, Duration::from_secs(1), "database down");
+            // Released: the entry the claim made stays, without a claim.
+            let state = || replica.store.cached(&key("b")).map(|entry| entry.state);
+            assert_eq!(state(), Some(State::default()));
+            let panicked = deliver(&guard, ("b", 0, "panic"), (1, 2)).await;
+            assert_retry(&panicked, Duration::from_secs(2), "handler panicked: boom");
+            assert_eq!(state(), Some(State::default()));
+            // Another message of the step claims it at once.
+            assert_eq!(
+                deliver(&guard, ("b", 0, "ok"), (2, 1)).await,
+                Disposition::Ack
+            );
+            assert_eq!(replica.store.snapshot(), vec![(key("b"), Some(0))]);
+            assert_eq!(replica.calls("b", 0), 3);
+        });
+    }
+
+    #[test]
+    fn a_second_delivery_of_a_step_being_applied_waits() {
+        block_on(async {
+            let (replica, guard) = guarded();
+            assert_eq!(
+                deliver(&guard, ("c", 0, "ok"), (1, 1)).await,
+                Disposition::Ack
+            );
+            let first = deliver(&guard, ("c", 1, "wait"), (2, 1));
+            let second = async {
+                replica.entered.notified().await;
+                // The claim shows in the store: an empty message, no expiry.
+                let entry = replica.store.load(&key("c")).await.unwrap().unwrap();
+                let claim = entry.state.claim.expect("claimed");
+                assert_eq!((claim.sequence, claim.message.as_str()), (1, ""));
+                assert_eq!(claim.expires_ms, u64::MAX);
+                let waiting = deliver(&guard, ("c", 1, "ok"), (3, 1)).await;
+                assert_retry(
+                    &waiting,
+                    Duration::from_millis(300),
+                    "ticket/c@1 is being applied by another delivery in this process",
+                );
+                replica.release.notify_one();
+            };
+            let (first, ()) = tokio::join!(first, second);
+            assert_eq!(first, Disposition::Ack);
+            // Delivered again later, the duplicate is acknowledged.
+            assert_eq!(
+                deliver(&guard, ("c", 1, "ok"), (3, 2)).await,
+                Disposition::Ack
+            );
+            assert_eq!(replica.calls("c", 1), 1);
+            assert_eq!(replica.store.snapshot(), vec![(key("c"), Some(1))]);
+        });
+    }
+
+    #[test]
+    fn an_abandoned_handler_releases_its_claim() {
+        block_on(async {
+            let (replica, guard) = guarded();
+            {
+                let delivery = delivery(1, 1);
+                let body = body("d", 0, "wait");
+                let mut handling = Box::pin(dispose(&guard, &delivery, &body));
+                let mut cx = Context::from_waker(Waker::noop());
+                assert!(handling.as_mut().poll(&mut cx).is_pending());
+                let entry = replica.store.load(&key("d")).await.unwrap().unwrap();
+                assert!(entry.state.claim.is_some());
+                // The engine drops a handler that ran out of time.
+            }
+            let entry = replica.store.load(&key("d")).await.unwrap().unwrap();
+            assert_eq!(entry.state, State::default());
+            assert_eq!(
+                deliver(&guard, ("d", 0, "ok"), (1, 2)).await,
+                Disposition::Ack
+            );
+            assert_eq!(replica.store.snapshot(), vec![(key("d"), Some(0))]);
+        });
+    }
+
+    #[test]
+    fn a_stored_claim_is_respected_until_its_message_returns_or_it_expires() {
+        block_on(async {
+            let (replica, guard) = guarded();
+            let store = &replica.store;
+            let claimed = |expires_ms| State {
+                applied: None,
+                claim: Some(Claim {
+                    sequence: 0,
+                    message: "EVENTS/5".into(),
+                    delivered: 1,
+                    expires_ms,
+                }),
+            };
+            let Swapped::Done { revision } = store
+                .swap(&key("e"), None, &claimed(u64::MAX))
+                .await
+                .unwrap()
+            else {
+                panic!("create failed")
+            };
+            let waiting = deliver(&guard, ("e", 0, "ok"), (7, 1)).await;
+            assert_retry(&waiting, Duration::from_millis(300), "by message EVENTS/5");
+            // A later delivery of the claiming message takes it over.
+            assert_eq!(
+                deliver(&guard, ("e", 0, "ok"), (5, 2)).await,
+                Disposition::Ack
+            );
+            // An expired claim is taken over by anyone.
+            let entry = store.load(&key("e")).await.unwrap().unwrap();
+            assert_eq!(entry.revision, revision + 2);
+            let mut expired = claimed(1);
+            expired.applied = Some(0);
+            if let Some(claim) = &mut expired.claim {
+                claim.sequence = 1;
+            }
+            let swapped = store.swap(&key("e"), Some(entry.revision), &expired).await;
+            assert!(matches!(swapped.unwrap(), Swapped::Done { .. }));
+            assert_eq!(
+                deliver(&guard, ("e", 1, "ok"), (8, 1)).await,
+                Disposition::Ack
+            );
+            assert_eq!(store.snapshot(), vec![(key("e"), Some(1))]);
+        });
+    }
+
+    #[test]
+    fn a_step_recorded_by_its_handler_or_moved_away_meanwhile() {
+        block_on(async {
+            let (replica, guard) = guarded();
+            assert_eq!(
+                deliver(&guard, ("f", 0, "self"), (1, 1)).await,
+                Disposition::Ack
+            );
+            assert_eq!(replica.store.snapshot(), vec![(key("f"), Some(0))]);
+            let moved = deliver(&guard, ("f", 1, "reset"), (2, 1)).await;
+            assert_retry(
+                &moved,
+                Duration::from_secs(1),
+                "ticket/f@1: the record moved from Some(0) to None while the handler ran",
+            );
+        });
+    }
 }

@@ -112,21 +112,33 @@ impl KvSequenceStore {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn remember(&self, key: &RecordKey, entry: Option<Entry>) {
+    /// Caches `state` at `revision`, in place when the record is cached
+    /// (no key clone, and the claim's string buffer is reused).
+    fn remember_state(&self, key: &RecordKey, state: &State, revision: u64) {
         if self.cache_capacity == 0 {
             return;
         }
         let mut cache = self.cache();
-        match entry {
-            Some(entry) => {
-                if cache.len() >= self.cache_capacity && !cache.contains_key(key) {
-                    cache.clear();
-                }
-                cache.insert(key.clone(), entry);
-            }
-            None => {
-                cache.remove(key);
-            }
+        if let Some(cached) = cache.get_mut(key) {
+            cached.state.clone_from(state);
+            cached.revision = revision;
+            return;
+        }
+        if cache.len() >= self.cache_capacity {
+            cache.clear();
+        }
+        cache.insert(
+            key.clone(),
+            Entry {
+                state: state.clone(),
+                revision,
+            },
+        );
+    }
+
+    fn forget(&self, key: &RecordKey) {
+        if self.cache_capacity != 0 {
+            self.cache().remove(key);
         }
     }
 }
@@ -168,7 +180,10 @@ impl SequenceStore for KvSequenceStore {
                 // Deleted or purged: the record starts over (`create` handles the marker).
                 _ => None,
             };
-            self.remember(key, entry.clone());
+            match &entry {
+                Some(entry) => self.remember_state(key, &entry.state, entry.revision),
+                None => self.forget(key),
+            }
             Ok(entry)
         })
     }
@@ -228,22 +243,16 @@ impl SequenceStore for KvSequenceStore {
             };
             match written {
                 Ok(revision) => {
-                    self.remember(
-                        key,
-                        Some(Entry {
-                            state: state.clone(),
-                            revision,
-                        }),
-                    );
+                    self.remember_state(key, state, revision);
                     Ok(Swapped::Done { revision })
                 }
                 Err(None) => {
-                    self.remember(key, None);
+                    self.forget(key);
                     Ok(Swapped::Conflict)
                 }
                 Err(Some(err)) => {
                     // The write may or may not have happened: forget what we knew.
-                    self.remember(key, None);
+                    self.forget(key);
                     Err(err)
                 }
             }

@@ -2,6 +2,7 @@
 //! applied sequence, changed only by compare-and-set.
 
 use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +40,64 @@ pub struct Claim {
     /// When the claim expires, in milliseconds since the Unix epoch.
     #[serde(rename = "x")]
     pub expires_ms: u64,
+}
+
+impl Claim {
+    /// Whether a delivery (`message`, its `delivered` count, at `now_ms`)
+    /// may take this claim over: it is a later delivery of the claiming
+    /// message (the earlier one was abandoned), or the claim expired.
+    pub(crate) fn taken_over_by(&self, message: &str, delivered: u64, now_ms: u64) -> bool {
+        (self.message == message && delivered >= self.delivered) || now_ms >= self.expires_ms
+    }
+}
+
+/// Where an event stands in its record's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Position {
+    /// At or below the last applied sequence: a duplicate or stale event.
+    Applied(u64),
+    /// Below the record's initial sequence (and the record has none applied).
+    BelowInitial,
+    /// The record's next step.
+    Next,
+    /// Beyond the next step, `next`.
+    Early {
+        /// The record's next sequence.
+        next: u64,
+    },
+}
+
+impl Position {
+    /// Where `sequence` stands when the record's last applied sequence is
+    /// `applied` and its first is `initial`.
+    pub(crate) fn of(applied: Option<u64>, sequence: u64, initial: u64) -> Self {
+        if let Some(last) = applied
+            && sequence <= last
+        {
+            return Self::Applied(last);
+        }
+        let next = applied.map_or(initial, |last| last.saturating_add(1));
+        match sequence.cmp(&next) {
+            std::cmp::Ordering::Less => Self::BelowInitial,
+            std::cmp::Ordering::Equal => Self::Next,
+            std::cmp::Ordering::Greater => Self::Early { next },
+        }
+    }
+}
+
+/// The message a claim names: `<stream>/<stream sequence>`.
+pub(crate) fn message_id(delivery: &crate::Delivery) -> String {
+    let info = delivery.info();
+    format!("{}/{}", info.stream, info.stream_sequence)
+}
+
+/// Wall-clock milliseconds: claims are compared across processes.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 /// A record's state and its revision: the value compare-and-set compares.
@@ -97,6 +156,17 @@ pub trait SequenceStore: Send + Sync + 'static {
         None
     }
 
+    /// This store as a [`MemorySequenceStore`](super::MemorySequenceStore),
+    /// when it is one. Every delivery that applies such a store's steps
+    /// runs in this process, so the guard claims and records them in it
+    /// directly, without compare-and-set rounds: its claims need not be
+    /// stored, only seen by this process. A wrapper that forwards this
+    /// hands the guard the memory store itself (bypassing the wrapper's
+    /// `load` and `swap`). Default: `None`.
+    fn as_memory(&self) -> Option<&super::MemorySequenceStore> {
+        None
+    }
+
     /// The record's last applied sequence.
     fn applied<'a>(&'a self, key: &'a RecordKey) -> BoxFuture<'a, Result<Option<u64>, StoreError>> {
         Box::pin(async move { Ok(self.load(key).await?.and_then(|entry| entry.state.applied)) })
@@ -148,6 +218,10 @@ impl<S: SequenceStore + ?Sized> SequenceStore for std::sync::Arc<S> {
 
     fn cached(&self, key: &RecordKey) -> Option<Entry> {
         (**self).cached(key)
+    }
+
+    fn as_memory(&self) -> Option<&super::MemorySequenceStore> {
+        (**self).as_memory()
     }
 }
 
