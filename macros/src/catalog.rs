@@ -24,6 +24,8 @@ use quote::quote;
 use syn::parse::{Parse, ParseStream};
 use syn::{Attribute, Data, DeriveInput, Fields, Ident, LitStr, Token, Type};
 
+use typebus_codegen::emit::{ClosedStringEnum, closed_string_enum};
+
 use crate::errors::Errors;
 
 /// One event of the catalog.
@@ -124,66 +126,41 @@ pub(crate) fn expand(args: TokenStream, mut item: DeriveInput) -> TokenStream {
     }
 }
 
-/// The enum itself, then `Subject`, `SUBJECTS` and the impls.
+/// The enum itself, then `Subject` (written by typebus-codegen's
+/// [`closed_string_enum`], as schema enums are), `SUBJECTS` and the impls.
 fn items(item: &DeriveInput, rows: &[Row]) -> TokenStream {
     let vis = &item.vis;
     let any = &item.ident;
     let variants: Vec<&Ident> = rows.iter().map(|r| &r.variant).collect();
     let types: Vec<&Type> = rows.iter().map(|r| &r.ty).collect();
     let subjects: Vec<&LitStr> = rows.iter().map(|r| &r.subject).collect();
-    let subject_variants: Vec<&Ident> = rows.iter().map(|r| &r.subject_variant).collect();
-    let subject_docs = rows
+    let subject_values: Vec<String> = rows.iter().map(|r| r.subject.value()).collect();
+    let subject_strs: Vec<&str> = subject_values.iter().map(String::as_str).collect();
+    let subject_variants: Vec<Ident> = rows.iter().map(|r| r.subject_variant.clone()).collect();
+    let subject_docs: Vec<TokenStream> = rows
         .iter()
-        .map(|r| format!("`{}`: [`{}`].", r.subject.value(), r.variant));
+        .zip(&subject_values)
+        .map(|(r, subject)| {
+            let doc = format!("`{subject}`: [`{}`].", r.variant);
+            quote!(#[doc = #doc])
+        })
+        .collect();
     let subject = Ident::new("Subject", Span::call_site());
+    let subject_enum = closed_string_enum(&ClosedStringEnum {
+        ident: &subject,
+        attrs: &quote!(#[doc = "Every subject an event of these schemas is published on."]),
+        variants: &subject_variants,
+        variant_docs: &subject_docs,
+        wires: &subject_strs,
+        all_doc: "Every subject, in the order of the events' names.",
+        as_str_doc: "The subject as published on NATS.",
+        error: &quote!(::typebus::UnknownSubject),
+        unknown: &quote!(::typebus::UnknownSubject::new(s)),
+    });
     quote! {
         #item
 
-        /// Every subject an event of these schemas is published on.
-        #[derive(
-            ::core::fmt::Debug,
-            ::core::clone::Clone,
-            ::core::marker::Copy,
-            ::core::cmp::PartialEq,
-            ::core::cmp::Eq,
-            ::core::hash::Hash,
-            ::core::cmp::PartialOrd,
-            ::core::cmp::Ord
-        )]
-        #[allow(dead_code, clippy::enum_variant_names, clippy::upper_case_acronyms)]
-        #vis enum #subject {
-            #(#[doc = #subject_docs] #subject_variants,)*
-        }
-
-        #[allow(dead_code)]
-        impl #subject {
-            /// Every subject, in the order of the events' names.
-            pub const ALL: &'static [#subject] = &[#(#subject::#subject_variants),*];
-
-            /// The subject as published on NATS.
-            pub const fn as_str(&self) -> &'static ::core::primitive::str {
-                match *self {
-                    #(Self::#subject_variants => #subjects,)*
-                }
-            }
-        }
-
-        impl ::core::fmt::Display for #subject {
-            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl ::core::str::FromStr for #subject {
-            type Err = ::typebus::UnknownSubject;
-
-            fn from_str(s: &::core::primitive::str) -> ::core::result::Result<Self, Self::Err> {
-                match s {
-                    #(#subjects => ::core::result::Result::Ok(Self::#subject_variants),)*
-                    _ => ::core::result::Result::Err(::typebus::UnknownSubject::new(s)),
-                }
-            }
-        }
+        #subject_enum
 
         /// Every subject as a string, for stream provisioning.
         #[allow(dead_code)]

@@ -97,21 +97,17 @@ fn closed_enum(
     wires: &[&str],
 ) -> TokenStream {
     let expecting = format!("a `{name}` value");
-    let as_str_body = if variants.is_empty() {
-        quote!(match *self {})
-    } else {
-        quote!(match self { #(Self::#variants => #wires,)* })
-    };
-    let from_str_body = if variants.is_empty() {
-        quote!(::core::result::Result::Err(::typebus::UnknownValue::new(#name, s)))
-    } else {
-        quote! {
-            match s {
-                #(#wires => ::core::result::Result::Ok(Self::#variants),)*
-                _ => ::core::result::Result::Err(::typebus::UnknownValue::new(#name, s)),
-            }
-        }
-    };
+    let core = closed_string_enum(&ClosedStringEnum {
+        ident,
+        attrs: docs,
+        variants,
+        variant_docs,
+        wires,
+        all_doc: "Every value, in schema order.",
+        as_str_doc: "The value as written on the wire.",
+        error: &quote!(::typebus::UnknownValue),
+        unknown: &quote!(::typebus::UnknownValue::new(#name, s)),
+    });
     let visit_body = if variants.is_empty() {
         quote!(::core::result::Result::Err(__E::unknown_variant(
             value,
@@ -126,46 +122,7 @@ fn closed_enum(
         }
     };
     quote! {
-        #docs
-        #[derive(
-            ::core::fmt::Debug,
-            ::core::clone::Clone,
-            ::core::marker::Copy,
-            ::core::cmp::PartialEq,
-            ::core::cmp::Eq,
-            ::core::hash::Hash,
-            ::core::cmp::PartialOrd,
-            ::core::cmp::Ord
-        )]
-        #[allow(dead_code, clippy::enum_variant_names, clippy::upper_case_acronyms)]
-        pub enum #ident {
-            #(#variant_docs #variants,)*
-        }
-
-        #[allow(dead_code)]
-        impl #ident {
-            /// Every value, in schema order.
-            pub const ALL: &'static [#ident] = &[#(#ident::#variants),*];
-
-            /// The value as written on the wire.
-            pub const fn as_str(&self) -> &'static ::core::primitive::str {
-                #as_str_body
-            }
-        }
-
-        impl ::core::fmt::Display for #ident {
-            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl ::core::str::FromStr for #ident {
-            type Err = ::typebus::UnknownValue;
-
-            fn from_str(s: &::core::primitive::str) -> ::core::result::Result<Self, Self::Err> {
-                #from_str_body
-            }
-        }
+        #core
 
         impl ::typebus::__private::serde::Serialize for #ident {
             fn serialize<__S>(&self, serializer: __S) -> ::core::result::Result<__S::Ok, __S::Error>
@@ -307,6 +264,106 @@ fn open_enum(
                 }
 
                 deserializer.deserialize_str(__TypebusVisitor)
+            }
+        }
+    }
+}
+
+/// What [`closed_string_enum`] writes: a fieldless enum whose variants stand
+/// for fixed strings.
+pub struct ClosedStringEnum<'a> {
+    /// The enum's name.
+    pub ident: &'a Ident,
+    /// Attributes (docs) in front of the enum.
+    pub attrs: &'a TokenStream,
+    /// The variants, in order.
+    pub variants: &'a [Ident],
+    /// Each variant's doc attributes, in the order of `variants`.
+    pub variant_docs: &'a [TokenStream],
+    /// Each variant's string, in the order of `variants`.
+    pub wires: &'a [&'a str],
+    /// The doc of `ALL`.
+    pub all_doc: &'a str,
+    /// The doc of `as_str`.
+    pub as_str_doc: &'a str,
+    /// `FromStr::Err`.
+    pub error: &'a TokenStream,
+    /// The `FromStr` error for an unknown `s: &str`.
+    pub unknown: &'a TokenStream,
+}
+
+/// A closed string enum: the `Copy` enum with its derives, `ALL`,
+/// `as_str`, `Display` and `FromStr`. Schema enums (with serde impls added)
+/// and `#[catalog]`'s `enum Subject` are both written by it. An enum
+/// without variants still compiles.
+pub fn closed_string_enum(def: &ClosedStringEnum<'_>) -> TokenStream {
+    let ClosedStringEnum {
+        ident,
+        attrs,
+        variants,
+        variant_docs,
+        wires,
+        all_doc,
+        as_str_doc,
+        error,
+        unknown,
+    } = *def;
+    let all_doc = doc_attrs([Some(all_doc)]);
+    let as_str_doc = doc_attrs([Some(as_str_doc)]);
+    let as_str_body = if variants.is_empty() {
+        quote!(match *self {})
+    } else {
+        quote!(match self { #(Self::#variants => #wires,)* })
+    };
+    let from_str_body = if variants.is_empty() {
+        quote!(::core::result::Result::Err(#unknown))
+    } else {
+        quote! {
+            match s {
+                #(#wires => ::core::result::Result::Ok(Self::#variants),)*
+                _ => ::core::result::Result::Err(#unknown),
+            }
+        }
+    };
+    quote! {
+        #attrs
+        #[derive(
+            ::core::fmt::Debug,
+            ::core::clone::Clone,
+            ::core::marker::Copy,
+            ::core::cmp::PartialEq,
+            ::core::cmp::Eq,
+            ::core::hash::Hash,
+            ::core::cmp::PartialOrd,
+            ::core::cmp::Ord
+        )]
+        #[allow(dead_code, clippy::enum_variant_names, clippy::upper_case_acronyms)]
+        pub enum #ident {
+            #(#variant_docs #variants,)*
+        }
+
+        #[allow(dead_code)]
+        impl #ident {
+            #all_doc
+            pub const ALL: &'static [#ident] = &[#(#ident::#variants),*];
+
+            #as_str_doc
+            pub const fn as_str(&self) -> &'static ::core::primitive::str {
+                #as_str_body
+            }
+        }
+
+        impl ::core::fmt::Display for #ident {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl ::core::str::FromStr for #ident {
+            type Err = #error;
+
+            fn from_str(s: &::core::primitive::str) -> ::core::result::Result<Self, Self::Err> {
+                #from_str_body
             }
         }
     }

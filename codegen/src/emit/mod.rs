@@ -37,6 +37,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::error::Error;
 use crate::model::{Model, TypeDef, TypeKind};
 
+pub use enums::{ClosedStringEnum, closed_string_enum};
 pub use fingerprint::is_current;
 pub use types::rust_type;
 
