@@ -32,9 +32,9 @@ pub(super) fn event(cx: &mut Context<'_>, event: &EventDef) -> TokenStream {
         std::iter::once(event.description.as_deref())
             .chain(event.fields.iter().map(|f| f.description.as_deref())),
     );
-    let contract = quote!(#[::typebus::contract(subject = #subject, version = #version)]);
-    let attrs = allow.unwrap_or_default();
-    struct_item(cx, &ident, None, docs, contract, attrs, &event.fields)
+    let mut head = docs;
+    head.extend(quote!(#[::typebus::contract(subject = #subject, version = #version)]));
+    struct_item(cx, &ident, None, head, allow, &event.fields)
 }
 
 /// The struct for a `types:` entry with fields.
@@ -52,28 +52,21 @@ pub(super) fn type_struct(cx: &mut Context<'_>, def: &TypeDef, fields: &[Field])
         std::iter::once(def.description.as_deref())
             .chain(fields.iter().map(|f| f.description.as_deref())),
     );
-    struct_item(
-        cx,
-        &ident,
-        Some(&def.name),
-        docs,
-        quote!(#[::typebus::contract]),
-        allow.unwrap_or_default(),
-        fields,
-    )
+    let mut head = docs;
+    head.extend(quote!(#[::typebus::contract]));
+    struct_item(cx, &ident, Some(&def.name), head, allow, fields)
 }
 
-/// A struct under `contract` (`#[::typebus::contract(...)]`, which adds the
-/// derives) with its fields and serde attributes, followed by an inherent
-/// impl holding the default functions its fields need.
-#[allow(clippy::too_many_arguments)]
+/// A struct with its fields and serde attributes, followed by an inherent
+/// impl holding the default functions its fields need. `head` is its docs
+/// and `#[::typebus::contract(...)]` (which adds the derives); `attrs` come
+/// after the struct's own serde attribute.
 fn struct_item(
     cx: &mut Context<'_>,
     ident: &Ident,
     owner: Option<&str>,
-    docs: TokenStream,
-    contract: TokenStream,
-    attrs: TokenStream,
+    head: TokenStream,
+    attrs: Option<TokenStream>,
     fields: &[Field],
 ) -> TokenStream {
     let camel_case = renames_camel_case(fields);
@@ -99,10 +92,9 @@ fn struct_item(
         .iter()
         .any(|f| !has_text(&f.description))
         .then(|| quote!(missing_docs,));
-    let mut out = docs;
-    out.extend([contract]);
+    let mut out = head;
     out.extend(rename_all);
-    out.extend([attrs]);
+    out.extend(attrs);
     out.extend(quote! {
         #[allow(dead_code, #deprecated #missing_docs clippy::upper_case_acronyms)]
         pub struct #ident
