@@ -33,8 +33,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use typebus::nats::{ConnectOptions, NatsTransport};
 use typebus::ordering::{
-    Entry, KvSequenceStore, MemorySequenceStore, Ordered, RecordKey, SequenceStore, State,
-    StoreError, Swapped,
+    Entry, JournalSequenceStore, KvSequenceStore, MemorySequenceStore, Ordered, RecordKey,
+    SequenceStore, State, StoreError, Swapped,
 };
 use typebus::testing::NatsServer;
 use typebus::transport::BoxFuture;
@@ -93,6 +93,7 @@ enum Mode {
     Plain,
     Memory,
     Kv(Arc<Counting<KvSequenceStore>>),
+    Journal(Arc<JournalSequenceStore>),
 }
 
 /// A store that counts the reads and writes that reach it.
@@ -200,6 +201,11 @@ async fn consume(bus: &Bus, group: &str, mode: &Mode, total: u64) -> Run {
                 .await
         }
         Mode::Kv(store) => {
+            let store: Arc<dyn SequenceStore> = Arc::clone(store) as Arc<dyn SequenceStore>;
+            bus.listen_with(Ordered::new(listener, store), options)
+                .await
+        }
+        Mode::Journal(store) => {
             let store: Arc<dyn SequenceStore> = Arc::clone(store) as Arc<dyn SequenceStore>;
             bus.listen_with(Ordered::new(listener, store), options)
                 .await
@@ -340,8 +346,8 @@ async fn main() {
         .filter(|&n| n > 0)
         .unwrap_or(3);
     let show_cpu = std::env::var_os("TYPEBUS_BENCH_CPU").is_some();
-    let mut best = [0.0f64; 3];
-    let mut ratios: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    let mut best = [0.0f64; 4];
+    let mut ratios: [Vec<f64>; 3] = [Vec::new(), Vec::new(), Vec::new()];
     for round in 0..rounds {
         let kv = Arc::new(Counting {
             inner: KvSequenceStore::open(&js, &format!("bench-sequences-{round}"))
@@ -350,17 +356,36 @@ async fn main() {
             loads: AtomicU64::new(0),
             swaps: AtomicU64::new(0),
         });
-        let modes = [Mode::Plain, Mode::Memory, Mode::Kv(kv)];
-        let mut rates = [0.0f64; 3];
-        let mut cpu = [(0.0f64, 0.0f64); 3];
+        let journal = Arc::new(
+            JournalSequenceStore::open(&js, &format!("bench-{round}"))
+                .await
+                .expect("journal"),
+        );
+        let modes = [
+            Mode::Plain,
+            Mode::Memory,
+            Mode::Kv(kv),
+            Mode::Journal(journal),
+        ];
+        let mut rates = [0.0f64; 4];
+        let mut cpu = [(0.0f64, 0.0f64); 4];
         // Odd rounds run the modes in reverse: a drift in what else the
         // machine does then favours no mode.
-        let mut order = [0, 1, 2];
+        let mut order = [0, 1, 2, 3];
         if round % 2 == 1 {
             order.reverse();
         }
         for i in order {
-            let (mode, name) = (&modes[i], ["plain", "guarded-memory", "guarded-kv"][i]);
+            let (mode, name) = (
+                &modes[i],
+                ["plain", "guarded-memory", "guarded-kv", "guarded-journal"][i],
+            );
+            if let Ok(only) = std::env::var("TYPEBUS_BENCH_ONLY")
+                && i != 0
+                && !only.split(',').any(|m| name.ends_with(m.trim()))
+            {
+                continue;
+            }
             let run = consume(&bus, &format!("bench-{name}-{round}"), mode, total).await;
             let rate = run.rate;
             println!("  round {round}  {name:<15} {rate:>10.0} msgs/s");
@@ -380,6 +405,18 @@ async fn main() {
                     store.swaps.load(Ordering::Relaxed) as f64 / total as f64,
                 );
             }
+            if let Mode::Journal(store) = mode {
+                let stats = store.stats();
+                println!(
+                    "    journal per event: {:.3} messages written, {:.3} read back, {:.2} swaps ({:.1} swaps per message), {:.3} syncs, {:.3} conflicts",
+                    stats.messages_written as f64 / total as f64,
+                    stats.messages_fetched as f64 / total as f64,
+                    stats.swaps_written as f64 / total as f64,
+                    stats.swaps_written as f64 / stats.messages_written.max(1) as f64,
+                    stats.syncs as f64 / total as f64,
+                    stats.conflicts as f64 / total as f64,
+                );
+            }
             best[i] = best[i].max(rate);
             rates[i] = rate;
         }
@@ -387,6 +424,7 @@ async fn main() {
         // less exposed to what else the machine did than the best rates.
         ratios[0].push(rates[1] / rates[0]);
         ratios[1].push(rates[2] / rates[0]);
+        ratios[2].push(rates[3] / rates[0]);
         if show_cpu && let Mode::Kv(store) = &modes[2] {
             // What one KV write costs in CPU, and the ratio that cost
             // allows if the run is CPU-bound.
@@ -404,14 +442,14 @@ async fn main() {
             );
         }
     }
-    for (ratios, name) in ratios.iter_mut().zip(["memory", "KV"]) {
+    for (ratios, name) in ratios.iter_mut().zip(["memory", "KV", "journal"]) {
         ratios.sort_by(f64::total_cmp);
         println!(
             "median of the per-round ratios, {name} store: {:.3}",
             ratios[ratios.len() / 2]
         );
     }
-    let [plain, memory, kv] = best;
+    let [plain, memory, kv, journal] = best;
     println!("best of {rounds}:");
     println!("  plain listener            {plain:>10.0} msgs/s");
     println!(
@@ -421,5 +459,9 @@ async fn main() {
     println!(
         "  guarded, KV store         {kv:>10.0} msgs/s   ratio {:.3} (target >= 0.80)",
         kv / plain
+    );
+    println!(
+        "  guarded, journal store    {journal:>10.0} msgs/s   ratio {:.3} (target >= 0.80)",
+        journal / plain
     );
 }

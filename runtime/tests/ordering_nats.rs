@@ -1,6 +1,8 @@
 //! The ordering guard on a real nats-server, with the sequences in a
-//! JetStream key-value bucket shared by two service instances (each on its
-//! own connection), and the bucket's compare-and-set under contention.
+//! JetStream key-value bucket and in a journal stream, each shared by two
+//! service instances (each on its own connection); both stores'
+//! compare-and-set under contention; the journal's snapshots and what it
+//! does with a message that is not its own.
 
 mod ordering_support;
 
@@ -8,11 +10,15 @@ use std::sync::Arc;
 
 use ordering_support::*;
 use typebus::nats::{ConnectOptions, NatsTransport};
-use typebus::ordering::{KvSequenceStore, RecordKey, SequenceStore, State, Step, Swapped};
+use typebus::ordering::{
+    JournalSequenceStore, KvSequenceStore, RecordKey, SequenceStore, State, Step, StoreErrorKind,
+    Swapped,
+};
 use typebus::testing::NatsServer;
 use typebus::{Bus, consumer_name};
 
 const BUCKET: &str = "orders-service-sequences";
+const JOURNAL: &str = "orders-service";
 
 async fn connect(server: &NatsServer) -> NatsTransport {
     NatsTransport::connect(ConnectOptions::new(server.url()))
@@ -34,18 +40,38 @@ async fn settled(transport: &NatsTransport) -> bool {
     true
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shuffled_events_with_duplicates_are_applied_once_in_order() {
+/// Which store the instances share.
+#[derive(Clone, Copy)]
+enum Kind {
+    Kv,
+    Journal,
+}
+
+async fn open(kind: Kind, transport: &NatsTransport) -> Arc<dyn SequenceStore> {
+    match kind {
+        Kind::Kv => Arc::new(
+            KvSequenceStore::open(transport.jetstream(), BUCKET)
+                .await
+                .expect("bucket"),
+        ),
+        // A small snapshot interval: the 11,000 deliveries' ~22,000 swaps
+        // compact the journal several times while both instances write.
+        Kind::Journal => Arc::new(
+            JournalSequenceStore::open(transport.jetstream(), JOURNAL)
+                .await
+                .expect("journal")
+                .snapshot_interval(2_000),
+        ),
+    }
+}
+
+async fn shuffled_with_duplicates_on(kind: Kind) {
     let server = NatsServer::start().expect("nats-server");
     let admin = connect(&server).await;
     let mut instances = Vec::new();
     for _ in 0..2 {
         let transport = connect(&server).await;
-        let store: Arc<dyn SequenceStore> = Arc::new(
-            KvSequenceStore::open(transport.jetstream(), BUCKET)
-                .await
-                .expect("bucket"),
-        );
+        let store = open(kind, &transport).await;
         instances.push((Bus::new(transport), store));
     }
     shuffled_with_duplicates(&Bus::new(admin.clone()), instances, async || {
@@ -55,14 +81,19 @@ async fn shuffled_events_with_duplicates_are_applied_once_in_order() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_missing_version_is_dead_lettered_with_the_gap_reason() {
+async fn shuffled_events_with_duplicates_are_applied_once_in_order() {
+    shuffled_with_duplicates_on(Kind::Kv).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shuffled_events_with_duplicates_are_applied_once_in_order_with_a_journal() {
+    shuffled_with_duplicates_on(Kind::Journal).await;
+}
+
+async fn gap_on(kind: Kind) {
     let server = NatsServer::start().expect("nats-server");
     let transport = connect(&server).await;
-    let store = Arc::new(
-        KvSequenceStore::open(transport.jetstream(), BUCKET)
-            .await
-            .expect("bucket"),
-    );
+    let store = open(kind, &transport).await;
     let reader = transport.clone();
     gap_is_dead_lettered(&Bus::new(transport), store, async || {
         let Ok(stream) = reader.jetstream().get_stream(Bus::DEAD_LETTER_STREAM).await else {
@@ -80,6 +111,16 @@ async fn a_missing_version_is_dead_lettered_with_the_gap_reason() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_version_is_dead_lettered_with_the_gap_reason() {
+    gap_on(Kind::Kv).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_version_is_dead_lettered_with_the_gap_reason_with_a_journal() {
+    gap_on(Kind::Journal).await;
+}
+
 fn typebus_headers(map: &async_nats::HeaderMap) -> typebus::Headers {
     let mut headers = typebus::Headers::new();
     for (name, values) in map.iter() {
@@ -93,15 +134,7 @@ fn typebus_headers(map: &async_nats::HeaderMap) -> typebus::Headers {
     headers
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_concurrent_recorders_of_one_step_never_both_win() {
-    let server = NatsServer::start().expect("nats-server");
-    let a = KvSequenceStore::open(connect(&server).await.jetstream(), BUCKET)
-        .await
-        .expect("bucket a");
-    let b = KvSequenceStore::open(connect(&server).await.jetstream(), BUCKET)
-        .await
-        .expect("bucket b");
+async fn never_both_win(a: &dyn SequenceStore, b: &dyn SequenceStore) {
     let state = |applied| State {
         applied: Some(applied),
         claim: None,
@@ -138,19 +171,172 @@ async fn two_concurrent_recorders_of_one_step_never_both_win() {
             x.expect("store a") ^ y.expect("store b"),
             "record 1 -> 2 of record {i}"
         );
-        assert_eq!(a.applied(&key).await.unwrap(), Some(2));
+        assert_eq!(a.applied(&key).await.expect("store a"), Some(2));
         assert_eq!(
-            b.load(&key).await.unwrap().map(|e| e.state.applied),
+            b.load(&key)
+                .await
+                .expect("store b")
+                .map(|e| e.state.applied),
             Some(Some(2))
         );
     }
     // A stale revision never wins, even from the cache.
     let key = RecordKey::new("ticket", format!("{:024x}", 0));
-    let current = b.load(&key).await.unwrap().expect("entry");
+    let current = b.load(&key).await.expect("store b").expect("entry");
     assert_eq!(
         a.swap(&key, Some(current.revision - 1), &nine)
             .await
-            .unwrap(),
+            .expect("store a"),
         Swapped::Conflict
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_concurrent_recorders_of_one_step_never_both_win() {
+    let server = NatsServer::start().expect("nats-server");
+    let a = open(Kind::Kv, &connect(&server).await).await;
+    let b = open(Kind::Kv, &connect(&server).await).await;
+    never_both_win(&*a, &*b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_concurrent_recorders_of_one_step_never_both_win_with_a_journal() {
+    let server = NatsServer::start().expect("nats-server");
+    let a = open(Kind::Journal, &connect(&server).await).await;
+    let b = open(Kind::Journal, &connect(&server).await).await;
+    never_both_win(&*a, &*b).await;
+}
+
+/// Many records at once through one journal: the swaps go out in a few
+/// batches, snapshots replace the journal, and an instance that opens it
+/// afterwards (or one that was open all along) sees every record's state
+/// at the revision its writer got.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_is_written_in_batches_and_compacted() {
+    let server = NatsServer::start().expect("nats-server");
+    let writer = JournalSequenceStore::open(connect(&server).await.jetstream(), JOURNAL)
+        .await
+        .expect("journal")
+        .snapshot_interval(500);
+    let watcher = JournalSequenceStore::open(connect(&server).await.jetstream(), JOURNAL)
+        .await
+        .expect("journal");
+    let records = 3_000;
+    let keys: Vec<RecordKey> = (0..records)
+        .map(|i| RecordKey::new("ticket", format!("{i:024x}")))
+        .collect();
+    let mut revisions = Vec::new();
+    for applied in 0..3 {
+        let state = State {
+            applied: Some(applied),
+            claim: None,
+        };
+        let swaps = keys
+            .iter()
+            .zip(revisions.iter().copied().chain(std::iter::repeat(None)))
+            .map(|(key, expected)| writer.swap(key, expected, &state));
+        revisions = futures_util::future::join_all(swaps)
+            .await
+            .into_iter()
+            .map(|swapped| match swapped.expect("swap") {
+                Swapped::Done { revision } => Some(revision),
+                Swapped::Conflict => panic!("no one else writes"),
+            })
+            .collect();
+    }
+    let stats = writer.stats();
+    assert_eq!(stats.swaps_written, 3 * records);
+    assert!(
+        stats.messages_written < records,
+        "{} messages for {} swaps: not batched",
+        stats.messages_written,
+        stats.swaps_written
+    );
+    // Snapshots removed the batches before them.
+    let transport = connect(&server).await;
+    let stream = transport
+        .jetstream()
+        .get_stream(writer.stream_name())
+        .await
+        .expect("stream");
+    let held = stream.cached_info().state.messages;
+    assert!(
+        held < stats.messages_written,
+        "{held} messages held: never compacted"
+    );
+
+    let reopened = JournalSequenceStore::open(transport.jetstream(), JOURNAL)
+        .await
+        .expect("journal");
+    for store in [&reopened, &watcher] {
+        assert_eq!(store.len(), keys.len());
+        for (key, revision) in keys.iter().zip(&revisions) {
+            let entry = store.load(key).await.expect("load").expect("entry");
+            assert_eq!(entry.state.applied, Some(2), "{key}");
+            assert_eq!(Some(entry.revision), *revision, "{key}");
+        }
+    }
+    // The revisions carry over: the reopened store writes where the
+    // writer left off, and the writer sees it.
+    let next = State {
+        applied: Some(3),
+        claim: None,
+    };
+    assert!(matches!(
+        reopened
+            .swap(&keys[7], revisions[7], &next)
+            .await
+            .expect("swap"),
+        Swapped::Done { .. }
+    ));
+    assert_eq!(writer.applied(&keys[7]).await.expect("applied"), Some(3));
+    assert_eq!(
+        writer
+            .swap(&keys[7], revisions[7], &next)
+            .await
+            .expect("swap"),
+        Swapped::Conflict
+    );
+}
+
+/// A message on the journal's subject that is not a journal message (a
+/// stray publish): the store stops answering with a corrupt-store error
+/// that says where, instead of folding garbage or panicking.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_with_a_foreign_message_reports_it() {
+    let server = NatsServer::start().expect("nats-server");
+    let transport = connect(&server).await;
+    let store = JournalSequenceStore::open(transport.jetstream(), JOURNAL)
+        .await
+        .expect("journal");
+    let key = RecordKey::new("ticket", "5f1a");
+    let zero = State {
+        applied: Some(0),
+        claim: None,
+    };
+    assert!(matches!(
+        store.swap(&key, None, &zero).await.expect("swap"),
+        Swapped::Done { .. }
+    ));
+    transport
+        .jetstream()
+        .publish(format!("typebus.sequences.{JOURNAL}"), "not json".into())
+        .await
+        .expect("publish")
+        .await
+        .expect("stored");
+    let err = store.load(&key).await.expect_err("a corrupt journal");
+    assert_eq!(err.kind(), StoreErrorKind::Corrupt);
+    let message = err.to_string();
+    assert!(message.contains("sequence 2"), "{message}");
+    let err = store
+        .swap(&key, None, &zero)
+        .await
+        .expect_err("no writes after it");
+    assert_eq!(err.kind(), StoreErrorKind::Corrupt);
+    // A new instance refuses to open it.
+    let err = JournalSequenceStore::open(connect(&server).await.jetstream(), JOURNAL)
+        .await
+        .expect_err("a corrupt journal");
+    assert_eq!(err.kind(), StoreErrorKind::Corrupt);
 }

@@ -141,7 +141,12 @@ pub use memory_store::MemorySequenceStore;
 pub use store::{Claim, Entry, SequenceStore, State, StoreError, StoreErrorKind, Swapped};
 
 #[cfg(feature = "nats")]
+mod journal;
+#[cfg(feature = "nats")]
 mod kv;
+
+#[cfg(feature = "nats")]
+pub use journal::{JournalSequenceStore, JournalStats};
 
 #[cfg(feature = "nats")]
 pub use kv::{KvSequenceStore, kv_key};

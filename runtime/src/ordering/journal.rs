@@ -1,0 +1,912 @@
+//! [`JournalSequenceStore`]: the sequences as a journal on a JetStream
+//! stream, written in batches and folded in memory by every instance.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::IntoFuture as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use async_nats::jetstream::{
+    self, consumer::push, context::PublishErrorKind, stream::DirectGetErrorKind,
+};
+use bytes::Bytes;
+use futures_util::StreamExt as _;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, oneshot, watch};
+
+use super::store::{Entry, SequenceStore, State, StoreError, StoreErrorKind, Swapped};
+use super::versioned::RecordKey;
+use crate::transport::BoxFuture;
+
+/// The most swaps one journal message carries.
+const MAX_BATCH: usize = 1024;
+
+/// The swaps that make a batch worth sending while another is in flight.
+const FULL_BATCH: usize = 32;
+
+/// The most messages one instance has in flight.
+const WINDOW: usize = 4;
+
+/// How long a read or a retried write waits for this instance to catch up
+/// with the journal before it gives up (unavailable).
+const DEFAULT_SYNC_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The fewest entries written between two snapshots.
+const MIN_SNAPSHOT_INTERVAL: u64 = 10_000;
+
+/// A [`SequenceStore`] kept as a journal on a JetStream stream and shared
+/// by every instance of a service, for listeners that apply many events a
+/// second.
+///
+/// Concurrent [`swap`](SequenceStore::swap)s are written together, as one
+/// message, by one writer task per instance (group commit): while one
+/// message is on its way, the next batch gathers. Each message is
+/// published with `Nats-Expected-Last-Sequence`, so it is stored only if
+/// no other message (another instance's) was stored since the writer last
+/// read the journal: a compare-and-set on the whole journal. Each swap in
+/// it is then checked against its record's revision (the stream sequence
+/// of the message that last changed the record), exactly like a
+/// [`KvSequenceStore`](super::KvSequenceStore) update; two instances can
+/// never both claim, or both record, the same step. When another instance
+/// wrote first, the writer reads what it wrote and checks the batch again.
+///
+/// Every instance reads the whole journal (an ordered consumer) and keeps
+/// every record's state in memory: reads are local, and a write costs one
+/// JetStream publish per batch instead of one per swap. Every
+/// `max(10,000, records)` entries (see
+/// [`snapshot_interval`](Self::snapshot_interval)) the writer replaces the
+/// journal with a snapshot of all records (`Nats-Rollup: all`), so the
+/// stream holds about twice the state and an instance that starts reads no
+/// more than that.
+///
+/// What it costs: memory for every record the service has seen (about 100
+/// bytes each, in every instance), and a snapshot must fit in the server's
+/// `max_payload` (1 MiB by default: about 20,000 records; beyond that the
+/// journal is not compacted and a warning is logged). For more records, or
+/// bounded memory, use [`KvSequenceStore`](super::KvSequenceStore), which
+/// keeps one key per record and costs a publish per swap.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use typebus::nats::{ConnectOptions, NatsTransport};
+/// use typebus::ordering::{JournalSequenceStore, SequenceStore};
+///
+/// let transport = NatsTransport::connect(ConnectOptions::new("nats://127.0.0.1:4222")).await?;
+/// let store: Arc<dyn SequenceStore> =
+///     Arc::new(JournalSequenceStore::open(transport.jetstream(), "orders-service").await?);
+/// # let _ = store; Ok(()) }
+/// ```
+pub struct JournalSequenceStore {
+    shared: Arc<Shared>,
+    writer: tokio::task::JoinHandle<()>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+/// What a [`JournalSequenceStore`] wrote and read since it opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct JournalStats {
+    /// Journal messages written: batches and snapshots.
+    pub messages_written: u64,
+    /// Swaps the batches carried.
+    pub swaps_written: u64,
+    /// Messages read back in full (written by another instance, or folded
+    /// before this instance's writer saw its ack).
+    pub messages_fetched: u64,
+    /// Reads up to the journal's end (a stream-info request each): loads,
+    /// and writes after another instance wrote first.
+    pub syncs: u64,
+    /// Swaps that found another revision.
+    pub conflicts: u64,
+}
+
+/// What the store's handle, its writer and its reader share.
+struct Shared {
+    context: jetstream::Context,
+    stream: String,
+    stream_handle: jetstream::stream::Stream,
+    subject: String,
+    /// This instance's message id prefix.
+    instance: String,
+    sent: AtomicU64,
+    sync_timeout: Duration,
+    /// The fewest entries written between two snapshots.
+    snapshot_interval: AtomicU64,
+    fold: Mutex<Fold>,
+    /// The last stream sequence folded, for those waiting to catch up.
+    folded: watch::Sender<u64>,
+    queue: Mutex<Vec<Request>>,
+    wake: Notify,
+    messages_written: AtomicU64,
+    swaps_written: AtomicU64,
+    messages_fetched: AtomicU64,
+    syncs: AtomicU64,
+    conflicts: AtomicU64,
+}
+
+/// The journal folded: every record's entry, as of stream sequence `last`.
+#[derive(Default)]
+struct Fold {
+    entries: HashMap<RecordKey, Entry>,
+    last: u64,
+    /// Entries folded since the last snapshot.
+    since_snapshot: u64,
+    /// Why the journal cannot be folded (a message that is not one of ours).
+    broken: Option<String>,
+}
+
+/// A swap waiting for the writer.
+struct Request {
+    key: RecordKey,
+    expected: Option<u64>,
+    state: State,
+    reply: oneshot::Sender<Result<Swapped, StoreError>>,
+}
+
+/// One journal message: a batch of records' new states, or (with
+/// `snapshot`) every record's state and revision.
+#[derive(Serialize, Deserialize)]
+struct Message<'a> {
+    #[serde(rename = "snapshot", default, skip_serializing_if = "is_false")]
+    snapshot: bool,
+    #[serde(rename = "e", borrow)]
+    entries: Vec<Record<'a>>,
+}
+
+/// One record's state in a journal message.
+#[derive(Serialize, Deserialize)]
+struct Record<'a> {
+    #[serde(rename = "g", borrow)]
+    aggregate: Cow<'a, str>,
+    #[serde(rename = "i", borrow)]
+    id: Cow<'a, str>,
+    #[serde(rename = "s")]
+    state: Cow<'a, State>,
+    /// The record's revision (snapshots only: in a batch it is the
+    /// message's own sequence).
+    #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
+    revision: Option<u64>,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+impl JournalSequenceStore {
+    /// Binds the journal `name` (stream `TYPEBUS_SEQ_<name>`, subject
+    /// `typebus.sequences.<name>`), creating it (file storage, one replica)
+    /// when it does not exist, and reads it to the end.
+    pub async fn open(context: &jetstream::Context, name: &str) -> Result<Self, StoreError> {
+        Self::open_with(
+            context,
+            jetstream::stream::Config {
+                name: format!("TYPEBUS_SEQ_{name}"),
+                subjects: vec![format!("typebus.sequences.{name}")],
+                ..jetstream::stream::Config::default()
+            },
+        )
+        .await
+    }
+
+    /// Binds the stream `config` names, creating it with `config` when it
+    /// does not exist (e.g. with `num_replicas: 3` in a cluster), and reads
+    /// it to the end. The journal is written to the config's first subject;
+    /// rollups are allowed and deletes denied whatever `config` says.
+    pub async fn open_with(
+        context: &jetstream::Context,
+        mut config: jetstream::stream::Config,
+    ) -> Result<Self, StoreError> {
+        let name = config.name.clone();
+        let Some(subject) = config.subjects.first().cloned() else {
+            return Err(StoreError::new(StoreErrorKind::Rejected)
+                .with_detail(format!("journal stream `{name}` has no subject")));
+        };
+        config.allow_rollup = true;
+        config.allow_direct = true;
+        config.deny_delete = true;
+        let mut stream = context.get_or_create_stream(config).await.map_err(|err| {
+            StoreError::new(StoreErrorKind::Rejected)
+                .with_detail(format!("cannot create journal stream `{name}`"))
+                .with_source(err)
+        })?;
+        let state = stream
+            .info()
+            .await
+            .map_err(|err| {
+                StoreError::new(StoreErrorKind::Unavailable)
+                    .with_detail(format!("reading journal stream `{name}`"))
+                    .with_source(err)
+            })?
+            .state
+            .clone();
+        let end = if state.messages == 0 {
+            0
+        } else {
+            state.last_sequence
+        };
+        let messages = stream
+            .create_consumer(push::OrderedConfig {
+                deliver_subject: context.client().new_inbox(),
+                description: Some("typebus sequence journal reader".to_owned()),
+                filter_subject: subject.clone(),
+                replay_policy: jetstream::consumer::ReplayPolicy::Instant,
+                headers_only: true,
+                ..push::OrderedConfig::default()
+            })
+            .await
+            .map_err(|err| {
+                StoreError::new(StoreErrorKind::Unavailable)
+                    .with_detail(format!("cannot read journal stream `{name}`"))
+                    .with_source(err)
+            })?
+            .messages()
+            .await
+            .map_err(|err| {
+                StoreError::new(StoreErrorKind::Unavailable)
+                    .with_detail(format!("cannot read journal stream `{name}`"))
+                    .with_source(err)
+            })?;
+        // An emptied stream keeps its last sequence: the next message
+        // must expect it.
+        let start = if state.messages == 0 {
+            state.last_sequence
+        } else {
+            0
+        };
+        let (folded, _) = watch::channel(start);
+        let shared = Arc::new(Shared {
+            context: context.clone(),
+            stream: name,
+            stream_handle: stream.clone(),
+            subject,
+            instance: nuid::next().to_string(),
+            sent: AtomicU64::new(0),
+            sync_timeout: DEFAULT_SYNC_TIMEOUT,
+            snapshot_interval: AtomicU64::new(MIN_SNAPSHOT_INTERVAL),
+            fold: Mutex::new(Fold {
+                last: start,
+                ..Fold::default()
+            }),
+            folded,
+            queue: Mutex::new(Vec::new()),
+            wake: Notify::new(),
+            messages_written: AtomicU64::new(0),
+            swaps_written: AtomicU64::new(0),
+            messages_fetched: AtomicU64::new(0),
+            syncs: AtomicU64::new(0),
+            conflicts: AtomicU64::new(0),
+        });
+        let reader = tokio::spawn(read(Arc::clone(&shared), messages));
+        let writer = tokio::spawn(write(Arc::clone(&shared)));
+        let store = Self {
+            shared,
+            writer,
+            reader,
+        };
+        store.shared.caught_up(end).await?;
+        Ok(store)
+    }
+
+    /// Sets the fewest entries written between two snapshots (at least 1;
+    /// default 10,000). A snapshot is written once the entries since the
+    /// last one reach this and the number of records.
+    pub fn snapshot_interval(self, entries: u64) -> Self {
+        self.shared
+            .snapshot_interval
+            .store(entries.max(1), Ordering::Relaxed);
+        self
+    }
+
+    /// The journal's stream.
+    pub fn stream_name(&self) -> &str {
+        &self.shared.stream
+    }
+
+    /// What this instance wrote and read since it opened.
+    pub fn stats(&self) -> JournalStats {
+        JournalStats {
+            messages_written: self.shared.messages_written.load(Ordering::Relaxed),
+            swaps_written: self.shared.swaps_written.load(Ordering::Relaxed),
+            messages_fetched: self.shared.messages_fetched.load(Ordering::Relaxed),
+            syncs: self.shared.syncs.load(Ordering::Relaxed),
+            conflicts: self.shared.conflicts.load(Ordering::Relaxed),
+        }
+    }
+
+    /// How many records the journal holds.
+    pub fn len(&self) -> usize {
+        self.shared.fold().entries.len()
+    }
+
+    /// Whether the journal holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Drop for JournalSequenceStore {
+    fn drop(&mut self) {
+        // Swaps still waiting get "closed" errors: their senders drop.
+        self.writer.abort();
+        self.reader.abort();
+    }
+}
+
+impl std::fmt::Debug for JournalSequenceStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JournalSequenceStore")
+            .field("stream", &self.shared.stream)
+            .field("subject", &self.shared.subject)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    fn fold(&self) -> MutexGuard<'_, Fold> {
+        // Every change is applied in full under the lock before anything
+        // that can panic: a poisoned lock still holds a whole fold.
+        self.fold.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn queue(&self) -> MutexGuard<'_, Vec<Request>> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits until the fold reaches stream sequence `sequence`.
+    async fn caught_up(&self, sequence: u64) -> Result<(), StoreError> {
+        let mut folded = self.folded.subscribe();
+        let reached =
+            tokio::time::timeout(self.sync_timeout, folded.wait_for(|&last| last >= sequence))
+                .await;
+        self.check()?;
+        match reached {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_)) => Err(closed()),
+            Err(_) => Err(
+                StoreError::new(StoreErrorKind::Unavailable).with_detail(format!(
+                    "journal `{}` not read up to sequence {sequence} within {:?}",
+                    self.stream, self.sync_timeout
+                )),
+            ),
+        }
+    }
+
+    /// Fails when the journal holds something that is not a journal message.
+    fn check(&self) -> Result<(), StoreError> {
+        match &self.fold().broken {
+            None => Ok(()),
+            Some(why) => Err(StoreError::new(StoreErrorKind::Corrupt).with_detail(why.clone())),
+        }
+    }
+
+    /// Folds the journal message stored at `sequence` (skipped when this
+    /// instance folded it already, having written it).
+    fn fold_message(&self, sequence: u64, payload: &[u8]) {
+        let mut fold = self.fold();
+        if sequence <= fold.last || fold.broken.is_some() {
+            return;
+        }
+        let message: Message<'_> = match serde_json::from_slice(payload) {
+            Ok(message) => message,
+            Err(err) => {
+                let why = format!(
+                    "journal `{}` sequence {sequence} is not a journal message: {err}",
+                    self.stream
+                );
+                tracing::error!("{why}");
+                fold.broken = Some(why);
+                drop(fold);
+                // Wake those waiting to catch up: they will see the error.
+                self.folded.send_replace(sequence);
+                return;
+            }
+        };
+        if message.snapshot {
+            fold.entries.clear();
+            fold.since_snapshot = 0;
+        } else {
+            fold.since_snapshot += message.entries.len() as u64;
+        }
+        for record in message.entries {
+            let key = RecordKey::new(record.aggregate.into_owned(), record.id.into_owned());
+            let entry = Entry {
+                state: record.state.into_owned(),
+                revision: record.revision.unwrap_or(sequence),
+            };
+            fold.entries.insert(key, entry);
+        }
+        fold.last = sequence;
+        drop(fold);
+        self.folded.send_replace(sequence);
+    }
+
+    /// Sends one batch: the swaps whose revision still matches and whose
+    /// record no message in flight changes, as one message. It is stored
+    /// only if the stream's last message is still `after` (the message
+    /// before it in flight, or the last one folded). `None` when nothing
+    /// was sent (every swap conflicted, or the send failed: answered).
+    async fn send(
+        &self,
+        batch: Vec<Request>,
+        after: After,
+        busy: &mut HashSet<RecordKey>,
+    ) -> Option<InFlight> {
+        if let Err(err) = self.check() {
+            answer_all(batch, &err.to_string(), StoreErrorKind::Corrupt);
+            return None;
+        }
+        let (accepted, expected_last, body) = {
+            let fold = self.fold();
+            let mut accepted: Vec<Request> = Vec::with_capacity(batch.len());
+            for request in batch {
+                let current = fold.entries.get(&request.key).map(|entry| entry.revision);
+                // A record another message in flight (or another swap in
+                // this batch) changes is about to get a new revision.
+                if current != request.expected || busy.contains(&request.key) {
+                    self.conflicts.fetch_add(1, Ordering::Relaxed);
+                    let _ = request.reply.send(Ok(Swapped::Conflict));
+                } else {
+                    busy.insert(request.key.clone());
+                    accepted.push(request);
+                }
+            }
+            if accepted.is_empty() {
+                return None;
+            }
+            let expected_last = match &after {
+                After::Folded => fold.last,
+                After::InFlight { sequence, .. } => *sequence,
+            };
+            let body = encode_batch(&accepted);
+            (accepted, expected_last, body)
+        };
+        let id = self.next_id();
+        let mut message = jetstream::message::PublishMessage::build()
+            .payload(Bytes::from(body))
+            .message_id(&id);
+        message = match after {
+            After::Folded => message.expected_last_sequence(expected_last),
+            After::InFlight { id, .. } => message.expected_last_message_id(id),
+        };
+        match self
+            .context
+            .send_publish(self.subject.clone(), message)
+            .await
+        {
+            Ok(ack) => Some(InFlight {
+                requests: accepted,
+                expected_last,
+                id,
+                ack: ack.into_future(),
+            }),
+            Err(err) => {
+                for request in &accepted {
+                    busy.remove(&request.key);
+                }
+                let why = format!("writing to journal `{}`: {err}", self.stream);
+                answer_all(accepted, &why, StoreErrorKind::Unavailable);
+                None
+            }
+        }
+    }
+
+    /// Settles a message once its ack arrived. Returns the swaps to try
+    /// again (another instance wrote first), and whether this instance
+    /// must read the journal to its end before it writes again.
+    async fn settle(
+        &self,
+        sent: InFlight,
+        acked: Result<u64, Publish>,
+        busy: &mut HashSet<RecordKey>,
+    ) -> (Vec<Request>, bool) {
+        for request in &sent.requests {
+            busy.remove(&request.key);
+        }
+        match acked {
+            Ok(sequence) => {
+                let applied = {
+                    let mut fold = self.fold();
+                    if fold.last + 1 == sequence {
+                        fold.since_snapshot += sent.requests.len() as u64;
+                        for request in &sent.requests {
+                            let entry = Entry {
+                                state: request.state.clone(),
+                                revision: sequence,
+                            };
+                            fold.entries.insert(request.key.clone(), entry);
+                        }
+                        fold.last = sequence;
+                        true
+                    } else {
+                        // Folded already, or (after an earlier message's
+                        // unknown fate) the reader must fold what is before.
+                        fold.last >= sequence
+                    }
+                };
+                if applied {
+                    self.folded.send_if_modified(|last| {
+                        let newer = *last < sequence;
+                        if newer {
+                            *last = sequence;
+                        }
+                        newer
+                    });
+                } else if let Err(err) = self.caught_up(sequence).await {
+                    answer_all(sent.requests, &err.to_string(), StoreErrorKind::Unavailable);
+                    return (Vec::new(), true);
+                }
+                self.messages_written.fetch_add(1, Ordering::Relaxed);
+                self.swaps_written
+                    .fetch_add(sent.requests.len() as u64, Ordering::Relaxed);
+                for request in sent.requests {
+                    let _ = request.reply.send(Ok(Swapped::Done { revision: sequence }));
+                }
+                (Vec::new(), false)
+            }
+            Err(Publish::Behind) => (sent.requests, true),
+            Err(Publish::Failed(why)) => {
+                // The message may or may not have been stored: the reader
+                // folds it if it was, and the callers' retries see it.
+                tracing::debug!(journal = %self.stream, id = %sent.id, after = sent.expected_last, "journal write failed: {why}");
+                answer_all(sent.requests, &why, StoreErrorKind::Unavailable);
+                (Vec::new(), true)
+            }
+        }
+    }
+
+    /// Reads the journal up to the stream's current end.
+    async fn sync(&self) -> Result<(), StoreError> {
+        self.syncs.fetch_add(1, Ordering::Relaxed);
+        let stream = self.context.get_stream(&self.stream).await.map_err(|err| {
+            StoreError::new(StoreErrorKind::Unavailable)
+                .with_detail(format!("reading journal `{}`", self.stream))
+                .with_source(err)
+        })?;
+        let state = &stream.cached_info().state;
+        let end = if state.messages == 0 {
+            0
+        } else {
+            state.last_sequence
+        };
+        self.caught_up(end).await
+    }
+
+    /// A message id unique to this instance's next message.
+    fn next_id(&self) -> String {
+        let n = self.sent.fetch_add(1, Ordering::Relaxed);
+        format!("{}.{n}", self.instance)
+    }
+
+    /// Replaces the journal with a snapshot of every record once enough
+    /// entries were written since the last one. Another instance writing
+    /// first is not an error: it will snapshot, or this one later.
+    async fn compact(&self) {
+        let (body, expected_last, records) = {
+            let mut fold = self.fold();
+            let records = fold.entries.len() as u64;
+            let interval = self.snapshot_interval.load(Ordering::Relaxed);
+            if fold.since_snapshot < interval.max(records) || fold.broken.is_some() {
+                return;
+            }
+            let message = Message {
+                snapshot: true,
+                entries: fold
+                    .entries
+                    .iter()
+                    .map(|(key, entry)| Record {
+                        aggregate: Cow::Borrowed(&key.aggregate),
+                        id: Cow::Borrowed(&key.id),
+                        state: Cow::Borrowed(&entry.state),
+                        revision: Some(entry.revision),
+                    })
+                    .collect(),
+            };
+            let Ok(body) = serde_json::to_vec(&message) else {
+                return;
+            };
+            let max = self.context.client().server_info().max_payload;
+            if body.len() > max {
+                tracing::warn!(
+                    journal = %self.stream,
+                    records,
+                    bytes = body.len(),
+                    max_payload = max,
+                    "journal snapshot larger than the server's max_payload; the journal keeps growing"
+                );
+                // Try again when as many entries again were written.
+                fold.since_snapshot = 0;
+                return;
+            }
+            (body, fold.last, records)
+        };
+        let message = jetstream::message::PublishMessage::build()
+            .payload(Bytes::from(body))
+            .message_id(self.next_id())
+            .expected_last_sequence(expected_last)
+            .header(async_nats::header::NATS_ROLLUP, "all");
+        let acked = match self
+            .context
+            .send_publish(self.subject.clone(), message)
+            .await
+        {
+            Ok(ack) => acked(ack.await, &self.stream),
+            Err(err) => Err(Publish::Failed(err.to_string())),
+        };
+        match acked {
+            Ok(sequence) => {
+                self.messages_written.fetch_add(1, Ordering::Relaxed);
+                let mut fold = self.fold();
+                if fold.last + 1 == sequence {
+                    fold.last = sequence;
+                    fold.since_snapshot = 0;
+                    drop(fold);
+                    self.folded.send_replace(sequence);
+                }
+                tracing::debug!(journal = %self.stream, records, sequence, "journal compacted");
+            }
+            Err(Publish::Behind) => {}
+            Err(Publish::Failed(why)) => {
+                tracing::warn!(journal = %self.stream, "journal snapshot not written: {why}");
+            }
+        }
+    }
+}
+
+/// What a message to send must follow in the stream.
+enum After {
+    /// The last message folded: no message of this instance is in flight.
+    Folded,
+    /// This instance's message in flight before it.
+    InFlight {
+        /// Its message id.
+        id: String,
+        /// The sequence it will have if stored.
+        sequence: u64,
+    },
+}
+
+/// A journal message sent and not yet acknowledged.
+struct InFlight {
+    requests: Vec<Request>,
+    /// The sequence of the message it follows (if all goes well).
+    expected_last: u64,
+    id: String,
+    ack: <jetstream::context::PublishAckFuture as IntoFuture>::IntoFuture,
+}
+
+/// Why a journal message was not stored.
+enum Publish {
+    /// Another message was stored since the expected last one.
+    Behind,
+    /// The server could not be reached or refused it.
+    Failed(String),
+}
+
+/// A publish ack's sequence, or why there is none.
+fn acked(
+    ack: Result<jetstream::publish::PublishAck, jetstream::context::PublishError>,
+    stream: &str,
+) -> Result<u64, Publish> {
+    match ack {
+        Ok(ack) => Ok(ack.sequence),
+        Err(err)
+            if matches!(
+                err.kind(),
+                PublishErrorKind::WrongLastSequence | PublishErrorKind::WrongLastMessageId
+            ) =>
+        {
+            Err(Publish::Behind)
+        }
+        Err(err) => Err(Publish::Failed(format!(
+            "writing to journal `{stream}`: {err}"
+        ))),
+    }
+}
+
+/// A batch of swaps as a journal message.
+fn encode_batch(requests: &[Request]) -> Vec<u8> {
+    let message = Message {
+        snapshot: false,
+        entries: requests
+            .iter()
+            .map(|request| Record {
+                aggregate: Cow::Borrowed(&request.key.aggregate),
+                id: Cow::Borrowed(&request.key.id),
+                state: Cow::Borrowed(&request.state),
+                revision: None,
+            })
+            .collect(),
+    };
+    // Strings and integers only: serializing cannot fail.
+    serde_json::to_vec(&message).unwrap_or_default()
+}
+
+/// Answers every request with an error of `kind` saying `why`.
+fn answer_all(requests: Vec<Request>, why: &str, kind: StoreErrorKind) {
+    for request in requests {
+        let _ = request
+            .reply
+            .send(Err(StoreError::new(kind).with_detail(why.to_owned())));
+    }
+}
+
+/// The error for a store whose tasks ended.
+fn closed() -> StoreError {
+    StoreError::new(StoreErrorKind::Unavailable).with_detail("journal store closed")
+}
+
+/// The writer: sends the swaps queued meanwhile as one message, with up to
+/// [`WINDOW`] messages in flight, each stored only right after the one
+/// before it.
+async fn write(shared: Arc<Shared>) {
+    let mut again: Vec<Request> = Vec::new();
+    let mut in_flight: VecDeque<InFlight> = VecDeque::new();
+    let mut busy: HashSet<RecordKey> = HashSet::new();
+    let mut resync = false;
+    loop {
+        if in_flight.is_empty() && resync {
+            // Another instance wrote first (or a write's fate is unknown):
+            // read what it wrote before checking the batch again.
+            if let Err(err) = shared.sync().await {
+                answer_all(
+                    std::mem::take(&mut again),
+                    &err.to_string(),
+                    StoreErrorKind::Unavailable,
+                );
+            }
+            resync = false;
+        }
+        while !resync && in_flight.len() < WINDOW {
+            let mut batch = std::mem::take(&mut again);
+            {
+                let mut queue = shared.queue();
+                // With a message in flight, wait for a full batch (or its
+                // ack): fewer, larger messages.
+                if !in_flight.is_empty() && batch.is_empty() && queue.len() < FULL_BATCH {
+                    break;
+                }
+                let take = queue.len().min(MAX_BATCH.saturating_sub(batch.len()));
+                batch.extend(queue.drain(..take));
+            }
+            if batch.is_empty() {
+                break;
+            }
+            let after = match in_flight.back() {
+                None => After::Folded,
+                Some(previous) => After::InFlight {
+                    id: previous.id.clone(),
+                    sequence: previous.expected_last + 1,
+                },
+            };
+            if let Some(sent) = shared.send(batch, after, &mut busy).await {
+                in_flight.push_back(sent);
+            }
+        }
+        let room = !resync && in_flight.len() < WINDOW;
+        let Some(oldest) = in_flight.front_mut() else {
+            if resync {
+                continue;
+            }
+            shared.compact().await;
+            loop {
+                let woken = shared.wake.notified();
+                if !shared.queue().is_empty() {
+                    break;
+                }
+                woken.await;
+            }
+            continue;
+        };
+        tokio::select! {
+            biased;
+            ack = &mut oldest.ack => {
+                let Some(sent) = in_flight.pop_front() else { continue };
+                let (retry, behind) = shared.settle(sent, acked(ack, &shared.stream), &mut busy).await;
+                again.extend(retry);
+                resync |= behind;
+            }
+            () = shared.wake.notified(), if room => {}
+        }
+    }
+}
+
+/// The reader: folds every journal message, this instance's and others'.
+/// It receives headers only: a message this instance wrote is folded
+/// already (its ack usually comes first), and others' bodies are fetched.
+async fn read(shared: Arc<Shared>, mut messages: push::Ordered) {
+    while let Some(message) = messages.next().await {
+        let message = match message {
+            Ok(message) => message,
+            Err(err) => {
+                // The ordered consumer recreates itself after errors.
+                tracing::warn!(journal = %shared.stream, "reading the journal: {err}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let sequence = match message.info() {
+            Ok(info) => info.stream_sequence,
+            Err(err) => {
+                tracing::warn!(journal = %shared.stream, "journal message without metadata: {err}");
+                continue;
+            }
+        };
+        if sequence <= shared.fold().last {
+            continue;
+        }
+        let body = loop {
+            match shared.stream_handle.direct_get(sequence).await {
+                Ok(stored) => {
+                    shared.messages_fetched.fetch_add(1, Ordering::Relaxed);
+                    break Some(stored.payload);
+                }
+                // Removed by a snapshot after it: the snapshot follows.
+                Err(err) if err.kind() == DirectGetErrorKind::NotFound => break None,
+                Err(err) => {
+                    tracing::warn!(journal = %shared.stream, sequence, "reading a journal message: {err}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        };
+        if let Some(body) = body {
+            shared.fold_message(sequence, &body);
+        }
+    }
+    tracing::warn!(journal = %shared.stream, "journal reader ended");
+}
+
+impl SequenceStore for JournalSequenceStore {
+    /// The record's entry once this instance has read the journal up to
+    /// its current end (one stream-info request).
+    fn load<'a>(&'a self, key: &'a RecordKey) -> BoxFuture<'a, Result<Option<Entry>, StoreError>> {
+        Box::pin(async move {
+            self.shared.sync().await?;
+            Ok(self.shared.fold().entries.get(key).cloned())
+        })
+    }
+
+    fn swap<'a>(
+        &'a self,
+        key: &'a RecordKey,
+        expected: Option<u64>,
+        state: &'a State,
+    ) -> BoxFuture<'a, Result<Swapped, StoreError>> {
+        Box::pin(async move {
+            {
+                let fold = self.shared.fold();
+                if let Some(why) = &fold.broken {
+                    return Err(StoreError::new(StoreErrorKind::Corrupt).with_detail(why.clone()));
+                }
+                // A revision this instance already knows is gone fails at once.
+                if fold.entries.get(key).map(|entry| entry.revision) != expected {
+                    self.shared.conflicts.fetch_add(1, Ordering::Relaxed);
+                    return Ok(Swapped::Conflict);
+                }
+            }
+            let (reply, answer) = oneshot::channel();
+            let queued = {
+                let mut queue = self.shared.queue();
+                queue.push(Request {
+                    key: key.clone(),
+                    expected,
+                    state: state.clone(),
+                    reply,
+                });
+                queue.len()
+            };
+            // The writer looks at the queue after every ack: wake it only
+            // when it may be idle or a batch is full.
+            if queued == 1 || queued == FULL_BATCH {
+                self.shared.wake.notify_one();
+            }
+            answer.await.unwrap_or_else(|_| Err(closed()))
+        })
+    }
+
+    fn cached(&self, key: &RecordKey) -> Option<Entry> {
+        self.shared.fold().entries.get(key).cloned()
+    }
+}
