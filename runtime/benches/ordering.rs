@@ -1,7 +1,14 @@
 //! The ordering guard's cost: one in-order workload consumed by a plain
 //! listener and by the same listener behind `Ordered`, with the sequences
-//! in memory and in a JetStream key-value bucket, all on one nats-server
-//! in one run. Prints msgs/s and the guarded/plain ratios.
+//! in memory, in a JetStream key-value bucket and in a journal stream, all
+//! on one nats-server in one run. Prints msgs/s and the guarded/plain
+//! ratios.
+//!
+//! A fifth mode, `guarded-handoff`, runs the guard over the memory store
+//! answering each write on another task at once: no broker, no encoding,
+//! only the two task hand-offs a shared store's awaited writes (claim,
+//! record) add to every event. Its ratio is the most any shared store can
+//! reach with this guard.
 //!
 //! ```text
 //! cargo bench -p typebus --features testing --bench ordering
@@ -13,7 +20,8 @@
 //! median of the per-round ratios. `TYPEBUS_BENCH_CPU=1` adds the CPU time
 //! the bench process and nats-server spent per 1,000 events in each mode
 //! (Linux), and every round prints the KV store's reads and writes per
-//! event.
+//! event and the journal's messages per event. `TYPEBUS_BENCH_ONLY=plain,journal`
+//! runs only the modes named (by the end of their names).
 //!
 //! Before the broker runs, it measures the guard's own cost on one thread:
 //! the workload's events handed straight to a plain handler and to the
@@ -22,7 +30,8 @@
 //! Every listener runs with the same options: the defaults (concurrency
 //! 64), or `TYPEBUS_BENCH_CONCURRENCY` handlers at once.
 //!
-//! Targets: KV >= 0.8 of plain, memory >= 0.95 of plain.
+//! Targets: a shared store (KV or journal) >= 0.8 of plain, memory >= 0.95
+//! of plain.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -94,6 +103,38 @@ enum Mode {
     Memory,
     Kv(Arc<Counting<KvSequenceStore>>),
     Journal(Arc<JournalSequenceStore>),
+    Handoff,
+}
+
+/// The memory store answering each write on another task, as a shared
+/// store's client does (its answer arrives on the connection's task), but
+/// at once and without a broker: what the guard's two awaited writes per
+/// event cost in task hand-offs alone, the ceiling of any shared store.
+struct Handoff(Arc<MemorySequenceStore>);
+
+impl SequenceStore for Handoff {
+    fn load<'a>(&'a self, key: &'a RecordKey) -> BoxFuture<'a, Result<Option<Entry>, StoreError>> {
+        self.0.load(key)
+    }
+
+    fn swap<'a>(
+        &'a self,
+        key: &'a RecordKey,
+        expected: Option<u64>,
+        state: &'a State,
+    ) -> BoxFuture<'a, Result<Swapped, StoreError>> {
+        let store = Arc::clone(&self.0);
+        let (key, state) = (key.clone(), state.clone());
+        Box::pin(async move {
+            tokio::spawn(async move { store.swap(&key, expected, &state).await })
+                .await
+                .expect("swap task")
+        })
+    }
+
+    fn cached(&self, key: &RecordKey) -> Option<Entry> {
+        self.0.cached(key)
+    }
 }
 
 /// A store that counts the reads and writes that reach it.
@@ -202,6 +243,12 @@ async fn consume(bus: &Bus, group: &str, mode: &Mode, total: u64) -> Run {
         }
         Mode::Kv(store) => {
             let store: Arc<dyn SequenceStore> = Arc::clone(store) as Arc<dyn SequenceStore>;
+            bus.listen_with(Ordered::new(listener, store), options)
+                .await
+        }
+        Mode::Handoff => {
+            let store: Arc<dyn SequenceStore> =
+                Arc::new(Handoff(Arc::new(MemorySequenceStore::new())));
             bus.listen_with(Ordered::new(listener, store), options)
                 .await
         }
@@ -346,8 +393,8 @@ async fn main() {
         .filter(|&n| n > 0)
         .unwrap_or(3);
     let show_cpu = std::env::var_os("TYPEBUS_BENCH_CPU").is_some();
-    let mut best = [0.0f64; 4];
-    let mut ratios: [Vec<f64>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    let mut best = [0.0f64; 5];
+    let mut ratios: [Vec<f64>; 4] = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
     for round in 0..rounds {
         let kv = Arc::new(Counting {
             inner: KvSequenceStore::open(&js, &format!("bench-sequences-{round}"))
@@ -366,22 +413,28 @@ async fn main() {
             Mode::Memory,
             Mode::Kv(kv),
             Mode::Journal(journal),
+            Mode::Handoff,
         ];
-        let mut rates = [0.0f64; 4];
-        let mut cpu = [(0.0f64, 0.0f64); 4];
+        let mut rates = [0.0f64; 5];
+        let mut cpu = [(0.0f64, 0.0f64); 5];
         // Odd rounds run the modes in reverse: a drift in what else the
         // machine does then favours no mode.
-        let mut order = [0, 1, 2, 3];
+        let mut order = [0, 1, 2, 3, 4];
         if round % 2 == 1 {
             order.reverse();
         }
         for i in order {
             let (mode, name) = (
                 &modes[i],
-                ["plain", "guarded-memory", "guarded-kv", "guarded-journal"][i],
+                [
+                    "plain",
+                    "guarded-memory",
+                    "guarded-kv",
+                    "guarded-journal",
+                    "guarded-handoff",
+                ][i],
             );
             if let Ok(only) = std::env::var("TYPEBUS_BENCH_ONLY")
-                && i != 0
                 && !only.split(',').any(|m| name.ends_with(m.trim()))
             {
                 continue;
@@ -425,6 +478,7 @@ async fn main() {
         ratios[0].push(rates[1] / rates[0]);
         ratios[1].push(rates[2] / rates[0]);
         ratios[2].push(rates[3] / rates[0]);
+        ratios[3].push(rates[4] / rates[0]);
         if show_cpu && let Mode::Kv(store) = &modes[2] {
             // What one KV write costs in CPU, and the ratio that cost
             // allows if the run is CPU-bound.
@@ -442,14 +496,17 @@ async fn main() {
             );
         }
     }
-    for (ratios, name) in ratios.iter_mut().zip(["memory", "KV", "journal"]) {
+    for (ratios, name) in ratios
+        .iter_mut()
+        .zip(["memory", "KV", "journal", "hand-off (no store)"])
+    {
         ratios.sort_by(f64::total_cmp);
         println!(
             "median of the per-round ratios, {name} store: {:.3}",
             ratios[ratios.len() / 2]
         );
     }
-    let [plain, memory, kv, journal] = best;
+    let [plain, memory, kv, journal, handoff] = best;
     println!("best of {rounds}:");
     println!("  plain listener            {plain:>10.0} msgs/s");
     println!(
@@ -463,5 +520,9 @@ async fn main() {
     println!(
         "  guarded, journal store    {journal:>10.0} msgs/s   ratio {:.3} (target >= 0.80)",
         journal / plain
+    );
+    println!(
+        "  guarded, hand-off only    {handoff:>10.0} msgs/s   ratio {:.3} (the ceiling of a shared store)",
+        handoff / plain
     );
 }

@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::IntoFuture as _;
+use std::hash::BuildHasher as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -32,6 +33,10 @@ const WINDOW: usize = 4;
 /// How long a read or a retried write waits for this instance to catch up
 /// with the journal before it gives up (unavailable).
 const DEFAULT_SYNC_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the reader waits for the writer to fold a message this
+/// instance wrote before it reads the message itself.
+const OWN_ACK_WAIT: Duration = Duration::from_millis(200);
 
 /// The fewest entries written between two snapshots.
 const MIN_SNAPSHOT_INTERVAL: u64 = 10_000;
@@ -119,6 +124,7 @@ struct Shared {
     /// The last stream sequence folded, for those waiting to catch up.
     folded: watch::Sender<u64>,
     queue: Mutex<Vec<Request>>,
+    hasher: std::hash::RandomState,
     wake: Notify,
     messages_written: AtomicU64,
     swaps_written: AtomicU64,
@@ -141,6 +147,9 @@ struct Fold {
 /// A swap waiting for the writer.
 struct Request {
     key: RecordKey,
+    /// The key's hash, marking the records in flight (a collision only
+    /// makes a swap conflict, and its caller try again).
+    hash: u64,
     expected: Option<u64>,
     state: State,
     reply: oneshot::Sender<Result<Swapped, StoreError>>,
@@ -178,13 +187,17 @@ fn is_false(value: &bool) -> bool {
 impl JournalSequenceStore {
     /// Binds the journal `name` (stream `TYPEBUS_SEQ_<name>`, subject
     /// `typebus.sequences.<name>`), creating it (file storage, one replica)
-    /// when it does not exist, and reads it to the end.
+    /// when it does not exist, and reads it to the end. `name` must be a
+    /// valid stream name: letters, digits, `-` and `_`.
     pub async fn open(context: &jetstream::Context, name: &str) -> Result<Self, StoreError> {
         Self::open_with(
             context,
             jetstream::stream::Config {
                 name: format!("TYPEBUS_SEQ_{name}"),
                 subjects: vec![format!("typebus.sequences.{name}")],
+                // Message ids chain the messages in flight; none is ever
+                // sent twice, so the server need not remember them long.
+                duplicate_window: Duration::from_secs(1),
                 ..jetstream::stream::Config::default()
             },
         )
@@ -272,6 +285,7 @@ impl JournalSequenceStore {
             }),
             folded,
             queue: Mutex::new(Vec::new()),
+            hasher: std::hash::RandomState::new(),
             wake: Notify::new(),
             messages_written: AtomicU64::new(0),
             swaps_written: AtomicU64::new(0),
@@ -432,7 +446,7 @@ impl Shared {
         &self,
         batch: Vec<Request>,
         after: After,
-        busy: &mut HashSet<RecordKey>,
+        busy: &mut HashSet<u64>,
     ) -> Option<InFlight> {
         if let Err(err) = self.check() {
             answer_all(batch, &err.to_string(), StoreErrorKind::Corrupt);
@@ -445,11 +459,11 @@ impl Shared {
                 let current = fold.entries.get(&request.key).map(|entry| entry.revision);
                 // A record another message in flight (or another swap in
                 // this batch) changes is about to get a new revision.
-                if current != request.expected || busy.contains(&request.key) {
+                if current != request.expected || busy.contains(&request.hash) {
                     self.conflicts.fetch_add(1, Ordering::Relaxed);
                     let _ = request.reply.send(Ok(Swapped::Conflict));
                 } else {
-                    busy.insert(request.key.clone());
+                    busy.insert(request.hash);
                     accepted.push(request);
                 }
             }
@@ -484,7 +498,7 @@ impl Shared {
             }),
             Err(err) => {
                 for request in &accepted {
-                    busy.remove(&request.key);
+                    busy.remove(&request.hash);
                 }
                 let why = format!("writing to journal `{}`: {err}", self.stream);
                 answer_all(accepted, &why, StoreErrorKind::Unavailable);
@@ -500,27 +514,40 @@ impl Shared {
         &self,
         sent: InFlight,
         acked: Result<u64, Publish>,
-        busy: &mut HashSet<RecordKey>,
+        busy: &mut HashSet<u64>,
     ) -> (Vec<Request>, bool) {
         for request in &sent.requests {
-            busy.remove(&request.key);
+            busy.remove(&request.hash);
         }
         match acked {
             Ok(sequence) => {
+                let count = sent.requests.len() as u64;
+                let mut replies = Vec::with_capacity(sent.requests.len());
                 let applied = {
                     let mut fold = self.fold();
                     if fold.last + 1 == sequence {
-                        fold.since_snapshot += sent.requests.len() as u64;
-                        for request in &sent.requests {
-                            let entry = Entry {
-                                state: request.state.clone(),
-                                revision: sequence,
-                            };
-                            fold.entries.insert(request.key.clone(), entry);
+                        fold.since_snapshot += count;
+                        for request in sent.requests {
+                            // Moved, not copied: the reply needs only the sequence.
+                            match fold.entries.get_mut(&request.key) {
+                                Some(entry) => {
+                                    entry.state = request.state;
+                                    entry.revision = sequence;
+                                }
+                                None => {
+                                    let entry = Entry {
+                                        state: request.state,
+                                        revision: sequence,
+                                    };
+                                    fold.entries.insert(request.key, entry);
+                                }
+                            }
+                            replies.push(request.reply);
                         }
                         fold.last = sequence;
                         true
                     } else {
+                        replies.extend(sent.requests.into_iter().map(|request| request.reply));
                         // Folded already, or (after an earlier message's
                         // unknown fate) the reader must fold what is before.
                         fold.last >= sequence
@@ -535,14 +562,18 @@ impl Shared {
                         newer
                     });
                 } else if let Err(err) = self.caught_up(sequence).await {
-                    answer_all(sent.requests, &err.to_string(), StoreErrorKind::Unavailable);
+                    let why = err.to_string();
+                    for reply in replies {
+                        let _ = reply
+                            .send(Err(StoreError::new(StoreErrorKind::Unavailable)
+                                .with_detail(why.clone())));
+                    }
                     return (Vec::new(), true);
                 }
                 self.messages_written.fetch_add(1, Ordering::Relaxed);
-                self.swaps_written
-                    .fetch_add(sent.requests.len() as u64, Ordering::Relaxed);
-                for request in sent.requests {
-                    let _ = request.reply.send(Ok(Swapped::Done { revision: sequence }));
+                self.swaps_written.fetch_add(count, Ordering::Relaxed);
+                for reply in replies {
+                    let _ = reply.send(Ok(Swapped::Done { revision: sequence }));
                 }
                 (Vec::new(), false)
             }
@@ -744,7 +775,7 @@ fn closed() -> StoreError {
 async fn write(shared: Arc<Shared>) {
     let mut again: Vec<Request> = Vec::new();
     let mut in_flight: VecDeque<InFlight> = VecDeque::new();
-    let mut busy: HashSet<RecordKey> = HashSet::new();
+    let mut busy: HashSet<u64> = HashSet::new();
     let mut resync = false;
     loop {
         if in_flight.is_empty() && resync {
@@ -837,6 +868,25 @@ async fn read(shared: Arc<Shared>, mut messages: push::Ordered) {
         if sequence <= shared.fold().last {
             continue;
         }
+        // This instance's own message: its writer folds it on the ack,
+        // which is on its way; wait for that rather than fetch the body.
+        let own = message
+            .headers
+            .as_ref()
+            .and_then(|headers| headers.get(async_nats::header::NATS_MESSAGE_ID))
+            .is_some_and(|id| {
+                id.as_str()
+                    .strip_prefix(shared.instance.as_str())
+                    .is_some_and(|rest| rest.starts_with('.'))
+            });
+        if own {
+            let mut folded = shared.folded.subscribe();
+            let waited =
+                tokio::time::timeout(OWN_ACK_WAIT, folded.wait_for(|&last| last >= sequence)).await;
+            if matches!(waited, Ok(Ok(_))) {
+                continue;
+            }
+        }
         let body = loop {
             match shared.stream_handle.direct_get(sequence).await {
                 Ok(stored) => {
@@ -890,6 +940,7 @@ impl SequenceStore for JournalSequenceStore {
             let queued = {
                 let mut queue = self.shared.queue();
                 queue.push(Request {
+                    hash: self.shared.hasher.hash_one(key),
                     key: key.clone(),
                     expected,
                     state: state.clone(),

@@ -19,9 +19,11 @@
 //!   `gap: waiting for <record>@<a+1>`.
 //!
 //! The last applied sequences live in a [`SequenceStore`], changed only by
-//! compare-and-set: [`MemorySequenceStore`] for one process,
-//! [`KvSequenceStore`] (a JetStream key-value bucket) when several
-//! instances of a service share the work.
+//! compare-and-set: [`MemorySequenceStore`] for one process; when several
+//! instances of a service share the work, [`JournalSequenceStore`] (a
+//! JetStream stream written in batches, every record's state in each
+//! instance's memory) or [`KvSequenceStore`] (a JetStream key-value
+//! bucket, one key per record, bounded memory).
 //!
 //! # The contract: at-least-once calls, exactly-once effects
 //!
@@ -68,13 +70,25 @@
 //! step acknowledged before it is recorded would be lost if the process
 //! died in between (the record's next event would wait for it until
 //! dead-lettered as a gap). The store's cache spares the reads while an instance sees a
-//! record's events in a row. On a KV bucket each write is a JetStream
-//! publish that the server stores and acknowledges: the ordering bench
-//! (`TYPEBUS_BENCH_CPU=1`) measures its CPU cost (20-30 µs on a 2-core
-//! machine running nats-server and the listener, about twice what a plain
-//! delivery and its ack cost), and when CPU is the limit a listener
-//! guarded by a KV store runs at plain / (plain + 2 writes) of a plain
-//! listener's rate, about 0.2 there.
+//! record's events in a row.
+//!
+//! What those writes cost depends on the store (figures from the ordering
+//! bench, `runtime/benches/ordering.rs`, on a 2-core machine running
+//! nats-server and the listener; a plain delivery and its ack cost about
+//! 10 µs of CPU there):
+//!
+//! - [`KvSequenceStore`]: each write is a JetStream publish that the server
+//!   stores and acknowledges, 20-30 µs of CPU. A guarded listener runs at
+//!   about plain / (plain + 2 writes), 0.2 of a plain listener's rate.
+//! - [`JournalSequenceStore`]: the writes of concurrent deliveries go out
+//!   together, about 30 per message at the default concurrency of 64, so
+//!   the broker's share is small; a guarded listener ran at 0.35-0.5 of
+//!   plain.
+//! - What remains is the wait itself: a delivery that awaits two writes
+//!   is suspended twice and woken by another task, where a plain one runs
+//!   through without suspending. The bench's `guarded-handoff` mode, a
+//!   store that answers at once but on another task, measures that alone:
+//!   0.55-0.6 of plain. No shared store does better with this guard.
 //!
 //! A [`MemorySequenceStore`] is reached only by this process, so its
 //! claims need not be stored: the guard keeps them in the store's
