@@ -128,22 +128,24 @@ async fn two_instances_through_two_server_crashes_never_win_a_step_twice() {
         FAILED.load(Ordering::Relaxed) > 0,
         "no request failed: the crashes missed the run"
     );
-    let wins = wins.lock().expect("wins");
-    eprintln!(
-        "{} steps won, {} requests failed during the crashes",
-        wins.len(),
-        FAILED.load(Ordering::Relaxed)
-    );
-    let twice: Vec<_> = wins.iter().filter(|&(_, &n)| n > 1).collect();
-    assert!(twice.is_empty(), "steps won twice: {twice:?}");
-    // A write whose answer was lost in a crash may have been stored; every
-    // other step was won by exactly one instance.
-    assert!(
-        wins.len() as u64 > (RECORDS as u64) * (STEPS + 1) / 2,
-        "only {} steps won",
-        wins.len()
-    );
-    drop(wins);
+    {
+        let wins = wins.lock().expect("wins");
+        let failed = FAILED.load(Ordering::Relaxed);
+        eprintln!(
+            "{} steps won, {failed} requests failed during the crashes",
+            wins.len()
+        );
+        let twice: Vec<_> = wins.iter().filter(|&(_, &n)| n > 1).collect();
+        assert!(twice.is_empty(), "steps won twice: {twice:?}");
+        // A step no one won was written by a request whose answer was lost
+        // in a crash (it failed, and its retry found the step stored).
+        let steps = RECORDS as u64 * (STEPS + 1);
+        assert!(
+            wins.len() as u64 + failed >= steps,
+            "{} of {steps} steps won with {failed} failures",
+            wins.len()
+        );
+    }
 
     let reopened = open(&server).await;
     for record in 0..RECORDS {
