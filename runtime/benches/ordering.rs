@@ -234,26 +234,16 @@ async fn consume(bus: &Bus, group: &str, mode: &Mode, total: u64) -> Run {
     };
     let cpu_before = cpu_ticks();
     let start = Instant::now();
-    let handle = match mode {
-        Mode::Plain => bus.listen_with(listener, options).await,
-        Mode::Memory => {
-            let store: Arc<dyn SequenceStore> = Arc::new(MemorySequenceStore::new());
-            bus.listen_with(Ordered::new(listener, store), options)
-                .await
-        }
-        Mode::Kv(store) => {
-            let store: Arc<dyn SequenceStore> = Arc::clone(store) as Arc<dyn SequenceStore>;
-            bus.listen_with(Ordered::new(listener, store), options)
-                .await
-        }
-        Mode::Handoff => {
-            let store: Arc<dyn SequenceStore> =
-                Arc::new(Handoff(Arc::new(MemorySequenceStore::new())));
-            bus.listen_with(Ordered::new(listener, store), options)
-                .await
-        }
-        Mode::Journal(store) => {
-            let store: Arc<dyn SequenceStore> = Arc::clone(store) as Arc<dyn SequenceStore>;
+    let store: Option<Arc<dyn SequenceStore>> = match mode {
+        Mode::Plain => None,
+        Mode::Memory => Some(Arc::new(MemorySequenceStore::new())),
+        Mode::Kv(store) => Some(Arc::clone(store) as Arc<dyn SequenceStore>),
+        Mode::Journal(store) => Some(Arc::clone(store) as Arc<dyn SequenceStore>),
+        Mode::Handoff => Some(Arc::new(Handoff(Arc::new(MemorySequenceStore::new())))),
+    };
+    let handle = match store {
+        None => bus.listen_with(listener, options).await,
+        Some(store) => {
             bus.listen_with(Ordered::new(listener, store), options)
                 .await
         }

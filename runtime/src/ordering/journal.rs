@@ -220,19 +220,17 @@ impl JournalSequenceStore {
         config.allow_rollup = true;
         config.allow_direct = true;
         config.deny_delete = true;
-        let mut stream = context.get_or_create_stream(config).await.map_err(|err| {
-            StoreError::new(StoreErrorKind::Rejected)
-                .with_detail(format!("cannot create journal stream `{name}`"))
-                .with_source(err)
-        })?;
+        let mut stream = context
+            .get_or_create_stream(config)
+            .await
+            .map_err(failed(StoreErrorKind::Rejected, || {
+                format!("cannot create journal stream `{name}`")
+            }))?;
+        let unreadable = || format!("cannot read journal stream `{name}`");
         let state = stream
             .info()
             .await
-            .map_err(|err| {
-                StoreError::new(StoreErrorKind::Unavailable)
-                    .with_detail(format!("reading journal stream `{name}`"))
-                    .with_source(err)
-            })?
+            .map_err(failed(StoreErrorKind::Unavailable, unreadable))?
             .state
             .clone();
         let end = if state.messages == 0 {
@@ -250,18 +248,10 @@ impl JournalSequenceStore {
                 ..push::OrderedConfig::default()
             })
             .await
-            .map_err(|err| {
-                StoreError::new(StoreErrorKind::Unavailable)
-                    .with_detail(format!("cannot read journal stream `{name}`"))
-                    .with_source(err)
-            })?
+            .map_err(failed(StoreErrorKind::Unavailable, unreadable))?
             .messages()
             .await
-            .map_err(|err| {
-                StoreError::new(StoreErrorKind::Unavailable)
-                    .with_detail(format!("cannot read journal stream `{name}`"))
-                    .with_source(err)
-            })?;
+            .map_err(failed(StoreErrorKind::Unavailable, unreadable))?;
         // An emptied stream keeps its last sequence: the next message
         // must expect it.
         let start = if state.messages == 0 {
@@ -591,11 +581,13 @@ impl Shared {
     /// Reads the journal up to the stream's current end.
     async fn sync(&self) -> Result<(), StoreError> {
         self.syncs.fetch_add(1, Ordering::Relaxed);
-        let stream = self.context.get_stream(&self.stream).await.map_err(|err| {
-            StoreError::new(StoreErrorKind::Unavailable)
-                .with_detail(format!("reading journal `{}`", self.stream))
-                .with_source(err)
-        })?;
+        let stream = self
+            .context
+            .get_stream(&self.stream)
+            .await
+            .map_err(failed(StoreErrorKind::Unavailable, || {
+                format!("cannot read journal stream `{}`", self.stream)
+            }))?;
         let state = &stream.cached_info().state;
         let end = if state.messages == 0 {
             0
@@ -762,6 +754,15 @@ fn answer_all(requests: Vec<Request>, why: &str, kind: StoreErrorKind) {
             .reply
             .send(Err(StoreError::new(kind).with_detail(why.to_owned())));
     }
+}
+
+/// Maps an error from the server to a store error of `kind` that says
+/// what failed.
+fn failed<E>(kind: StoreErrorKind, what: impl FnOnce() -> String) -> impl FnOnce(E) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    move |err| StoreError::new(kind).with_detail(what()).with_source(err)
 }
 
 /// The error for a store whose tasks ended.
