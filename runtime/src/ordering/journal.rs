@@ -66,10 +66,11 @@ const MIN_SNAPSHOT_INTERVAL: u64 = 10_000;
 /// stream holds about twice the state and an instance that starts reads no
 /// more than that.
 ///
-/// What it costs: memory for every record the service has seen (about 100
-/// bytes each, in every instance), and a snapshot must fit in the server's
-/// `max_payload` (1 MiB by default: about 20,000 records; beyond that the
-/// journal is not compacted and a warning is logged). For more records, or
+/// What it costs: memory for every record the service has seen (its key
+/// and state in a map, a few hundred bytes, in every instance), and a
+/// snapshot must fit in the server's `max_payload` (1 MiB by default:
+/// about 20,000 records with 24-character ids, some 55 bytes of JSON each;
+/// beyond that the journal is not compacted and a warning is logged). For more records, or
 /// bounded memory, use [`KvSequenceStore`](super::KvSequenceStore), which
 /// keeps one key per record and costs a publish per swap.
 ///
