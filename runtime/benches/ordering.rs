@@ -4,7 +4,11 @@
 //! on one nats-server in one run. Prints msgs/s and the guarded/plain
 //! ratios.
 //!
-//! A fifth mode, `guarded-handoff`, runs the guard over the memory store
+//! `guarded-journal-x2` runs two instances of the guarded listener in one
+//! queue group, each on its own connection with its own journal store on
+//! one journal: what two writers of one journal do to each other.
+//!
+//! A further mode, `guarded-handoff`, runs the guard over the memory store
 //! answering each write on another task at once: no broker, no encoding,
 //! only the two task hand-offs a shared store's awaited writes (claim,
 //! record) add to every event. Its ratio is the most any shared store can
@@ -103,6 +107,9 @@ enum Mode {
     Memory,
     Kv(Arc<Counting<KvSequenceStore>>),
     Journal(Arc<JournalSequenceStore>),
+    /// Two instances of the service in one queue group, each on its own
+    /// connection with its own store on the same journal.
+    JournalPair([(Bus, Arc<JournalSequenceStore>); 2]),
     Handoff,
 }
 
@@ -234,12 +241,16 @@ async fn consume(bus: &Bus, group: &str, mode: &Mode, total: u64) -> Run {
     };
     let cpu_before = cpu_ticks();
     let start = Instant::now();
+    if let Mode::JournalPair(instances) = mode {
+        return consume_pair(instances, group, options, total).await;
+    }
     let store: Option<Arc<dyn SequenceStore>> = match mode {
         Mode::Plain => None,
         Mode::Memory => Some(Arc::new(MemorySequenceStore::new())),
         Mode::Kv(store) => Some(Arc::clone(store) as Arc<dyn SequenceStore>),
         Mode::Journal(store) => Some(Arc::clone(store) as Arc<dyn SequenceStore>),
         Mode::Handoff => Some(Arc::new(Handoff(Arc::new(MemorySequenceStore::new())))),
+        Mode::JournalPair(_) => unreachable!("consumed by consume_pair"),
     };
     let handle = match store {
         None => bus.listen_with(listener, options).await,
@@ -249,6 +260,48 @@ async fn consume(bus: &Bus, group: &str, mode: &Mode, total: u64) -> Run {
         }
     }
     .expect("listen");
+    finish(group, &seen, &done, total, start, cpu_before, vec![handle]).await
+}
+
+/// Consumes the whole stream with two guarded instances of one queue group.
+async fn consume_pair(
+    instances: &[(Bus, Arc<JournalSequenceStore>); 2],
+    group: &str,
+    options: ListenOptions,
+    total: u64,
+) -> Run {
+    let seen = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(Notify::new());
+    let cpu_before = cpu_ticks();
+    let start = Instant::now();
+    let mut handles = Vec::new();
+    for (bus, store) in instances {
+        let listener = Count {
+            group: group.to_owned(),
+            seen: Arc::clone(&seen),
+            target: total,
+            done: Arc::clone(&done),
+        };
+        let store: Arc<dyn SequenceStore> = Arc::clone(store) as Arc<dyn SequenceStore>;
+        handles.push(
+            bus.listen_with(Ordered::new(listener, store), options.clone())
+                .await
+                .expect("listen"),
+        );
+    }
+    finish(group, &seen, &done, total, start, cpu_before, handles).await
+}
+
+/// Waits until every event was handled, stops the listeners, and measures.
+async fn finish(
+    group: &str,
+    seen: &AtomicU64,
+    done: &Notify,
+    total: u64,
+    start: Instant,
+    cpu_before: (u64, u64),
+    handles: Vec<typebus::ListenerHandle>,
+) -> Run {
     if tokio::time::timeout(Duration::from_secs(600), done.notified())
         .await
         .is_err()
@@ -260,7 +313,9 @@ async fn consume(bus: &Bus, group: &str, mode: &Mode, total: u64) -> Run {
     }
     let elapsed = start.elapsed();
     let cpu_after = cpu_ticks();
-    handle.shutdown().await.expect("shutdown");
+    for handle in handles {
+        handle.shutdown().await.expect("shutdown");
+    }
     // Clock ticks are 10 ms (USER_HZ 100).
     let per_k = |ticks: u64| ticks as f64 * 10.0 * 1000.0 / total as f64;
     Run {
@@ -383,8 +438,8 @@ async fn main() {
         .filter(|&n| n > 0)
         .unwrap_or(3);
     let show_cpu = std::env::var_os("TYPEBUS_BENCH_CPU").is_some();
-    let mut best = [0.0f64; 5];
-    let mut ratios: [Vec<f64>; 4] = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+    let mut best = [0.0f64; 6];
+    let mut ratios: [Vec<f64>; 5] = Default::default();
     for round in 0..rounds {
         let kv = Arc::new(Counting {
             inner: KvSequenceStore::open(&js, &format!("bench-sequences-{round}"))
@@ -398,18 +453,32 @@ async fn main() {
                 .await
                 .expect("journal"),
         );
+        let mut pair = Vec::new();
+        for _ in 0..2 {
+            let transport = NatsTransport::connect(ConnectOptions::new(server.url()))
+                .await
+                .expect("connect");
+            let store =
+                JournalSequenceStore::open(transport.jetstream(), &format!("bench-pair-{round}"))
+                    .await
+                    .expect("journal");
+            pair.push((Bus::new(transport), Arc::new(store)));
+        }
+        let pair: [(Bus, Arc<JournalSequenceStore>); 2] =
+            pair.try_into().unwrap_or_else(|_| unreachable!());
         let modes = [
             Mode::Plain,
             Mode::Memory,
             Mode::Kv(kv),
             Mode::Journal(journal),
             Mode::Handoff,
+            Mode::JournalPair(pair),
         ];
-        let mut rates = [0.0f64; 5];
-        let mut cpu = [(0.0f64, 0.0f64); 5];
+        let mut rates = [0.0f64; 6];
+        let mut cpu = [(0.0f64, 0.0f64); 6];
         // Odd rounds run the modes in reverse: a drift in what else the
         // machine does then favours no mode.
-        let mut order = [0, 1, 2, 3, 4];
+        let mut order = [0, 1, 2, 3, 4, 5];
         if round % 2 == 1 {
             order.reverse();
         }
@@ -422,6 +491,7 @@ async fn main() {
                     "guarded-kv",
                     "guarded-journal",
                     "guarded-handoff",
+                    "guarded-journal-x2",
                 ][i],
             );
             if let Ok(only) = std::env::var("TYPEBUS_BENCH_ONLY")
@@ -448,12 +518,16 @@ async fn main() {
                     store.swaps.load(Ordering::Relaxed) as f64 / total as f64,
                 );
             }
-            if let Mode::Journal(store) = mode {
+            let journals: Vec<&JournalSequenceStore> = match mode {
+                Mode::Journal(store) => vec![&**store],
+                Mode::JournalPair(pair) => pair.iter().map(|(_, store)| &**store).collect(),
+                _ => Vec::new(),
+            };
+            for store in journals {
                 let stats = store.stats();
                 println!(
-                    "    journal per event: {:.3} messages written, {:.3} read back, {:.2} swaps ({:.1} swaps per message), {:.3} syncs, {:.3} conflicts",
+                    "    journal per event: {:.3} messages written, {:.2} swaps ({:.1} swaps per message), {:.3} syncs, {:.3} conflicts",
                     stats.messages_written as f64 / total as f64,
-                    stats.messages_fetched as f64 / total as f64,
                     stats.swaps_written as f64 / total as f64,
                     stats.swaps_written as f64 / stats.messages_written.max(1) as f64,
                     stats.syncs as f64 / total as f64,
@@ -469,6 +543,7 @@ async fn main() {
         ratios[1].push(rates[2] / rates[0]);
         ratios[2].push(rates[3] / rates[0]);
         ratios[3].push(rates[4] / rates[0]);
+        ratios[4].push(rates[5] / rates[0]);
         if show_cpu && let Mode::Kv(store) = &modes[2] {
             // What one KV write costs in CPU, and the ratio that cost
             // allows if the run is CPU-bound.
@@ -486,17 +561,20 @@ async fn main() {
             );
         }
     }
-    for (ratios, name) in ratios
-        .iter_mut()
-        .zip(["memory", "KV", "journal", "hand-off (no store)"])
-    {
+    for (ratios, name) in ratios.iter_mut().zip([
+        "memory",
+        "KV",
+        "journal",
+        "hand-off (no store)",
+        "journal, two instances,",
+    ]) {
         ratios.sort_by(f64::total_cmp);
         println!(
             "median of the per-round ratios, {name} store: {:.3}",
             ratios[ratios.len() / 2]
         );
     }
-    let [plain, memory, kv, journal, handoff] = best;
+    let [plain, memory, kv, journal, handoff, pair] = best;
     println!("best of {rounds}:");
     println!("  plain listener            {plain:>10.0} msgs/s");
     println!(
@@ -514,5 +592,9 @@ async fn main() {
     println!(
         "  guarded, hand-off only    {handoff:>10.0} msgs/s   ratio {:.3} (the ceiling of a shared store)",
         handoff / plain
+    );
+    println!(
+        "  guarded, journal, 2 inst. {pair:>10.0} msgs/s   ratio {:.3} (two instances together)",
+        pair / plain
     );
 }

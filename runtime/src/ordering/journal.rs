@@ -9,9 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use async_nats::jetstream::{
-    self, consumer::push, context::PublishErrorKind, stream::DirectGetErrorKind,
-};
+use async_nats::jetstream::{self, consumer::push, context::PublishErrorKind};
 use bytes::Bytes;
 use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
@@ -33,10 +31,6 @@ const WINDOW: usize = 4;
 /// How long a read or a retried write waits for this instance to catch up
 /// with the journal before it gives up (unavailable).
 const DEFAULT_SYNC_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How long the reader waits for the writer to fold a message this
-/// instance wrote before it reads the message itself.
-const OWN_ACK_WAIT: Duration = Duration::from_millis(200);
 
 /// The fewest entries written between two snapshots.
 const MIN_SNAPSHOT_INTERVAL: u64 = 10_000;
@@ -99,9 +93,6 @@ pub struct JournalStats {
     pub messages_written: u64,
     /// Swaps the batches carried.
     pub swaps_written: u64,
-    /// Messages read back in full (written by another instance, or folded
-    /// before this instance's writer saw its ack).
-    pub messages_fetched: u64,
     /// Reads up to the journal's end (a stream-info request each): loads,
     /// and writes after another instance wrote first.
     pub syncs: u64,
@@ -113,7 +104,6 @@ pub struct JournalStats {
 struct Shared {
     context: jetstream::Context,
     stream: String,
-    stream_handle: jetstream::stream::Stream,
     subject: String,
     /// This instance's message id prefix.
     instance: String,
@@ -129,7 +119,6 @@ struct Shared {
     wake: Notify,
     messages_written: AtomicU64,
     swaps_written: AtomicU64,
-    messages_fetched: AtomicU64,
     syncs: AtomicU64,
     conflicts: AtomicU64,
 }
@@ -219,7 +208,6 @@ impl JournalSequenceStore {
                 .with_detail(format!("journal stream `{name}` has no subject")));
         };
         config.allow_rollup = true;
-        config.allow_direct = true;
         config.deny_delete = true;
         let mut stream = context
             .get_or_create_stream(config)
@@ -245,7 +233,6 @@ impl JournalSequenceStore {
                 description: Some("typebus sequence journal reader".to_owned()),
                 filter_subject: subject.clone(),
                 replay_policy: jetstream::consumer::ReplayPolicy::Instant,
-                headers_only: true,
                 ..push::OrderedConfig::default()
             })
             .await
@@ -264,7 +251,6 @@ impl JournalSequenceStore {
         let shared = Arc::new(Shared {
             context: context.clone(),
             stream: name,
-            stream_handle: stream.clone(),
             subject,
             instance: nuid::next().to_string(),
             sent: AtomicU64::new(0),
@@ -280,7 +266,6 @@ impl JournalSequenceStore {
             wake: Notify::new(),
             messages_written: AtomicU64::new(0),
             swaps_written: AtomicU64::new(0),
-            messages_fetched: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
             conflicts: AtomicU64::new(0),
         });
@@ -315,7 +300,6 @@ impl JournalSequenceStore {
         JournalStats {
             messages_written: self.shared.messages_written.load(Ordering::Relaxed),
             swaps_written: self.shared.swaps_written.load(Ordering::Relaxed),
-            messages_fetched: self.shared.messages_fetched.load(Ordering::Relaxed),
             syncs: self.shared.syncs.load(Ordering::Relaxed),
             conflicts: self.shared.conflicts.load(Ordering::Relaxed),
         }
@@ -779,11 +763,19 @@ async fn write(shared: Arc<Shared>) {
     let mut in_flight: VecDeque<InFlight> = VecDeque::new();
     let mut busy: HashSet<u64> = HashSet::new();
     let mut resync = false;
+    // The sequence a message expected to follow when another instance's
+    // message was stored there first.
+    let mut behind: Option<u64> = None;
     loop {
         if in_flight.is_empty() && resync {
-            // Another instance wrote first (or a write's fate is unknown):
-            // read what it wrote before checking the batch again.
-            if let Err(err) = shared.sync().await {
+            // Another instance wrote after `behind` (or a write's fate is
+            // unknown: read to the journal's end): read what it wrote
+            // before checking the batch again.
+            let caught_up = match behind.take() {
+                Some(after) => shared.caught_up(after + 1).await,
+                None => shared.sync().await,
+            };
+            if let Err(err) = caught_up {
                 answer_all(
                     std::mem::take(&mut again),
                     &err.to_string(),
@@ -837,18 +829,21 @@ async fn write(shared: Arc<Shared>) {
             biased;
             ack = &mut oldest.ack => {
                 let Some(sent) = in_flight.pop_front() else { continue };
-                let (retry, behind) = shared.settle(sent, acked(ack, &shared.stream), &mut busy).await;
+                let acked = acked(ack, &shared.stream);
+                if matches!(acked, Err(Publish::Behind)) && !resync {
+                    behind = Some(sent.expected_last);
+                }
+                let (retry, unsure) = shared.settle(sent, acked, &mut busy).await;
                 again.extend(retry);
-                resync |= behind;
+                resync |= unsure;
             }
             () = shared.wake.notified(), if room => {}
         }
     }
 }
 
-/// The reader: folds every journal message, this instance's and others'.
-/// It receives headers only: a message this instance wrote is folded
-/// already (its ack usually comes first), and others' bodies are fetched.
+/// The reader: folds every journal message, this instance's and others'
+/// (one this instance wrote is usually folded already, on its ack).
 async fn read(shared: Arc<Shared>, mut messages: push::Ordered) {
     while let Some(message) = messages.next().await {
         let message = match message {
@@ -867,45 +862,7 @@ async fn read(shared: Arc<Shared>, mut messages: push::Ordered) {
                 continue;
             }
         };
-        if sequence <= shared.fold().last {
-            continue;
-        }
-        // This instance's own message: its writer folds it on the ack,
-        // which is on its way; wait for that rather than fetch the body.
-        let own = message
-            .headers
-            .as_ref()
-            .and_then(|headers| headers.get(async_nats::header::NATS_MESSAGE_ID))
-            .is_some_and(|id| {
-                id.as_str()
-                    .strip_prefix(shared.instance.as_str())
-                    .is_some_and(|rest| rest.starts_with('.'))
-            });
-        if own {
-            let mut folded = shared.folded.subscribe();
-            let waited =
-                tokio::time::timeout(OWN_ACK_WAIT, folded.wait_for(|&last| last >= sequence)).await;
-            if matches!(waited, Ok(Ok(_))) {
-                continue;
-            }
-        }
-        let body = loop {
-            match shared.stream_handle.direct_get(sequence).await {
-                Ok(stored) => {
-                    shared.messages_fetched.fetch_add(1, Ordering::Relaxed);
-                    break Some(stored.payload);
-                }
-                // Removed by a snapshot after it: the snapshot follows.
-                Err(err) if err.kind() == DirectGetErrorKind::NotFound => break None,
-                Err(err) => {
-                    tracing::warn!(journal = %shared.stream, sequence, "reading a journal message: {err}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        };
-        if let Some(body) = body {
-            shared.fold_message(sequence, &body);
-        }
+        shared.fold_message(sequence, &message.payload);
     }
     tracing::warn!(journal = %shared.stream, "journal reader ended");
 }

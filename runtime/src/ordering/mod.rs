@@ -82,8 +82,8 @@
 //!   about plain / (plain + 2 writes), 0.2 of a plain listener's rate.
 //! - [`JournalSequenceStore`]: the writes of concurrent deliveries go out
 //!   together, about 30 per message at the default concurrency of 64, so
-//!   the broker's share is small; a guarded listener ran at 0.35-0.5 of
-//!   plain.
+//!   the broker's share is small; a guarded listener ran at 0.35-0.45 of
+//!   plain, two instances sharing one journal together at about 0.32.
 //! - What remains is the wait itself: a delivery that awaits two writes
 //!   is suspended twice and woken by another task, where a plain one runs
 //!   through without suspending. The bench's `guarded-handoff` mode, a
