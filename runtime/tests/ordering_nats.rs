@@ -134,7 +134,11 @@ fn typebus_headers(map: &async_nats::HeaderMap) -> typebus::Headers {
     headers
 }
 
-async fn never_both_win(a: &dyn SequenceStore, b: &dyn SequenceStore) {
+/// Two instances, each on its own connection, race for every step.
+async fn never_both_win(kind: Kind) {
+    let server = NatsServer::start().expect("nats-server");
+    let a = open(kind, &connect(&server).await).await;
+    let b = open(kind, &connect(&server).await).await;
     let state = |applied| State {
         applied: Some(applied),
         claim: None,
@@ -193,18 +197,12 @@ async fn never_both_win(a: &dyn SequenceStore, b: &dyn SequenceStore) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_concurrent_recorders_of_one_step_never_both_win() {
-    let server = NatsServer::start().expect("nats-server");
-    let a = open(Kind::Kv, &connect(&server).await).await;
-    let b = open(Kind::Kv, &connect(&server).await).await;
-    never_both_win(&*a, &*b).await;
+    never_both_win(Kind::Kv).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_concurrent_recorders_of_one_step_never_both_win_with_a_journal() {
-    let server = NatsServer::start().expect("nats-server");
-    let a = open(Kind::Journal, &connect(&server).await).await;
-    let b = open(Kind::Journal, &connect(&server).await).await;
-    never_both_win(&*a, &*b).await;
+    never_both_win(Kind::Journal).await;
 }
 
 /// Many records at once through one journal: the swaps go out in a few
