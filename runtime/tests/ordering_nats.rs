@@ -338,3 +338,45 @@ async fn a_journal_with_a_foreign_message_reports_it() {
         .expect_err("a corrupt journal");
     assert_eq!(err.kind(), StoreErrorKind::Corrupt);
 }
+
+/// Long record ids: concurrent swaps that would not fit in one message
+/// (the server's `max_payload`) go out in several, and a state that fits
+/// in no message is refused with an error that says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_splits_batches_to_fit_the_server_and_refuses_what_never_fits() {
+    let server = NatsServer::start().expect("nats-server");
+    let transport = connect(&server).await;
+    let store = JournalSequenceStore::open(transport.jetstream(), JOURNAL)
+        .await
+        .expect("journal");
+    let max_payload = transport.jetstream().client().server_info().max_payload;
+    let zero = State {
+        applied: Some(0),
+        claim: None,
+    };
+    // 100 ids of 48 KiB: a batch of 32 swaps would be 1.5 MiB, more than
+    // one message may carry (1 MiB by default).
+    let keys: Vec<RecordKey> = (0..100)
+        .map(|i| RecordKey::new("ticket", format!("{i:04}{}", "x".repeat(48 * 1024))))
+        .collect();
+    let swaps = keys.iter().map(|key| store.swap(key, None, &zero));
+    for swapped in futures_util::future::join_all(swaps).await {
+        assert!(matches!(swapped.expect("swap"), Swapped::Done { .. }));
+    }
+    let stats = store.stats();
+    assert!(
+        stats.messages_written as usize >= 100 * 48 * 1024 / max_payload,
+        "{} messages for {} bytes of ids",
+        stats.messages_written,
+        100 * 48 * 1024
+    );
+    let huge = RecordKey::new("ticket", "y".repeat(max_payload));
+    let err = store.swap(&huge, None, &zero).await.expect_err("too large");
+    assert_eq!(err.kind(), StoreErrorKind::Rejected);
+    assert!(err.to_string().contains("messages hold at most"), "{err}");
+    // The store still works.
+    let reopened = JournalSequenceStore::open(connect(&server).await.jetstream(), JOURNAL)
+        .await
+        .expect("journal");
+    assert_eq!(reopened.len(), keys.len());
+}

@@ -115,6 +115,9 @@ struct Shared {
     /// The last stream sequence folded, for those waiting to catch up.
     folded: watch::Sender<u64>,
     queue: Mutex<Vec<Request>>,
+    /// The most bytes of swaps one message carries: half the server's
+    /// `max_payload`.
+    batch_bytes: usize,
     hasher: std::hash::RandomState,
     wake: Notify,
     messages_written: AtomicU64,
@@ -143,6 +146,44 @@ struct Request {
     expected: Option<u64>,
     state: State,
     reply: oneshot::Sender<Result<Swapped, StoreError>>,
+}
+
+impl Request {
+    /// About how many bytes the swap takes in a journal message.
+    fn size(&self) -> usize {
+        let claim = self
+            .state
+            .claim
+            .as_ref()
+            .map_or(0, |claim| claim.message.len() + 64);
+        self.key.aggregate.len() + self.key.id.len() + claim + 48
+    }
+}
+
+/// The next message's swaps: those to try again first, then the queue's,
+/// at most [`MAX_BATCH`] and `budget` bytes (the first swap always: one
+/// too large for any message is refused before it is queued).
+fn next_batch(again: &mut Vec<Request>, queue: &mut Vec<Request>, budget: usize) -> Vec<Request> {
+    let mut bytes = 0;
+    let mut room = |request: &Request| {
+        let size = request.size();
+        let fits = bytes == 0 || bytes + size <= budget;
+        if fits {
+            bytes += size;
+        }
+        fits
+    };
+    let retried = again.iter().take(MAX_BATCH).take_while(|r| room(r)).count();
+    let mut batch: Vec<Request> = again.drain(..retried).collect();
+    if again.is_empty() {
+        let queued = queue
+            .iter()
+            .take(MAX_BATCH - batch.len())
+            .take_while(|r| room(r))
+            .count();
+        batch.extend(queue.drain(..queued));
+    }
+    batch
 }
 
 /// One journal message: a batch of records' new states, or (with
@@ -262,6 +303,7 @@ impl JournalSequenceStore {
             }),
             folded,
             queue: Mutex::new(Vec::new()),
+            batch_bytes: context.client().server_info().max_payload / 2,
             hasher: std::hash::RandomState::new(),
             wake: Notify::new(),
             messages_written: AtomicU64::new(0),
@@ -785,17 +827,15 @@ async fn write(shared: Arc<Shared>) {
             resync = false;
         }
         while !resync && in_flight.len() < WINDOW {
-            let mut batch = std::mem::take(&mut again);
-            {
+            let batch = {
                 let mut queue = shared.queue();
                 // With a message in flight, wait for a full batch (or its
                 // ack): fewer, larger messages.
-                if !in_flight.is_empty() && batch.is_empty() && queue.len() < FULL_BATCH {
+                if !in_flight.is_empty() && again.is_empty() && queue.len() < FULL_BATCH {
                     break;
                 }
-                let take = queue.len().min(MAX_BATCH.saturating_sub(batch.len()));
-                batch.extend(queue.drain(..take));
-            }
+                next_batch(&mut again, &mut queue, shared.batch_bytes)
+            };
             if batch.is_empty() {
                 break;
             }
@@ -896,15 +936,24 @@ impl SequenceStore for JournalSequenceStore {
                 }
             }
             let (reply, answer) = oneshot::channel();
+            let request = Request {
+                hash: self.shared.hasher.hash_one(key),
+                key: key.clone(),
+                expected,
+                state: state.clone(),
+                reply,
+            };
+            if request.size() > self.shared.batch_bytes {
+                return Err(StoreError::new(StoreErrorKind::Rejected).with_detail(format!(
+                    "the state of `{key}` takes about {} bytes; journal `{}` messages hold at most {}",
+                    request.size(),
+                    self.shared.stream,
+                    self.shared.batch_bytes
+                )));
+            }
             let queued = {
                 let mut queue = self.shared.queue();
-                queue.push(Request {
-                    hash: self.shared.hasher.hash_one(key),
-                    key: key.clone(),
-                    expected,
-                    state: state.clone(),
-                    reply,
-                });
+                queue.push(request);
                 queue.len()
             };
             // The writer looks at the queue after every ack: wake it only
@@ -918,5 +967,76 @@ impl SequenceStore for JournalSequenceStore {
 
     fn cached(&self, key: &RecordKey) -> Option<Entry> {
         self.shared.fold().entries.get(key).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(id: &str) -> Request {
+        let (reply, _) = oneshot::channel();
+        Request {
+            key: RecordKey::new("ticket", id),
+            hash: 0,
+            expected: None,
+            state: State::default(),
+            reply,
+        }
+    }
+
+    fn ids(batch: &[Request]) -> Vec<&str> {
+        batch
+            .iter()
+            .map(|request| request.key.id.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn batches_take_retries_first_and_stay_within_their_bytes() {
+        let size = request("a").size();
+        let mut again = vec![request("a"), request("b")];
+        let mut queue = vec![request("c"), request("d"), request("e")];
+        // Room for three swaps.
+        let batch = next_batch(&mut again, &mut queue, 3 * size);
+        assert_eq!(ids(&batch), ["a", "b", "c"]);
+        assert!(again.is_empty());
+        assert_eq!(ids(&queue), ["d", "e"]);
+        // Retries left over keep the queue waiting.
+        let mut again = vec![request("a"), request("b")];
+        let mut queue = vec![request("c")];
+        let batch = next_batch(&mut again, &mut queue, size);
+        assert_eq!(ids(&batch), ["a"]);
+        assert_eq!(ids(&again), ["b"]);
+        assert_eq!(ids(&queue), ["c"]);
+        // The first swap goes even when it alone is over the budget.
+        let mut again = Vec::new();
+        let mut queue = vec![request("a"), request("b")];
+        let batch = next_batch(&mut again, &mut queue, 1);
+        assert_eq!(ids(&batch), ["a"]);
+    }
+
+    #[test]
+    fn batches_hold_at_most_max_batch_swaps() {
+        let mut again = Vec::new();
+        let mut queue: Vec<Request> = (0..MAX_BATCH + 5)
+            .map(|i| request(&i.to_string()))
+            .collect();
+        let batch = next_batch(&mut again, &mut queue, usize::MAX);
+        assert_eq!(batch.len(), MAX_BATCH);
+        assert_eq!(queue.len(), 5);
+    }
+
+    #[test]
+    fn a_claim_counts_toward_a_swaps_size() {
+        let mut claimed = request("a");
+        let bare = claimed.size();
+        claimed.state.claim = Some(super::super::store::Claim {
+            sequence: 1,
+            message: "EVENTS/12345".into(),
+            delivered: 1,
+            expires_ms: 0,
+        });
+        assert!(claimed.size() > bare + "EVENTS/12345".len());
     }
 }
