@@ -121,43 +121,10 @@ fn closed_enum(
             }
         }
     };
+    let serde = string_serde(ident, &expecting, &visit_body);
     quote! {
         #core
-
-        impl ::typebus::__private::serde::Serialize for #ident {
-            fn serialize<__S>(&self, serializer: __S) -> ::core::result::Result<__S::Ok, __S::Error>
-            where
-                __S: ::typebus::__private::serde::Serializer,
-            {
-                serializer.serialize_str(self.as_str())
-            }
-        }
-
-        impl<'de> ::typebus::__private::serde::Deserialize<'de> for #ident {
-            fn deserialize<__D>(deserializer: __D) -> ::core::result::Result<Self, __D::Error>
-            where
-                __D: ::typebus::__private::serde::Deserializer<'de>,
-            {
-                struct __TypebusVisitor;
-
-                impl ::typebus::__private::serde::de::Visitor<'_> for __TypebusVisitor {
-                    type Value = #ident;
-
-                    fn expecting(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                        f.write_str(#expecting)
-                    }
-
-                    fn visit_str<__E>(self, value: &::core::primitive::str) -> ::core::result::Result<#ident, __E>
-                    where
-                        __E: ::typebus::__private::serde::de::Error,
-                    {
-                        #visit_body
-                    }
-                }
-
-                deserializer.deserialize_str(__TypebusVisitor)
-            }
-        }
+        #serde
     }
 }
 
@@ -171,6 +138,11 @@ fn open_enum(
     unknown: &Ident,
 ) -> TokenStream {
     let expecting = format!("a `{name}` value (any string)");
+    let serde = string_serde(
+        ident,
+        &expecting,
+        &quote!(::core::result::Result::Ok(<#ident as ::core::convert::From<&::core::primitive::str>>::from(value))),
+    );
     quote! {
         #docs
         #[derive(
@@ -232,6 +204,15 @@ fn open_enum(
             }
         }
 
+        #serde
+    }
+}
+
+/// `Serialize` as the value's string (`as_str`) and `Deserialize` from a
+/// string by `visit_body` (an expression of `value: &str`, with `__E` the
+/// error type), `expecting` naming what it wants.
+fn string_serde(ident: &Ident, expecting: &str, visit_body: &TokenStream) -> TokenStream {
+    quote! {
         impl ::typebus::__private::serde::Serialize for #ident {
             fn serialize<__S>(&self, serializer: __S) -> ::core::result::Result<__S::Ok, __S::Error>
             where
@@ -259,7 +240,7 @@ fn open_enum(
                     where
                         __E: ::typebus::__private::serde::de::Error,
                     {
-                        ::core::result::Result::Ok(<#ident as ::core::convert::From<&::core::primitive::str>>::from(value))
+                        #visit_body
                     }
                 }
 
