@@ -5,11 +5,11 @@ use std::fmt;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, Row as _};
+use sqlx::PgPool;
 
 use super::error::{OutboxError, database};
 use super::outbox::Outbox;
-use super::relay::corrupt;
+use super::relay::read_column;
 
 /// How many rows one prune statement deletes, so that pruning a large
 /// backlog does not hold one long transaction.
@@ -143,7 +143,7 @@ impl Outbox {
             .await
             .map_err(|err| database("summarising the outbox", err))?;
         let count = |column: &str| -> Result<u64, OutboxError> {
-            let value: i64 = row.try_get(column).map_err(|err| corrupt(column, err))?;
+            let value: i64 = read_column(&row, column)?;
             Ok(value.unsigned_abs())
         };
         Ok(OutboxSummary {
@@ -151,9 +151,7 @@ impl Outbox {
             retrying: count("retrying")?,
             failed: count("failed")?,
             sent: count("sent")?,
-            oldest_pending: row
-                .try_get("oldest_pending")
-                .map_err(|err| corrupt("oldest_pending", err))?,
+            oldest_pending: read_column(&row, "oldest_pending")?,
         })
     }
 
@@ -179,36 +177,18 @@ impl Outbox {
         rows.iter()
             .map(|row| {
                 Ok(OutboxRow {
-                    id: row.try_get("id").map_err(|err| corrupt("id", err))?,
-                    message_id: row
-                        .try_get("message_id")
-                        .map_err(|err| corrupt("message_id", err))?,
-                    subject: row
-                        .try_get("subject")
-                        .map_err(|err| corrupt("subject", err))?,
-                    event: row.try_get("event").map_err(|err| corrupt("event", err))?,
-                    aggregate: row
-                        .try_get("aggregate")
-                        .map_err(|err| corrupt("aggregate", err))?,
-                    sequence: row
-                        .try_get("sequence")
-                        .map_err(|err| corrupt("sequence", err))?,
+                    id: read_column(row, "id")?,
+                    message_id: read_column(row, "message_id")?,
+                    subject: read_column(row, "subject")?,
+                    event: read_column(row, "event")?,
+                    aggregate: read_column(row, "aggregate")?,
+                    sequence: read_column(row, "sequence")?,
                     status,
-                    attempts: row
-                        .try_get("attempts")
-                        .map_err(|err| corrupt("attempts", err))?,
-                    last_error: row
-                        .try_get("last_error")
-                        .map_err(|err| corrupt("last_error", err))?,
-                    created_at: row
-                        .try_get("created_at")
-                        .map_err(|err| corrupt("created_at", err))?,
-                    sent_at: row
-                        .try_get("sent_at")
-                        .map_err(|err| corrupt("sent_at", err))?,
-                    stream_sequence: row
-                        .try_get("stream_sequence")
-                        .map_err(|err| corrupt("stream_sequence", err))?,
+                    attempts: read_column(row, "attempts")?,
+                    last_error: read_column(row, "last_error")?,
+                    created_at: read_column(row, "created_at")?,
+                    sent_at: read_column(row, "sent_at")?,
+                    stream_sequence: read_column(row, "stream_sequence")?,
                 })
             })
             .collect()

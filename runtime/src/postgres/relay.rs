@@ -357,9 +357,7 @@ impl Relay {
         let mut stopped: BTreeMap<String, ()> = BTreeMap::new();
         let mut added = 0;
         for row in &rows {
-            let status: String = row
-                .try_get("status")
-                .map_err(|err| corrupt("status", err))?;
+            let status: String = read_column(row, "status")?;
             let claimed = read(row)?;
             let Some(aggregate) = claimed.aggregate.clone() else {
                 continue;
@@ -627,24 +625,25 @@ fn message(row: &Claimed) -> Result<OutgoingMessage, PublishError> {
 
 fn read(row: &sqlx::postgres::PgRow) -> Result<Claimed, OutboxError> {
     Ok(Claimed {
-        id: row.try_get("id").map_err(|err| corrupt("id", err))?,
-        message_id: row
-            .try_get("message_id")
-            .map_err(|err| corrupt("message_id", err))?,
-        subject: row
-            .try_get("subject")
-            .map_err(|err| corrupt("subject", err))?,
-        headers: row
-            .try_get("headers")
-            .map_err(|err| corrupt("headers", err))?,
-        body: row.try_get("body").map_err(|err| corrupt("body", err))?,
-        aggregate: row
-            .try_get("aggregate")
-            .map_err(|err| corrupt("aggregate", err))?,
-        attempts: row
-            .try_get("attempts")
-            .map_err(|err| corrupt("attempts", err))?,
+        id: read_column(row, "id")?,
+        message_id: read_column(row, "message_id")?,
+        subject: read_column(row, "subject")?,
+        headers: read_column(row, "headers")?,
+        body: read_column(row, "body")?,
+        aggregate: read_column(row, "aggregate")?,
+        attempts: read_column(row, "attempts")?,
     })
+}
+
+/// Column `name` of `row`, or a corrupt-outbox error naming the column.
+pub(crate) fn read_column<'r, T>(
+    row: &'r sqlx::postgres::PgRow,
+    name: &str,
+) -> Result<T, OutboxError>
+where
+    T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    row.try_get(name).map_err(|err| corrupt(name, err))
 }
 
 pub(crate) fn corrupt(column: &str, err: sqlx::Error) -> OutboxError {
