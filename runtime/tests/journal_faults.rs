@@ -15,7 +15,7 @@ use typebus::testing::NatsServer;
 
 const JOURNAL: &str = "orders-service";
 const RECORDS: usize = 50;
-const STEPS: u64 = 300;
+const STEPS: u64 = 500;
 /// Between two steps of one record: the run spans the crashes.
 const PACE: Duration = Duration::from_millis(10);
 
@@ -41,7 +41,8 @@ async fn open(server: &NatsServer) -> Arc<JournalSequenceStore> {
 /// Who won each step `(record, sequence)`: the number of `Done` answers.
 type Wins = Arc<Mutex<HashMap<(usize, u64), u32>>>;
 
-/// How many swaps and loads failed (the server was down).
+/// How many swaps and loads failed (the server was down; requests that
+/// wait out the outage in the client's buffer do not fail).
 static FAILED: AtomicU64 = AtomicU64::new(0);
 
 /// Advances `record` one step at a time up to `STEPS`, retrying through
@@ -114,20 +115,21 @@ async fn two_instances_through_two_server_crashes_never_win_a_step_twice() {
             )));
         }
     }
-    for _ in 0..2 {
+    let steps = RECORDS as u64 * (STEPS + 1);
+    for crash in 0..2 {
         tokio::time::sleep(Duration::from_millis(700)).await;
+        let won = wins.lock().expect("wins").len() as u64;
+        // The crash comes while the records are being advanced.
+        assert!(won < steps, "every step was won before crash {crash}");
         tokio::task::block_in_place(|| server.kill());
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // Longer than the publish timeout: writes in flight fail.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
         tokio::task::block_in_place(|| server.restart()).expect("restart");
     }
     for worker in workers {
         worker.await.expect("worker");
     }
 
-    assert!(
-        FAILED.load(Ordering::Relaxed) > 0,
-        "no request failed: the crashes missed the run"
-    );
     {
         let wins = wins.lock().expect("wins");
         let failed = FAILED.load(Ordering::Relaxed);
@@ -138,8 +140,8 @@ async fn two_instances_through_two_server_crashes_never_win_a_step_twice() {
         let twice: Vec<_> = wins.iter().filter(|&(_, &n)| n > 1).collect();
         assert!(twice.is_empty(), "steps won twice: {twice:?}");
         // A step no one won was written by a request whose answer was lost
-        // in a crash (it failed, and its retry found the step stored).
-        let steps = RECORDS as u64 * (STEPS + 1);
+        // in a crash (it failed, and its retry found the step stored). The
+        // client may also ride a short outage out without a failure.
         assert!(
             wins.len() as u64 + failed >= steps,
             "{} of {steps} steps won with {failed} failures",
