@@ -138,6 +138,8 @@ fn open_enum(
     unknown: &Ident,
 ) -> TokenStream {
     let expecting = format!("a `{name}` value (any string)");
+    let head = enum_head(false);
+    let display = display_as_str(ident);
     let serde = string_serde(
         ident,
         &expecting,
@@ -145,16 +147,7 @@ fn open_enum(
     );
     quote! {
         #docs
-        #[derive(
-            ::core::fmt::Debug,
-            ::core::clone::Clone,
-            ::core::cmp::PartialEq,
-            ::core::cmp::Eq,
-            ::core::hash::Hash,
-            ::core::cmp::PartialOrd,
-            ::core::cmp::Ord
-        )]
-        #[allow(dead_code, clippy::enum_variant_names, clippy::upper_case_acronyms)]
+        #head
         pub enum #ident {
             #(#variant_docs #variants,)*
             /// A value this version of the schema does not list, kept verbatim.
@@ -181,11 +174,7 @@ fn open_enum(
             }
         }
 
-        impl ::core::fmt::Display for #ident {
-            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
+        #display
 
         impl ::core::convert::From<&::core::primitive::str> for #ident {
             fn from(value: &::core::primitive::str) -> Self {
@@ -205,6 +194,36 @@ fn open_enum(
         }
 
         #serde
+    }
+}
+
+/// The derives and lint allowances of a string enum (`Copy` when it has
+/// no catch-all variant holding a `String`).
+fn enum_head(copy: bool) -> TokenStream {
+    let copy = copy.then(|| quote!(::core::marker::Copy,));
+    quote! {
+        #[derive(
+            ::core::fmt::Debug,
+            ::core::clone::Clone,
+            #copy
+            ::core::cmp::PartialEq,
+            ::core::cmp::Eq,
+            ::core::hash::Hash,
+            ::core::cmp::PartialOrd,
+            ::core::cmp::Ord
+        )]
+        #[allow(dead_code, clippy::enum_variant_names, clippy::upper_case_acronyms)]
+    }
+}
+
+/// `Display` as the value's string (`as_str`).
+fn display_as_str(ident: &Ident) -> TokenStream {
+    quote! {
+        impl ::core::fmt::Display for #ident {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
     }
 }
 
@@ -291,6 +310,8 @@ pub fn closed_string_enum(def: &ClosedStringEnum<'_>) -> TokenStream {
     } = *def;
     let all_doc = doc_attrs([Some(all_doc)]);
     let as_str_doc = doc_attrs([Some(as_str_doc)]);
+    let head = enum_head(true);
+    let display = display_as_str(ident);
     let as_str_body = if variants.is_empty() {
         quote!(match *self {})
     } else {
@@ -308,17 +329,7 @@ pub fn closed_string_enum(def: &ClosedStringEnum<'_>) -> TokenStream {
     };
     quote! {
         #attrs
-        #[derive(
-            ::core::fmt::Debug,
-            ::core::clone::Clone,
-            ::core::marker::Copy,
-            ::core::cmp::PartialEq,
-            ::core::cmp::Eq,
-            ::core::hash::Hash,
-            ::core::cmp::PartialOrd,
-            ::core::cmp::Ord
-        )]
-        #[allow(dead_code, clippy::enum_variant_names, clippy::upper_case_acronyms)]
+        #head
         pub enum #ident {
             #(#variant_docs #variants,)*
         }
@@ -334,11 +345,7 @@ pub fn closed_string_enum(def: &ClosedStringEnum<'_>) -> TokenStream {
             }
         }
 
-        impl ::core::fmt::Display for #ident {
-            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
+        #display
 
         impl ::core::str::FromStr for #ident {
             type Err = #error;
