@@ -30,7 +30,7 @@ const WINDOW: usize = 4;
 
 /// How long a read or a retried write waits for this instance to catch up
 /// with the journal before it gives up (unavailable).
-const DEFAULT_SYNC_TIMEOUT: Duration = Duration::from_secs(10);
+const SYNC_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The fewest entries written between two snapshots.
 const MIN_SNAPSHOT_INTERVAL: u64 = 10_000;
@@ -108,7 +108,6 @@ struct Shared {
     /// This instance's message id prefix.
     instance: String,
     sent: AtomicU64,
-    sync_timeout: Duration,
     /// The fewest entries written between two snapshots.
     snapshot_interval: AtomicU64,
     fold: Mutex<Fold>,
@@ -211,6 +210,18 @@ struct Record<'a> {
     revision: Option<u64>,
 }
 
+impl<'a> Record<'a> {
+    /// `key`'s `state`, borrowed for writing.
+    fn of(key: &'a RecordKey, state: &'a State, revision: Option<u64>) -> Self {
+        Self {
+            aggregate: Cow::Borrowed(&key.aggregate),
+            id: Cow::Borrowed(&key.id),
+            state: Cow::Borrowed(state),
+            revision,
+        }
+    }
+}
+
 fn is_false(value: &bool) -> bool {
     !*value
 }
@@ -295,7 +306,6 @@ impl JournalSequenceStore {
             subject,
             instance: nuid::next().to_string(),
             sent: AtomicU64::new(0),
-            sync_timeout: DEFAULT_SYNC_TIMEOUT,
             snapshot_interval: AtomicU64::new(MIN_SNAPSHOT_INTERVAL),
             fold: Mutex::new(Fold {
                 last: start,
@@ -386,12 +396,23 @@ impl Shared {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Tells those waiting to catch up that the fold reached `sequence`
+    /// (or stopped there, broken).
+    fn advanced_to(&self, sequence: u64) {
+        self.folded.send_if_modified(|last| {
+            let newer = *last < sequence;
+            if newer {
+                *last = sequence;
+            }
+            newer
+        });
+    }
+
     /// Waits until the fold reaches stream sequence `sequence`.
     async fn caught_up(&self, sequence: u64) -> Result<(), StoreError> {
         let mut folded = self.folded.subscribe();
         let reached =
-            tokio::time::timeout(self.sync_timeout, folded.wait_for(|&last| last >= sequence))
-                .await;
+            tokio::time::timeout(SYNC_TIMEOUT, folded.wait_for(|&last| last >= sequence)).await;
         self.check()?;
         match reached {
             Ok(Ok(_)) => Ok(()),
@@ -399,7 +420,7 @@ impl Shared {
             Err(_) => Err(
                 StoreError::new(StoreErrorKind::Unavailable).with_detail(format!(
                     "journal `{}` not read up to sequence {sequence} within {:?}",
-                    self.stream, self.sync_timeout
+                    self.stream, SYNC_TIMEOUT
                 )),
             ),
         }
@@ -431,7 +452,7 @@ impl Shared {
                 fold.broken = Some(why);
                 drop(fold);
                 // Wake those waiting to catch up: they will see the error.
-                self.folded.send_replace(sequence);
+                self.advanced_to(sequence);
                 return;
             }
         };
@@ -451,7 +472,7 @@ impl Shared {
         }
         fold.last = sequence;
         drop(fold);
-        self.folded.send_replace(sequence);
+        self.advanced_to(sequence);
     }
 
     /// Sends one batch: the swaps whose revision still matches and whose
@@ -466,7 +487,7 @@ impl Shared {
         busy: &mut HashSet<u64>,
     ) -> Option<InFlight> {
         if let Err(err) = self.check() {
-            answer_all(batch, &err.to_string(), StoreErrorKind::Corrupt);
+            answer_all(batch, &err);
             return None;
         }
         let (accepted, expected_last, body) = {
@@ -517,8 +538,9 @@ impl Shared {
                 for request in &accepted {
                     busy.remove(&request.hash);
                 }
-                let why = format!("writing to journal `{}`: {err}", self.stream);
-                answer_all(accepted, &why, StoreErrorKind::Unavailable);
+                let err = StoreError::new(StoreErrorKind::Unavailable)
+                    .with_detail(format!("writing to journal `{}`: {err}", self.stream));
+                answer_all(accepted, &err);
                 None
             }
         }
@@ -571,19 +593,10 @@ impl Shared {
                     }
                 };
                 if applied {
-                    self.folded.send_if_modified(|last| {
-                        let newer = *last < sequence;
-                        if newer {
-                            *last = sequence;
-                        }
-                        newer
-                    });
+                    self.advanced_to(sequence);
                 } else if let Err(err) = self.caught_up(sequence).await {
-                    let why = err.to_string();
                     for reply in replies {
-                        let _ = reply
-                            .send(Err(StoreError::new(StoreErrorKind::Unavailable)
-                                .with_detail(why.clone())));
+                        let _ = reply.send(Err(copy(&err)));
                     }
                     return (Vec::new(), true);
                 }
@@ -599,7 +612,10 @@ impl Shared {
                 // The message may or may not have been stored: the reader
                 // folds it if it was, and the callers' retries see it.
                 tracing::debug!(journal = %self.stream, id = %sent.id, after = sent.expected_last, "journal write failed: {why}");
-                answer_all(sent.requests, &why, StoreErrorKind::Unavailable);
+                answer_all(
+                    sent.requests,
+                    &StoreError::new(StoreErrorKind::Unavailable).with_detail(why),
+                );
                 (Vec::new(), true)
             }
         }
@@ -646,12 +662,7 @@ impl Shared {
                 entries: fold
                     .entries
                     .iter()
-                    .map(|(key, entry)| Record {
-                        aggregate: Cow::Borrowed(&key.aggregate),
-                        id: Cow::Borrowed(&key.id),
-                        state: Cow::Borrowed(&entry.state),
-                        revision: Some(entry.revision),
-                    })
+                    .map(|(key, entry)| Record::of(key, &entry.state, Some(entry.revision)))
                     .collect(),
             };
             let Ok(body) = serde_json::to_vec(&message) else {
@@ -693,7 +704,7 @@ impl Shared {
                     fold.last = sequence;
                     fold.since_snapshot = 0;
                     drop(fold);
-                    self.folded.send_replace(sequence);
+                    self.advanced_to(sequence);
                 }
                 tracing::debug!(journal = %self.stream, records, sequence, "journal compacted");
             }
@@ -762,24 +773,27 @@ fn encode_batch(requests: &[Request]) -> Vec<u8> {
         snapshot: false,
         entries: requests
             .iter()
-            .map(|request| Record {
-                aggregate: Cow::Borrowed(&request.key.aggregate),
-                id: Cow::Borrowed(&request.key.id),
-                state: Cow::Borrowed(&request.state),
-                revision: None,
-            })
+            .map(|request| Record::of(&request.key, &request.state, None))
             .collect(),
     };
     // Strings and integers only: serializing cannot fail.
     serde_json::to_vec(&message).unwrap_or_default()
 }
 
-/// Answers every request with an error of `kind` saying `why`.
-fn answer_all(requests: Vec<Request>, why: &str, kind: StoreErrorKind) {
+/// Answers every request with (a copy of) `err`.
+fn answer_all(requests: Vec<Request>, err: &StoreError) {
     for request in requests {
-        let _ = request
-            .reply
-            .send(Err(StoreError::new(kind).with_detail(why.to_owned())));
+        let _ = request.reply.send(Err(copy(err)));
+    }
+}
+
+/// `err`'s kind and detail, for one more caller (errors are not `Clone`:
+/// their sources need not be).
+fn copy(err: &StoreError) -> StoreError {
+    let copy = StoreError::new(err.kind());
+    match err.detail() {
+        Some(detail) => copy.with_detail(detail),
+        None => copy,
     }
 }
 
@@ -818,11 +832,7 @@ async fn write(shared: Arc<Shared>) {
                 None => shared.sync().await,
             };
             if let Err(err) = caught_up {
-                answer_all(
-                    std::mem::take(&mut again),
-                    &err.to_string(),
-                    StoreErrorKind::Unavailable,
-                );
+                answer_all(std::mem::take(&mut again), &err);
             }
             resync = false;
         }
