@@ -340,8 +340,9 @@ async fn a_journal_with_a_foreign_message_reports_it() {
 }
 
 /// Long record ids: concurrent swaps that would not fit in one message
-/// (the server's `max_payload`) go out in several, and a state that fits
-/// in no message is refused with an error that says why.
+/// (half the server's `max_payload`) go out in several, one each when two
+/// would not fit, and a state that fits in no message is refused with an
+/// error that says why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_journal_splits_batches_to_fit_the_server_and_refuses_what_never_fits() {
     let server = NatsServer::start().expect("nats-server");
@@ -370,6 +371,20 @@ async fn a_journal_splits_batches_to_fit_the_server_and_refuses_what_never_fits(
         stats.messages_written,
         100 * 48 * 1024
     );
+    // Ids of 300 KiB: two would pass half of `max_payload` (the most a
+    // message carries), so each goes out in a message of its own.
+    let large: Vec<RecordKey> = (0..10)
+        .map(|i| RecordKey::new("ticket", format!("{i:04}{}", "z".repeat(300 * 1024))))
+        .collect();
+    let swaps = large.iter().map(|key| store.swap(key, None, &zero));
+    for swapped in futures_util::future::join_all(swaps).await {
+        assert!(matches!(swapped.expect("swap"), Swapped::Done { .. }));
+    }
+    assert_eq!(
+        store.stats().messages_written - stats.messages_written,
+        large.len() as u64,
+        "one message per large swap"
+    );
     let huge = RecordKey::new("ticket", "y".repeat(max_payload));
     let err = store.swap(&huge, None, &zero).await.expect_err("too large");
     assert_eq!(err.kind(), StoreErrorKind::Rejected);
@@ -378,5 +393,5 @@ async fn a_journal_splits_batches_to_fit_the_server_and_refuses_what_never_fits(
     let reopened = JournalSequenceStore::open(connect(&server).await.jetstream(), JOURNAL)
         .await
         .expect("journal");
-    assert_eq!(reopened.len(), keys.len());
+    assert_eq!(reopened.len(), keys.len() + large.len());
 }

@@ -94,7 +94,7 @@ pub struct JournalStats {
     /// Swaps the batches carried.
     pub swaps_written: u64,
     /// Reads up to the journal's end (a stream-info request each): loads,
-    /// and writes after another instance wrote first.
+    /// and writes after one whose fate is unknown (a timeout, a crash).
     pub syncs: u64,
     /// Swaps that found another revision.
     pub conflicts: u64,
