@@ -3,7 +3,7 @@
 //! alive with in-progress acks, settle it (ack, nak, dead letter + term),
 //! and shut down gracefully.
 
-use std::future::Future as _;
+use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::Context;
@@ -20,7 +20,8 @@ use crate::error::{ListenError, ListenErrorKind, PublishError, chain};
 use crate::event::Event;
 use crate::headers::{Headers, names};
 use crate::listener::{
-    DeadLetterKind, Disposition, ListenOptions, Listener, consumer_name, dispose, retry_or_give_up,
+    DeadLetterKind, Disposition, ListenOptions, Listener, consumer_name, dispose, dispose_batch,
+    retry_or_give_up,
 };
 use crate::publisher::{PublishRetry, send_with_retry};
 use crate::transport::{
@@ -176,6 +177,11 @@ async fn run<L: Listener>(
     mut stopped: watch::Receiver<bool>,
 ) -> Result<(), ListenError> {
     let permits = Arc::new(Semaphore::new(concurrency));
+    let batch_limit = if engine.listener.batched() {
+        (concurrency / 2).max(1)
+    } else {
+        1
+    };
     let result = {
         let mut stop = pin!(stop_requested(&mut stopped));
         loop {
@@ -197,17 +203,16 @@ async fn run<L: Listener>(
                 },
             };
             match next {
-                Ok(incoming) => {
-                    // Poll the handling once right here: a handler that
-                    // finishes without waiting (and its ack) costs no task.
-                    // One that waits continues on a task of its own, polled
-                    // afresh there.
-                    let mut handling = Box::pin(handle(Arc::clone(&engine), incoming, permit));
-                    let mut cx = Context::from_waker(std::task::Waker::noop());
-                    if handling.as_mut().poll(&mut cx).is_pending() {
-                        tokio::spawn(handling);
+                Ok(incoming) if batch_limit > 1 => {
+                    let (batch, permit, failed) =
+                        gather(incoming, permit, &permits, &mut *source, batch_limit);
+                    start_handling(handle_batch(Arc::clone(&engine), batch, permit));
+                    if let Some(err) = failed {
+                        tracing::error!(subject = L::Event::SUBJECT, queue_group = %engine.queue_group, error = %chain(&err), "listener stopped: message source failed");
+                        break Err(err);
                     }
                 }
+                Ok(incoming) => start_handling(handle(Arc::clone(&engine), incoming, permit)),
                 Err(err) => {
                     tracing::error!(subject = L::Event::SUBJECT, queue_group = %engine.queue_group, error = %chain(&err), "listener stopped: message source failed");
                     break Err(err);
@@ -235,6 +240,44 @@ async fn run<L: Listener>(
     result
 }
 
+/// Polls a message's (or batch's) handling once right here: a handler that
+/// finishes without waiting (and its ack) costs no task. One that waits
+/// continues on a task of its own, polled afresh there.
+fn start_handling(handling: impl Future<Output = ()> + Send + 'static) {
+    let mut handling = Box::pin(handling);
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    if handling.as_mut().poll(&mut cx).is_pending() {
+        tokio::spawn(handling);
+    }
+}
+
+/// Adds to `first` the messages at hand without waiting, while permits
+/// are, up to `limit` messages in all. Returns the batch, its permits, and
+/// the source's error if it failed meanwhile (the batch is still handled).
+fn gather(
+    first: Incoming,
+    mut permit: OwnedSemaphorePermit,
+    permits: &Arc<Semaphore>,
+    source: &mut dyn MessageSource,
+    limit: usize,
+) -> (Vec<Incoming>, OwnedSemaphorePermit, Option<ListenError>) {
+    let mut batch = vec![first];
+    while batch.len() < limit {
+        let Ok(more) = Arc::clone(permits).try_acquire_owned() else {
+            break;
+        };
+        match source.try_next() {
+            Some(Ok(incoming)) => {
+                batch.push(incoming);
+                permit.merge(more);
+            }
+            Some(Err(err)) => return (batch, permit, Some(err)),
+            None => break,
+        }
+    }
+    (batch, permit, None)
+}
+
 async fn handle<L: Listener>(
     engine: Arc<Engine<L>>,
     incoming: Incoming,
@@ -248,7 +291,75 @@ async fn handle<L: Listener>(
     drop(permit);
 }
 
+/// Handles a batch ([`Listener::batched`]): [`dispose_batch`], then
+/// settles every message in order.
+async fn handle_batch<L: Listener>(
+    engine: Arc<Engine<L>>,
+    batch: Vec<Incoming>,
+    permit: OwnedSemaphorePermit,
+) {
+    let mut messages = Vec::with_capacity(batch.len());
+    let mut ackers = Vec::with_capacity(batch.len());
+    for incoming in batch {
+        let (delivery, payload, acker) = incoming.into_parts();
+        messages.push((delivery, payload));
+        ackers.push(acker);
+    }
+    let dispositions = engine.dispose_batch_alive(&messages, &ackers).await;
+    for ((disposition, (delivery, payload)), acker) in
+        dispositions.into_iter().zip(messages).zip(ackers)
+    {
+        engine
+            .settle(disposition, &delivery, payload, &*acker)
+            .await;
+    }
+    drop(permit);
+}
+
 impl<L: Listener> Engine<L> {
+    /// Runs [`dispose_batch`], keeping every delivery of the batch alive
+    /// with in-progress acks until `handler_timeout`, when the batch is
+    /// abandoned and its messages retried.
+    async fn dispose_batch_alive(
+        &self,
+        messages: &[(Delivery, Bytes)],
+        ackers: &[Box<dyn Acker>],
+    ) -> Vec<Disposition> {
+        let mut disposing = pin!(dispose_batch(&*self.listener, messages));
+        if let Some(dispositions) = disposing.as_mut().now_or_never() {
+            return dispositions;
+        }
+        let started = Instant::now();
+        let deadline = started + self.handler_timeout;
+        let mut next_progress = started + self.progress_interval;
+        loop {
+            tokio::select! {
+                dispositions = disposing.as_mut() => return dispositions,
+                () = tokio::time::sleep_until(next_progress.min(deadline)) => {
+                    if Instant::now() >= deadline {
+                        tracing::warn!(
+                            subject = L::Event::SUBJECT,
+                            messages = messages.len(),
+                            timeout = ?self.handler_timeout,
+                            "batch handler did not finish in time; abandoned"
+                        );
+                        let reason = format!("handler did not finish within {:?}", self.handler_timeout);
+                        return messages
+                            .iter()
+                            .map(|(delivery, _)| retry_or_give_up(&*self.listener, delivery, None, reason.clone()))
+                            .collect();
+                    }
+                    for acker in ackers {
+                        if let Err(err) = acker.send(AckKind::InProgress).await {
+                            tracing::debug!(error = %chain(&err), "in-progress ack not sent");
+                        }
+                    }
+                    next_progress += self.progress_interval;
+                }
+            }
+        }
+    }
+
     /// Runs [`dispose`], sending in-progress acks every third of `ack_wait`
     /// until `handler_timeout`, when the handler is abandoned and the
     /// message retried.

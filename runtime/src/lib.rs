@@ -89,6 +89,7 @@ pub use headers::Headers;
 #[cfg(feature = "bus")]
 pub use listener::{
     DeadLetterKind, Disposition, HandlerError, ListenOptions, Listener, consumer_name, dispose,
+    dispose_batch,
 };
 #[cfg(feature = "bus")]
 pub use publisher::{PendingPublish, PublishRetry, Publisher};

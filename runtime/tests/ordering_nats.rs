@@ -55,7 +55,8 @@ async fn open(kind: Kind, transport: &NatsTransport) -> Arc<dyn SequenceStore> {
                 .expect("bucket"),
         ),
         // A small snapshot interval: the 11,000 deliveries' ~22,000 swaps
-        // compact the journal several times while both instances write.
+        // compact the journal at least twice (every 4 x 2,000 records'
+        // entries) while both instances write.
         Kind::Journal => Arc::new(
             JournalSequenceStore::open(transport.jetstream(), JOURNAL)
                 .await
@@ -223,8 +224,10 @@ async fn a_journal_is_written_in_batches_and_compacted() {
     let keys: Vec<RecordKey> = (0..records)
         .map(|i| RecordKey::new("ticket", format!("{i:024x}")))
         .collect();
+    // 6 x 3,000 swaps: past the first snapshot's 4 x 3,000 entries.
+    let rounds = 6;
     let mut revisions = Vec::new();
-    for applied in 0..3 {
+    for applied in 0..rounds {
         let state = State {
             applied: Some(applied),
             claim: None,
@@ -243,7 +246,7 @@ async fn a_journal_is_written_in_batches_and_compacted() {
             .collect();
     }
     let stats = writer.stats();
-    assert_eq!(stats.swaps_written, 3 * records);
+    assert_eq!(stats.swaps_written, rounds * records);
     assert!(
         stats.messages_written < records,
         "{} messages for {} swaps: not batched",
@@ -270,7 +273,7 @@ async fn a_journal_is_written_in_batches_and_compacted() {
         assert_eq!(store.len(), keys.len());
         for (key, revision) in keys.iter().zip(&revisions) {
             let entry = store.load(key).await.expect("load").expect("entry");
-            assert_eq!(entry.state.applied, Some(2), "{key}");
+            assert_eq!(entry.state.applied, Some(rounds - 1), "{key}");
             assert_eq!(Some(entry.revision), *revision, "{key}");
         }
     }

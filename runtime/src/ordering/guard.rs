@@ -1,6 +1,7 @@
 //! [`Ordered`]: the ordering guard, a [`Listener`] that wraps another and
 //! hands it each record's events once, in sequence.
 
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,12 +11,12 @@ use futures_util::future::Either;
 
 use super::memory_store::{Begin, MemorySequenceStore};
 use super::store::{
-    Claim, Position, SequenceStore, State, StoreError, Swapped, message_id, now_ms,
+    Claim, Position, SequenceStore, State, StoreError, Swap, Swapped, message_id, now_ms,
 };
 use super::versioned::{RecordKey, Versioned};
 use crate::delivery::Delivery;
 use crate::error::chain;
-use crate::listener::{DeadLetterKind, HandlerError, Listener};
+use crate::listener::{DeadLetterKind, HandlerError, Listener, caught};
 
 /// How many compare-and-set rounds one delivery tries before it gives up
 /// (retryable) on a record that keeps changing under it.
@@ -222,16 +223,7 @@ where
                 }
                 return Err(self.busy(&key, sequence, Some(&claim.message)));
             }
-            let lease_ms = u64::try_from(self.lease_duration().as_millis()).unwrap_or(u64::MAX);
-            let claimed = State {
-                applied,
-                claim: Some(Claim {
-                    sequence,
-                    message: message.clone(),
-                    delivered,
-                    expires_ms: now.saturating_add(lease_ms),
-                }),
-            };
+            let claimed = self.claimed(applied, sequence, message.clone(), delivered, now);
             let expected = current.as_ref().map(|entry| entry.revision);
             match store.swap(&key, expected, &claimed).await.map_err(retry)? {
                 Swapped::Done { revision } => break (applied, revision),
@@ -255,6 +247,237 @@ where
                 self.release(&key, applied, revision).await;
                 std::panic::resume_unwind(panic)
             }
+        }
+    }
+
+    /// A record's state while a delivery (`message`, its `delivered`
+    /// count) applies step `sequence` after `applied`.
+    fn claimed(
+        &self,
+        applied: Option<u64>,
+        sequence: u64,
+        message: String,
+        delivered: u64,
+        now: u64,
+    ) -> State {
+        let lease_ms = u64::try_from(self.lease_duration().as_millis()).unwrap_or(u64::MAX);
+        State {
+            applied,
+            claim: Some(Claim {
+                sequence,
+                message,
+                delivered,
+                expires_ms: now.saturating_add(lease_ms),
+            }),
+        }
+    }
+
+    /// The guard over a shared store for a batch of deliveries: the steps
+    /// of [`guard_shared`](Self::guard_shared), with the batch's claims
+    /// written together, its handlers polled together, and its steps
+    /// recorded together ([`SequenceStore::swap_all`]). Each round takes at
+    /// most one event per record (the lowest sequence), so a record's next
+    /// event in the batch finds its step recorded. Whatever the cache
+    /// cannot decide (a record not seen yet, an early event, a claim held
+    /// elsewhere, a conflict) takes the one-event path.
+    async fn guard_batch(
+        &self,
+        events: Vec<(L::Event, &Delivery)>,
+    ) -> Vec<Result<(), HandlerError>> {
+        let mut outcomes: Vec<Option<Result<(), HandlerError>>> =
+            std::iter::repeat_with(|| None).take(events.len()).collect();
+        let mut waiting: Vec<Pending<'_, L::Event>> = events
+            .into_iter()
+            .enumerate()
+            .map(|(index, (event, delivery))| Pending {
+                index,
+                key: RecordKey::of(&event),
+                event,
+                delivery,
+            })
+            .collect();
+        while !waiting.is_empty() {
+            let mut round: Vec<Pending<'_, L::Event>> = Vec::with_capacity(waiting.len());
+            let mut later = Vec::new();
+            let mut at: HashMap<RecordKey, usize> = HashMap::with_capacity(waiting.len());
+            for pending in waiting {
+                match at.get(&pending.key) {
+                    Some(&slot) => {
+                        if pending.event.sequence() < round[slot].event.sequence() {
+                            later.push(std::mem::replace(&mut round[slot], pending));
+                        } else {
+                            later.push(pending);
+                        }
+                    }
+                    None => {
+                        at.insert(pending.key.clone(), round.len());
+                        round.push(pending);
+                    }
+                }
+            }
+            self.guard_round(round, &mut outcomes).await;
+            waiting = later;
+        }
+        outcomes
+            .into_iter()
+            .map(|outcome| {
+                outcome.unwrap_or_else(|| {
+                    Err(HandlerError::retry(
+                        "the ordering guard gave no outcome for this event",
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// One round of [`guard_batch`](Self::guard_batch): claim, handle, record.
+    async fn guard_round<'d>(
+        &self,
+        round: Vec<Pending<'d, L::Event>>,
+        outcomes: &mut [Option<Result<(), HandlerError>>],
+    ) {
+        let store = &*self.store;
+        let initial = <L::Event as Versioned>::INITIAL_SEQUENCE;
+        let now = now_ms();
+        let mut alone: Vec<(usize, L::Event, &'d Delivery)> = Vec::new();
+        let mut claims = Vec::with_capacity(round.len());
+        let mut claiming = Vec::with_capacity(round.len());
+        for Pending {
+            index,
+            key,
+            event,
+            delivery,
+        } in round
+        {
+            let sequence = event.sequence();
+            let current = store.cached(&key);
+            if current.is_none() && sequence != initial {
+                alone.push((index, event, delivery));
+                continue;
+            }
+            let state = current.as_ref().map(|entry| &entry.state);
+            let applied = state.and_then(|state| state.applied);
+            match Position::of(applied, sequence, initial) {
+                Position::Applied(last) => {
+                    self.duplicate(&key, sequence, last);
+                    outcomes[index] = Some(Ok(()));
+                    continue;
+                }
+                Position::BelowInitial => {
+                    outcomes[index] = Some(Err(below_initial(&key, sequence, initial)));
+                    continue;
+                }
+                Position::Early { .. } => {
+                    alone.push((index, event, delivery));
+                    continue;
+                }
+                Position::Next => {}
+            }
+            let message = message_id(delivery);
+            let delivered = delivery.delivery_count();
+            if let Some(claim) = state.and_then(|state| state.claim.as_ref())
+                && claim.sequence == sequence
+                && !claim.taken_over_by(&message, delivered, now)
+            {
+                alone.push((index, event, delivery));
+                continue;
+            }
+            claims.push(Swap {
+                expected: current.as_ref().map(|entry| entry.revision),
+                state: self.claimed(applied, sequence, message, delivered, now),
+                key,
+            });
+            claiming.push((index, sequence, applied, event, delivery));
+        }
+
+        // Claim together.
+        let answers = if claims.is_empty() {
+            Vec::new()
+        } else {
+            store.swap_all(&claims).await
+        };
+        let mut steps = Vec::with_capacity(claiming.len());
+        let mut calls = Vec::with_capacity(claiming.len());
+        for ((claim, (index, sequence, applied, event, delivery)), answer) in
+            claims.into_iter().zip(claiming).zip(answers)
+        {
+            match answer {
+                Ok(Swapped::Done { revision }) => {
+                    steps.push((index, claim.key, sequence, applied, revision));
+                    calls.push((event, delivery));
+                }
+                Ok(Swapped::Conflict) => alone.push((index, event, delivery)),
+                Err(err) => outcomes[index] = Some(Err(retry(err))),
+            }
+        }
+
+        // Handle together, with the events that go alone.
+        let handled = futures_util::future::join_all(
+            calls
+                .into_iter()
+                .map(|(event, delivery)| caught(self.listener.on_message(event, delivery))),
+        );
+        let lone = futures_util::future::join_all(alone.into_iter().map(
+            |(index, event, delivery)| async move {
+                (index, caught(self.guard_shared(event, delivery)).await)
+            },
+        ));
+        let (handled, lone) = futures_util::future::join(handled, lone).await;
+        for (index, outcome) in lone {
+            outcomes[index] = Some(outcome);
+        }
+
+        // Record (or release) together.
+        let mut records = Vec::with_capacity(steps.len());
+        for ((_, key, sequence, applied, revision), outcome) in steps.iter().zip(&handled) {
+            let state = match outcome {
+                Ok(()) => State {
+                    applied: Some(*sequence),
+                    claim: None,
+                },
+                Err(_) => State {
+                    applied: *applied,
+                    claim: None,
+                },
+            };
+            records.push(Swap {
+                key: key.clone(),
+                expected: Some(*revision),
+                state,
+            });
+        }
+        let answers = if records.is_empty() {
+            Vec::new()
+        } else {
+            store.swap_all(&records).await
+        };
+        let mut moved = Vec::new();
+        for (((index, key, sequence, applied, revision), outcome), answer) in
+            steps.into_iter().zip(handled).zip(answers)
+        {
+            match (outcome, answer) {
+                (Ok(()), Ok(Swapped::Done { .. })) => outcomes[index] = Some(Ok(())),
+                (Ok(()), Ok(Swapped::Conflict)) => {
+                    moved.push((index, key, sequence, applied, revision));
+                }
+                (Ok(()), Err(err)) => outcomes[index] = Some(Err(retry(err))),
+                (Err(err), released) => {
+                    if let Err(why) = released {
+                        tracing::debug!(record = %key, error = %chain(&why), "claim not released");
+                    }
+                    outcomes[index] = Some(Err(err));
+                }
+            }
+        }
+        // Records that changed while their handlers ran: one at a time.
+        let finished = futures_util::future::join_all(moved.into_iter().map(
+            |(index, key, sequence, applied, revision)| async move {
+                (index, self.finish(&key, sequence, applied, revision).await)
+            },
+        ))
+        .await;
+        for (index, outcome) in finished {
+            outcomes[index] = Some(outcome);
         }
     }
 
@@ -430,6 +653,26 @@ where
         self.listener.reads_version(version)
     }
 
+    /// Batched over a shared store: a batch's claims and records are one
+    /// write each (see [`Listener::batched`]).
+    fn batched(&self) -> bool {
+        self.store.as_memory().is_none()
+    }
+
+    fn on_batch<'a>(
+        &'a self,
+        events: Vec<(L::Event, &'a Delivery)>,
+    ) -> impl Future<Output = Vec<Result<(), HandlerError>>> + Send + 'a {
+        match self.store.as_memory() {
+            Some(_) => Either::Left(futures_util::future::join_all(
+                events
+                    .into_iter()
+                    .map(|(event, delivery)| caught(self.on_message(event, delivery))),
+            )),
+            None => Either::Right(Box::pin(self.guard_batch(events))),
+        }
+    }
+
     fn on_message(
         &self,
         event: L::Event,
@@ -455,6 +698,15 @@ impl<L> std::fmt::Debug for Ordered<L> {
             .field("lease", &self.lease)
             .finish_non_exhaustive()
     }
+}
+
+/// An event of a batch waiting for its round.
+struct Pending<'d, E> {
+    /// Its place in the batch.
+    index: usize,
+    key: RecordKey,
+    event: E,
+    delivery: &'d Delivery,
 }
 
 /// A store failure: retry the delivery later.
@@ -825,6 +1077,196 @@ mod tests {
                 Duration::from_secs(1),
                 "ticket/f@1: the record moved from Some(0) to None while the handler ran",
             );
+        });
+    }
+
+    /// The memory store seen as a shared one: the guard goes through
+    /// `load`, `swap` and `swap_all`, and batches.
+    struct Shared(Arc<MemorySequenceStore>);
+
+    impl SequenceStore for Shared {
+        fn load<'a>(
+            &'a self,
+            key: &'a RecordKey,
+        ) -> crate::transport::BoxFuture<'a, Result<Option<super::super::Entry>, StoreError>>
+        {
+            self.0.load(key)
+        }
+
+        fn swap<'a>(
+            &'a self,
+            key: &'a RecordKey,
+            expected: Option<u64>,
+            state: &'a State,
+        ) -> crate::transport::BoxFuture<'a, Result<Swapped, StoreError>> {
+            self.0.swap(key, expected, state)
+        }
+
+        fn cached(&self, key: &RecordKey) -> Option<super::super::Entry> {
+            self.0.cached(key)
+        }
+    }
+
+    fn guarded_shared() -> (Arc<Replica>, Ordered<Handler>) {
+        let replica = Arc::new(Replica::default());
+        let store = Arc::new(Shared(Arc::clone(&replica.store))) as Arc<dyn SequenceStore>;
+        let guard = Ordered::new(Handler(Arc::clone(&replica)), store)
+            .early_delay(Duration::from_millis(300))
+            .patience(3);
+        (replica, guard)
+    }
+
+    /// Disposes one batch: `(id, version, mode)` per message, stream
+    /// sequences from `first`, first deliveries.
+    async fn deliver_batch(
+        guard: &Ordered<Handler>,
+        events: &[(&str, u64, &str)],
+        first: u64,
+    ) -> Vec<Disposition> {
+        let messages: Vec<(Delivery, Vec<u8>)> = events
+            .iter()
+            .zip(first..)
+            .map(|(&(id, version, mode), sequence)| {
+                (delivery(sequence, 1), body(id, version, mode))
+            })
+            .collect();
+        crate::listener::dispose_batch(guard, &messages).await
+    }
+
+    #[test]
+    fn a_batch_over_a_shared_store_applies_each_step_once_in_order() {
+        block_on(async {
+            let (replica, guard) = guarded_shared();
+            assert!(guard.batched());
+            let batch = [
+                ("a", 2, "ok"),
+                ("a", 0, "ok"),
+                ("b", 0, "ok"),
+                ("a", 1, "ok"),
+                ("a", 1, "ok"),
+                ("c", 3, "ok"),
+                ("d", 0, "fail"),
+                ("e", 0, "panic"),
+                ("a", 4, "ok"),
+            ];
+            let dispositions = deliver_batch(&guard, &batch, 1).await;
+            let ms = Duration::from_millis;
+            // a@0, a@1, a@2 in that order (three rounds), the second a@1 a
+            // duplicate; b@0 alongside.
+            for i in [0, 1, 2, 3, 4] {
+                assert_eq!(dispositions[i], Disposition::Ack, "message {i}");
+            }
+            for version in 0..3 {
+                assert_eq!(replica.calls("a", version), 1, "a@{version}");
+            }
+            assert_eq!(replica.calls("b", 0), 1);
+            // c has no entry: early, waiting for its first event.
+            assert_retry(
+                &dispositions[5],
+                ms(300),
+                "early: ticket/c@3 waits for ticket/c@0",
+            );
+            assert_eq!(replica.calls("c", 3), 0);
+            // A failing or panicking handler: retried, its claim released.
+            assert_retry(&dispositions[6], Duration::from_secs(1), "database down");
+            assert_retry(
+                &dispositions[7],
+                Duration::from_secs(1),
+                "handler panicked: boom",
+            );
+            // a@4 still early once a@2 is recorded.
+            assert_retry(
+                &dispositions[8],
+                ms(300),
+                "early: ticket/a@4 waits for ticket/a@3",
+            );
+            assert_eq!(
+                replica.store.snapshot(),
+                vec![
+                    (key("a"), Some(2)),
+                    (key("b"), Some(0)),
+                    (key("d"), None),
+                    (key("e"), None)
+                ]
+            );
+            for id in ["d", "e"] {
+                let entry = replica.store.load(&key(id)).await.unwrap().unwrap();
+                assert_eq!(entry.state.claim, None, "{id}'s claim released");
+            }
+            // The retries claim at once and apply.
+            let again = deliver_batch(
+                &guard,
+                &[("d", 0, "ok"), ("e", 0, "ok"), ("a", 3, "ok")],
+                20,
+            )
+            .await;
+            assert_eq!(again, vec![Disposition::Ack; 3]);
+            assert_eq!(replica.calls("d", 0), 2);
+            assert_eq!(replica.calls("a", 3), 1);
+        });
+    }
+
+    #[test]
+    fn a_batch_respects_claims_held_elsewhere_and_steps_recorded_meanwhile() {
+        block_on(async {
+            let (replica, guard) = guarded_shared();
+            let store = &replica.store;
+            let held = State {
+                applied: None,
+                claim: Some(Claim {
+                    sequence: 0,
+                    message: "EVENTS/5".into(),
+                    delivered: 1,
+                    expires_ms: u64::MAX,
+                }),
+            };
+            let swapped = store.swap(&key("h"), None, &held).await.unwrap();
+            assert!(matches!(swapped, Swapped::Done { .. }));
+            let dispositions = deliver_batch(
+                &guard,
+                &[("h", 0, "ok"), ("f", 0, "self"), ("g", 0, "ok")],
+                7,
+            )
+            .await;
+            assert_retry(
+                &dispositions[0],
+                Duration::from_millis(300),
+                "by message EVENTS/5",
+            );
+            assert_eq!(replica.calls("h", 0), 0);
+            // f's handler recorded its own step: the batch's record
+            // conflicts, finds it recorded, and acknowledges.
+            assert_eq!(dispositions[1], Disposition::Ack);
+            assert_eq!(dispositions[2], Disposition::Ack);
+            assert_eq!(
+                store.snapshot(),
+                vec![(key("f"), Some(0)), (key("g"), Some(0)), (key("h"), None)]
+            );
+            // g's record emptied while its next step's handler ran: the
+            // step is not recorded over it.
+            let moved = deliver_batch(&guard, &[("g", 1, "reset")], 10).await;
+            assert_retry(
+                &moved[0],
+                Duration::from_secs(1),
+                "ticket/g@1: the record moved from Some(0) to None while the handler ran",
+            );
+        });
+    }
+
+    #[test]
+    fn over_the_memory_store_a_guard_is_not_batched_but_can_be() {
+        block_on(async {
+            let (replica, guard) = guarded();
+            assert!(!guard.batched());
+            let dispositions =
+                deliver_batch(&guard, &[("a", 0, "ok"), ("a", 0, "ok"), ("b", 1, "ok")], 1).await;
+            assert_eq!(dispositions[..2], [Disposition::Ack, Disposition::Ack]);
+            assert_retry(
+                &dispositions[2],
+                Duration::from_millis(300),
+                "early: ticket/b@1",
+            );
+            assert_eq!(replica.calls("a", 0), 1);
         });
     }
 }

@@ -152,7 +152,7 @@ pub use guard::Ordered;
 #[cfg(feature = "bus")]
 pub use memory_store::MemorySequenceStore;
 #[cfg(feature = "bus")]
-pub use store::{Claim, Entry, SequenceStore, State, StoreError, StoreErrorKind, Swapped};
+pub use store::{Claim, Entry, SequenceStore, State, StoreError, StoreErrorKind, Swap, Swapped};
 
 #[cfg(feature = "nats")]
 mod journal;

@@ -109,6 +109,18 @@ pub struct Entry {
     pub revision: u64,
 }
 
+/// One compare-and-set of [`SequenceStore::swap_all`]: replace `key`'s
+/// state with `state` if its revision is `expected`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Swap {
+    /// The record.
+    pub key: RecordKey,
+    /// The revision it must have (`None`: it must have no entry).
+    pub expected: Option<u64>,
+    /// The new state.
+    pub state: State,
+}
+
 /// What a compare-and-set did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Swapped {
@@ -146,6 +158,21 @@ pub trait SequenceStore: Send + Sync + 'static {
         expected: Option<u64>,
         state: &'a State,
     ) -> BoxFuture<'a, Result<Swapped, StoreError>>;
+
+    /// Several compare-and-sets, each as [`swap`](Self::swap) does it (each
+    /// may succeed or conflict on its own), answered in order. A store that
+    /// writes in batches sends them together. Default: every `swap` at once,
+    /// polled together.
+    fn swap_all<'a>(
+        &'a self,
+        swaps: &'a [Swap],
+    ) -> BoxFuture<'a, Vec<Result<Swapped, StoreError>>> {
+        Box::pin(futures_util::future::join_all(
+            swaps
+                .iter()
+                .map(|swap| self.swap(&swap.key, swap.expected, &swap.state)),
+        ))
+    }
 
     /// An entry this process saw recently, without asking the store; it may
     /// be older than the store's but never newer. The guard trusts it only
@@ -214,6 +241,13 @@ impl<S: SequenceStore + ?Sized> SequenceStore for std::sync::Arc<S> {
         state: &'a State,
     ) -> BoxFuture<'a, Result<Swapped, StoreError>> {
         (**self).swap(key, expected, state)
+    }
+
+    fn swap_all<'a>(
+        &'a self,
+        swaps: &'a [Swap],
+    ) -> BoxFuture<'a, Vec<Result<Swapped, StoreError>>> {
+        (**self).swap_all(swaps)
     }
 
     fn cached(&self, key: &RecordKey) -> Option<Entry> {

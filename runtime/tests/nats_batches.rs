@@ -1,0 +1,160 @@
+//! Batched listeners ([`Listener::batched`]) over a real nats-server: the
+//! engine hands them the messages at hand together, within half the
+//! concurrency, and settles each message of a batch by its own outcome
+//! (acknowledged, retried, dead-lettered, or dead-lettered unread).
+
+// Tests and their helpers unwrap: a failure should stop the test.
+#![allow(clippy::unwrap_used)]
+
+mod nats_support;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use nats_support::*;
+use typebus::{Delivery, HandlerError, ListenOptions, Listener};
+
+/// A probe whose deliveries come in batches; it records each batch's size.
+struct Batched {
+    probe: Probe<TicketCreated>,
+    sizes: Arc<Mutex<Vec<usize>>>,
+}
+
+impl Listener for Batched {
+    type Event = TicketCreated;
+
+    fn queue_group(&self) -> &str {
+        self.probe.queue_group()
+    }
+
+    fn max_deliver(&self) -> Option<u32> {
+        self.probe.max_deliver
+    }
+
+    fn retry_delay(&self, delivery_count: u64) -> Duration {
+        self.probe.retry_delay(delivery_count)
+    }
+
+    fn batched(&self) -> bool {
+        true
+    }
+
+    async fn on_message(
+        &self,
+        event: TicketCreated,
+        delivery: &Delivery,
+    ) -> Result<(), HandlerError> {
+        self.probe.on_message(event, delivery).await
+    }
+
+    async fn on_batch(
+        &self,
+        events: Vec<(TicketCreated, &Delivery)>,
+    ) -> Vec<Result<(), HandlerError>> {
+        self.sizes.lock().unwrap().push(events.len());
+        let mut outcomes = Vec::with_capacity(events.len());
+        for (event, delivery) in events {
+            outcomes.push(self.probe.on_message(event, delivery).await);
+        }
+        outcomes
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batched_listener_settles_each_message_of_a_batch_by_its_outcome() {
+    let (server, bus) = setup().await;
+    let js = raw_jetstream(&server).await;
+    let total = 600;
+    // Every 50th ticket fails once; ticket 13 is refused for good.
+    let probe = Probe::<TicketCreated>::new("orders-service", |event, delivery| {
+        let n = u64::from_str_radix(&event.id[2..], 16).unwrap();
+        if n == 13 {
+            Act::Permanent("ticket 13 is cursed")
+        } else if n % 50 == 7 && delivery.delivery_count() == 1 {
+            Act::Retry(None)
+        } else {
+            Act::Ok
+        }
+    });
+    let sizes = Arc::new(Mutex::new(Vec::new()));
+    let listener = Batched {
+        probe: probe.instance(0),
+        sizes: Arc::clone(&sizes),
+    };
+    // Published before the listener starts: the first fetch is full.
+    let publisher = bus.publisher::<TicketCreated>();
+    for n in 0..total {
+        publisher.publish(&ticket(n)).await.unwrap();
+    }
+    // One body that does not decode, amid the batch.
+    let mut headers = HeaderMap::new();
+    headers.insert("Nats-Msg-Id", "unreadable-1");
+    js.publish_with_headers("ticket:created", headers, "{\"id\": 5".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let handle = bus
+        .listen_with(listener, ListenOptions::new().concurrency(64))
+        .await
+        .unwrap();
+
+    let retried = (0..total).filter(|n| n % 50 == 7).count();
+    eventually(Duration::from_secs(30), "every event handled", || {
+        probe.calls().len() == total as usize + retried
+    })
+    .await;
+    let waiting = std::time::Instant::now();
+    while dead_letters(&js, "orders-service").await.len() < 2 {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(15),
+            "timed out waiting for two dead letters"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    handle.shutdown().await.unwrap();
+
+    // Each event handled once, the failed ones twice, nothing else.
+    let mut per_ticket: HashMap<String, Vec<u64>> = HashMap::new();
+    for call in probe.calls() {
+        per_ticket
+            .entry(call.event.id.clone())
+            .or_default()
+            .push(call.delivery.delivery_count());
+    }
+    assert_eq!(per_ticket.len(), total as usize);
+    for n in 0..total {
+        let deliveries = &per_ticket[&object_id(n)];
+        if n % 50 == 7 {
+            assert_eq!(deliveries, &[1, 2], "ticket {n}");
+        } else {
+            assert_eq!(deliveries, &[1], "ticket {n}");
+        }
+    }
+    let letters = dead_letters(&js, "orders-service").await;
+    let kinds: Vec<&str> = letters
+        .iter()
+        .map(|letter| header(letter, "Typebus-Dlq-Kind").unwrap_or("none"))
+        .collect();
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+    assert!(
+        kinds.contains(&"rejected") && kinds.contains(&"decode"),
+        "{kinds:?}"
+    );
+
+    // Batches of more than one message, never more than half the concurrency.
+    let sizes = sizes.lock().unwrap().clone();
+    assert!(sizes.iter().any(|&size| size > 1), "{sizes:?}");
+    assert!(sizes.iter().all(|&size| size <= 32), "{sizes:?}");
+    assert_eq!(sizes.iter().sum::<usize>(), total as usize + retried);
+
+    // Nothing left pending or unsettled.
+    let stream = js.get_stream("EVENTS").await.unwrap();
+    let info = stream
+        .consumer_info(typebus::consumer_name("orders-service", "ticket:created"))
+        .await
+        .unwrap();
+    assert_eq!((info.num_pending, info.num_ack_pending), (0, 0));
+}
