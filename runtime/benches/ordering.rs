@@ -10,8 +10,8 @@
 //!
 //! A further mode, `guarded-handoff`, runs the guard over the memory store
 //! answering each write on another task at once: no broker, no encoding,
-//! only the two task hand-offs a shared store's awaited writes (claim,
-//! record) add to every event. Its ratio is the most any shared store can
+//! only the task hand-offs a shared store's awaited writes (a batch's
+//! claims, its records) add. Its ratio is the most any shared store can
 //! reach with this guard.
 //!
 //! ```text

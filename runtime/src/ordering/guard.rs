@@ -60,6 +60,12 @@ const DEFAULT_PATIENCE: u32 = 10;
 /// published by one writer in order; a replay of a shuffled backlog needs
 /// a window as large as the backlog).
 ///
+/// Over a shared store the guard takes the messages the engine has at hand
+/// as one batch ([`batches`](Self::batches)): it claims their steps in one
+/// write, runs their handlers together, and records the steps in one write
+/// before any is acknowledged. A record's later events in the same batch
+/// are applied after its earlier ones, in rounds.
+///
 /// The handler's own errors keep their meaning (retryable: delivered again;
 /// permanent: dead-lettered); its claim is released so the retry can claim
 /// the step again. The wrapped listener's `max_deliver` is raised by the
@@ -99,6 +105,7 @@ pub struct Ordered<L> {
     max_early_delay: Duration,
     patience: u32,
     lease: Option<Duration>,
+    batch: bool,
 }
 
 impl<L> Ordered<L>
@@ -116,6 +123,7 @@ where
             max_early_delay: DEFAULT_MAX_EARLY_DELAY,
             patience: DEFAULT_PATIENCE,
             lease: None,
+            batch: true,
         }
     }
 
@@ -139,6 +147,19 @@ where
     /// waited for at least 1 + 2 + 4 + 8 + 16 + 30 x 4 = 151 seconds.
     pub fn patience(mut self, deliveries: u32) -> Self {
         self.patience = deliveries.max(1);
+        self
+    }
+
+    /// Sets whether, over a shared store, the guard takes the engine's
+    /// messages in batches (see [`Listener::batched`]): one write claims the
+    /// steps of a batch, its handlers are polled together on one task, and
+    /// one write records the steps, where one event at a time costs two
+    /// writes and two task hand-offs per event (the ordering bench measures
+    /// both). Default `true`; turn it off for handlers that compute rather
+    /// than wait, which would hold up the rest of their batch. A
+    /// [`MemorySequenceStore`] is never batched: it has no writes to share.
+    pub fn batches(mut self, batch: bool) -> Self {
+        self.batch = batch;
         self
     }
 
@@ -653,10 +674,10 @@ where
         self.listener.reads_version(version)
     }
 
-    /// Batched over a shared store: a batch's claims and records are one
-    /// write each (see [`Listener::batched`]).
+    /// Batched over a shared store, unless [turned off](Self::batches): a
+    /// batch's claims and records are one write each.
     fn batched(&self) -> bool {
-        self.store.as_memory().is_none()
+        self.batch && self.store.as_memory().is_none()
     }
 
     fn on_batch<'a>(
@@ -696,6 +717,7 @@ impl<L> std::fmt::Debug for Ordered<L> {
             .field("max_early_delay", &self.max_early_delay)
             .field("patience", &self.patience)
             .field("lease", &self.lease)
+            .field("batch", &self.batch)
             .finish_non_exhaustive()
     }
 }
@@ -1136,6 +1158,7 @@ mod tests {
     #[test]
     fn a_batch_over_a_shared_store_applies_each_step_once_in_order() {
         block_on(async {
+            assert!(!guarded_shared().1.batches(false).batched());
             let (replica, guard) = guarded_shared();
             assert!(guard.batched());
             let batch = [

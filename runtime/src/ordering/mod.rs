@@ -72,23 +72,28 @@
 //! dead-lettered as a gap). The store's cache spares the reads while an instance sees a
 //! record's events in a row.
 //!
+//! Over a shared store the guard is a batched listener
+//! ([`Listener::batched`](crate::Listener::batched)): it claims the steps
+//! of the messages the engine has at hand in one
+//! [`swap_all`](SequenceStore::swap_all), runs their handlers together,
+//! and records the steps in one more before they are acknowledged
+//! ([`Ordered::batches`] turns that off).
+//!
 //! What those writes cost depends on the store (figures from the ordering
 //! bench, `runtime/benches/ordering.rs`, on a 2-core machine running
 //! nats-server and the listener; a plain delivery and its ack cost about
-//! 10 µs of CPU there):
+//! 15 µs of CPU there, listener and server together):
 //!
 //! - [`KvSequenceStore`]: each write is a JetStream publish that the server
-//!   stores and acknowledges, 20-30 µs of CPU. A guarded listener runs at
+//!   stores and acknowledges, 30-40 µs of CPU. A guarded listener runs at
 //!   about plain / (plain + 2 writes), 0.2 of a plain listener's rate.
-//! - [`JournalSequenceStore`]: the writes of concurrent deliveries go out
-//!   together, about 30 per message at the default concurrency of 64, so
-//!   the broker's share is small; a guarded listener ran at 0.35-0.45 of
-//!   plain, two instances sharing one journal together at about 0.32.
-//! - What remains is the wait itself: a delivery that awaits two writes
-//!   is suspended twice and woken by another task, where a plain one runs
-//!   through without suspending. The bench's `guarded-handoff` mode, a
-//!   store that answers at once but on another task, measures that alone:
-//!   0.55-0.6 of plain. No shared store does better with this guard.
+//! - [`JournalSequenceStore`]: a batch's claims go out as one message and
+//!   its records as another (about 30 writes per message at the default
+//!   concurrency of 64, 75 at 256). A guarded listener ran at 0.43 of plain
+//!   at concurrency 64 and 0.54 at 256; two instances sharing one journal
+//!   did about as well together.
+//! - The bench's `guarded-handoff` mode, a store that answers at once but
+//!   on another task, bounds what any shared store can do: about 0.7.
 //!
 //! A [`MemorySequenceStore`] is reached only by this process, so its
 //! claims need not be stored: the guard keeps them in the store's
