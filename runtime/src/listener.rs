@@ -111,7 +111,10 @@ pub trait Listener: Send + Sync + 'static {
     /// resource that does better with one request per batch than one per
     /// event (the [ordering guard](crate::ordering::Ordered) over a shared
     /// store records a batch's steps in one write), not for handlers that
-    /// compute.
+    /// compute. The batch shares one
+    /// [`handler_timeout`](ListenOptions::handler_timeout): a handler that
+    /// hangs holds its batch up until then, and the whole batch is
+    /// delivered again.
     fn batched(&self) -> bool {
         false
     }

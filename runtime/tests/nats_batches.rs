@@ -16,10 +16,11 @@ use async_nats::HeaderMap;
 use nats_support::*;
 use typebus::{Delivery, HandlerError, ListenOptions, Listener};
 
-/// A probe whose deliveries come in batches; it records each batch's size.
+/// A probe whose deliveries come in batches; it records each batch's
+/// tickets and their delivery counts.
 struct Batched {
     probe: Probe<TicketCreated>,
-    sizes: Arc<Mutex<Vec<usize>>>,
+    batches: Arc<Mutex<Vec<Vec<(String, u64)>>>>,
 }
 
 impl Listener for Batched {
@@ -53,7 +54,11 @@ impl Listener for Batched {
         &self,
         events: Vec<(TicketCreated, &Delivery)>,
     ) -> Vec<Result<(), HandlerError>> {
-        self.sizes.lock().unwrap().push(events.len());
+        let batch = events
+            .iter()
+            .map(|(event, delivery)| (event.id.clone(), delivery.delivery_count()))
+            .collect();
+        self.batches.lock().unwrap().push(batch);
         let mut outcomes = Vec::with_capacity(events.len());
         for (event, delivery) in events {
             outcomes.push(self.probe.on_message(event, delivery).await);
@@ -78,10 +83,10 @@ async fn a_batched_listener_settles_each_message_of_a_batch_by_its_outcome() {
             Act::Ok
         }
     });
-    let sizes = Arc::new(Mutex::new(Vec::new()));
+    let batches = Arc::new(Mutex::new(Vec::new()));
     let listener = Batched {
         probe: probe.instance(0),
-        sizes: Arc::clone(&sizes),
+        batches: Arc::clone(&batches),
     };
     // Published before the listener starts: the first fetch is full.
     let publisher = bus.publisher::<TicketCreated>();
@@ -145,7 +150,7 @@ async fn a_batched_listener_settles_each_message_of_a_batch_by_its_outcome() {
     );
 
     // Batches of more than one message, never more than half the concurrency.
-    let sizes = sizes.lock().unwrap().clone();
+    let sizes: Vec<usize> = batches.lock().unwrap().iter().map(Vec::len).collect();
     assert!(sizes.iter().any(|&size| size > 1), "{sizes:?}");
     assert!(sizes.iter().all(|&size| size <= 32), "{sizes:?}");
     assert_eq!(sizes.iter().sum::<usize>(), total as usize + retried);
@@ -157,4 +162,84 @@ async fn a_batched_listener_settles_each_message_of_a_batch_by_its_outcome() {
         .await
         .unwrap();
     assert_eq!((info.num_pending, info.num_ack_pending), (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_with_a_hung_handler_is_retried_whole_after_the_handler_timeout() {
+    let (_server, bus) = setup().await;
+    let total = 40;
+    let hung = object_id(3);
+    let probe = Probe::<TicketCreated>::new("orders-service", {
+        let hung = hung.clone();
+        move |event, delivery| {
+            if event.id == hung && delivery.delivery_count() == 1 {
+                Act::Hang
+            } else {
+                Act::Ok
+            }
+        }
+    });
+    let batches = Arc::new(Mutex::new(Vec::new()));
+    let listener = Batched {
+        probe: probe.instance(0),
+        batches: Arc::clone(&batches),
+    };
+    let publisher = bus.publisher::<TicketCreated>();
+    for n in 0..total {
+        publisher.publish(&ticket(n)).await.unwrap();
+    }
+    let handle = bus
+        .listen_with(
+            listener,
+            ListenOptions::new().handler_timeout(Duration::from_secs(1)),
+        )
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(20), "the hung ticket handled", || {
+        probe
+            .calls()
+            .iter()
+            .any(|call| call.event.id == hung && call.delivery.delivery_count() == 2)
+    })
+    .await;
+    let first: Vec<String> = batches
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|batch| batch.contains(&(hung.clone(), 1)))
+        .unwrap()
+        .iter()
+        .map(|(id, _)| id.clone())
+        .collect();
+    eventually(
+        Duration::from_secs(20),
+        "the hung batch delivered again",
+        || {
+            let calls = probe.calls();
+            first.iter().all(|id| {
+                calls
+                    .iter()
+                    .any(|call| &call.event.id == id && call.delivery.delivery_count() == 2)
+            })
+        },
+    )
+    .await;
+    handle.shutdown().await.unwrap();
+    // The hung ticket's batch-mates were abandoned with it and delivered
+    // again; every other ticket once.
+    for n in 0..total {
+        let id = object_id(n);
+        let deliveries: Vec<u64> = probe
+            .calls()
+            .iter()
+            .filter(|call| call.event.id == id)
+            .map(|call| call.delivery.delivery_count())
+            .collect();
+        if first.contains(&id) {
+            assert_eq!(deliveries.last(), Some(&2), "ticket {n}: {deliveries:?}");
+        } else {
+            assert_eq!(deliveries, [1], "ticket {n}");
+        }
+    }
+    assert!(first.len() > 1, "{first:?}");
 }
