@@ -318,84 +318,81 @@ async fn handle_batch<L: Listener>(
 
 impl<L: Listener> Engine<L> {
     /// Runs [`dispose_batch`], keeping every delivery of the batch alive
-    /// with in-progress acks until `handler_timeout`, when the batch is
-    /// abandoned and its messages retried.
+    /// (see [`keep_alive`](Self::keep_alive)); an abandoned batch's messages
+    /// are all retried.
     async fn dispose_batch_alive(
         &self,
         messages: &[(Delivery, Bytes)],
         ackers: &[Box<dyn Acker>],
     ) -> Vec<Disposition> {
-        let mut disposing = pin!(dispose_batch(&*self.listener, messages));
-        if let Some(dispositions) = disposing.as_mut().now_or_never() {
-            return dispositions;
-        }
-        let started = Instant::now();
-        let deadline = started + self.handler_timeout;
-        let mut next_progress = started + self.progress_interval;
-        loop {
-            tokio::select! {
-                dispositions = disposing.as_mut() => return dispositions,
-                () = tokio::time::sleep_until(next_progress.min(deadline)) => {
-                    if Instant::now() >= deadline {
-                        tracing::warn!(
-                            subject = L::Event::SUBJECT,
-                            messages = messages.len(),
-                            timeout = ?self.handler_timeout,
-                            "batch handler did not finish in time; abandoned"
-                        );
-                        let reason = format!("handler did not finish within {:?}", self.handler_timeout);
-                        return messages
-                            .iter()
-                            .map(|(delivery, _)| retry_or_give_up(&*self.listener, delivery, None, reason.clone()))
-                            .collect();
-                    }
-                    for acker in ackers {
-                        if let Err(err) = acker.send(AckKind::InProgress).await {
-                            tracing::debug!(error = %chain(&err), "in-progress ack not sent");
-                        }
-                    }
-                    next_progress += self.progress_interval;
-                }
-            }
-        }
+        let ackers: Vec<&dyn Acker> = ackers.iter().map(|acker| &**acker).collect();
+        let disposing = dispose_batch(&*self.listener, messages);
+        self.keep_alive(disposing, &ackers, |reason| {
+            tracing::warn!(
+                subject = L::Event::SUBJECT,
+                messages = messages.len(),
+                timeout = ?self.handler_timeout,
+                "batch handler did not finish in time; abandoned"
+            );
+            messages
+                .iter()
+                .map(|(delivery, _)| {
+                    retry_or_give_up(&*self.listener, delivery, None, reason.clone())
+                })
+                .collect()
+        })
+        .await
     }
 
-    /// Runs [`dispose`], sending in-progress acks every third of `ack_wait`
-    /// until `handler_timeout`, when the handler is abandoned and the
-    /// message retried.
+    /// Runs [`dispose`], keeping the delivery alive (see
+    /// [`keep_alive`](Self::keep_alive)); an abandoned handler's message is
+    /// retried.
     async fn dispose_alive(
         &self,
         delivery: &Delivery,
         payload: &[u8],
         acker: &dyn Acker,
     ) -> Disposition {
-        let mut disposing = pin!(dispose(&*self.listener, delivery, payload));
-        if let Some(disposition) = disposing.as_mut().now_or_never() {
-            return disposition;
+        let disposing = dispose(&*self.listener, delivery, payload);
+        self.keep_alive(disposing, &[acker], |reason| {
+            tracing::warn!(
+                subject = delivery.subject(),
+                sequence = delivery.stream_sequence(),
+                timeout = ?self.handler_timeout,
+                "handler did not finish in time; abandoned"
+            );
+            retry_or_give_up(&*self.listener, delivery, None, reason)
+        })
+        .await
+    }
+
+    /// Runs `disposing`, sending in-progress acks through `ackers` every
+    /// third of `ack_wait` until `handler_timeout`, when it is abandoned
+    /// (dropped) for what `abandon` makes of the reason.
+    async fn keep_alive<T>(
+        &self,
+        disposing: impl Future<Output = T>,
+        ackers: &[&dyn Acker],
+        abandon: impl FnOnce(String) -> T,
+    ) -> T {
+        let mut disposing = pin!(disposing);
+        if let Some(done) = disposing.as_mut().now_or_never() {
+            return done;
         }
         let started = Instant::now();
         let deadline = started + self.handler_timeout;
         let mut next_progress = started + self.progress_interval;
         loop {
             tokio::select! {
-                disposition = disposing.as_mut() => return disposition,
+                done = disposing.as_mut() => return done,
                 () = tokio::time::sleep_until(next_progress.min(deadline)) => {
                     if Instant::now() >= deadline {
-                        tracing::warn!(
-                            subject = delivery.subject(),
-                            sequence = delivery.stream_sequence(),
-                            timeout = ?self.handler_timeout,
-                            "handler did not finish in time; abandoned"
-                        );
-                        return retry_or_give_up(
-                            &*self.listener,
-                            delivery,
-                            None,
-                            format!("handler did not finish within {:?}", self.handler_timeout),
-                        );
+                        return abandon(format!("handler did not finish within {:?}", self.handler_timeout));
                     }
-                    if let Err(err) = acker.send(AckKind::InProgress).await {
-                        tracing::debug!(error = %chain(&err), "in-progress ack not sent");
+                    for acker in ackers {
+                        if let Err(err) = acker.send(AckKind::InProgress).await {
+                            tracing::debug!(error = %chain(&err), "in-progress ack not sent");
+                        }
                     }
                     next_progress += self.progress_interval;
                 }

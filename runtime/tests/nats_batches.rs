@@ -20,7 +20,30 @@ use typebus::{Delivery, HandlerError, ListenOptions, Listener};
 /// tickets and their delivery counts.
 struct Batched {
     probe: Probe<TicketCreated>,
-    batches: Arc<Mutex<Vec<Vec<(String, u64)>>>>,
+    batches: Batches,
+}
+
+type Batches = Arc<Mutex<Vec<Vec<(String, u64)>>>>;
+
+impl Batched {
+    /// An instance of `probe`, batched, and where it records its batches.
+    fn of(probe: &Probe<TicketCreated>) -> (Self, Batches) {
+        let batches = Batches::default();
+        let listener = Self {
+            probe: probe.instance(0),
+            batches: Arc::clone(&batches),
+        };
+        (listener, batches)
+    }
+}
+
+/// Tickets 0..total, published before the listener starts: its first
+/// fetch is full.
+async fn publish_tickets(bus: &typebus::Bus, total: u64) {
+    let publisher = bus.publisher::<TicketCreated>();
+    for n in 0..total {
+        publisher.publish(&ticket(n)).await.unwrap();
+    }
 }
 
 impl Listener for Batched {
@@ -83,16 +106,8 @@ async fn a_batched_listener_settles_each_message_of_a_batch_by_its_outcome() {
             Act::Ok
         }
     });
-    let batches = Arc::new(Mutex::new(Vec::new()));
-    let listener = Batched {
-        probe: probe.instance(0),
-        batches: Arc::clone(&batches),
-    };
-    // Published before the listener starts: the first fetch is full.
-    let publisher = bus.publisher::<TicketCreated>();
-    for n in 0..total {
-        publisher.publish(&ticket(n)).await.unwrap();
-    }
+    let (listener, batches) = Batched::of(&probe);
+    publish_tickets(&bus, total).await;
     // One body that does not decode, amid the batch.
     let mut headers = HeaderMap::new();
     headers.insert("Nats-Msg-Id", "unreadable-1");
@@ -179,15 +194,8 @@ async fn a_batch_with_a_hung_handler_is_retried_whole_after_the_handler_timeout(
             }
         }
     });
-    let batches = Arc::new(Mutex::new(Vec::new()));
-    let listener = Batched {
-        probe: probe.instance(0),
-        batches: Arc::clone(&batches),
-    };
-    let publisher = bus.publisher::<TicketCreated>();
-    for n in 0..total {
-        publisher.publish(&ticket(n)).await.unwrap();
-    }
+    let (listener, batches) = Batched::of(&probe);
+    publish_tickets(&bus, total).await;
     let handle = bus
         .listen_with(
             listener,
