@@ -202,21 +202,22 @@ async fn run<L: Listener>(
                     next = source.next() => next,
                 },
             };
-            match next {
+            let failed = match next {
                 Ok(incoming) if batch_limit > 1 => {
                     let (batch, permit, failed) =
                         gather(incoming, permit, &permits, &mut *source, batch_limit);
                     start_handling(handle_batch(Arc::clone(&engine), batch, permit));
-                    if let Some(err) = failed {
-                        tracing::error!(subject = L::Event::SUBJECT, queue_group = %engine.queue_group, error = %chain(&err), "listener stopped: message source failed");
-                        break Err(err);
-                    }
+                    failed
                 }
-                Ok(incoming) => start_handling(handle(Arc::clone(&engine), incoming, permit)),
-                Err(err) => {
-                    tracing::error!(subject = L::Event::SUBJECT, queue_group = %engine.queue_group, error = %chain(&err), "listener stopped: message source failed");
-                    break Err(err);
+                Ok(incoming) => {
+                    start_handling(handle(Arc::clone(&engine), incoming, permit));
+                    None
                 }
+                Err(err) => Some(err),
+            };
+            if let Some(err) = failed {
+                tracing::error!(subject = L::Event::SUBJECT, queue_group = %engine.queue_group, error = %chain(&err), "listener stopped: message source failed");
+                break Err(err);
             }
         }
     };

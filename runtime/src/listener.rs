@@ -395,21 +395,20 @@ pub async fn dispose_batch<L: Listener>(
             Err(disposition) => dispositions.push(Ok(disposition)),
         }
     }
-    let count = events.len();
-    let outcomes = if events.is_empty() {
-        Vec::new()
+    // An outcome missing (a panic, a handler that answered short) is a
+    // retryable error of its event.
+    let (outcomes, missing) = if events.is_empty() {
+        (Vec::new(), String::new())
     } else {
         match AssertUnwindSafe(listener.on_batch(events))
             .catch_unwind()
             .await
         {
-            Ok(outcomes) => outcomes,
-            Err(panic) => {
-                let reason = panicked(&*panic).to_string();
-                (0..count)
-                    .map(|_| Err(HandlerError::retry(reason.clone())))
-                    .collect()
-            }
+            Ok(outcomes) => (
+                outcomes,
+                "the batch handler gave no outcome for this event".to_owned(),
+            ),
+            Err(panic) => (Vec::new(), panicked(&*panic).to_string()),
         }
     };
     let mut outcomes = outcomes.into_iter();
@@ -417,11 +416,9 @@ pub async fn dispose_batch<L: Listener>(
         .into_iter()
         .map(|disposition| {
             disposition.unwrap_or_else(|delivery| {
-                let outcome = outcomes.next().unwrap_or_else(|| {
-                    Err(HandlerError::retry(
-                        "the batch handler gave no outcome for this event",
-                    ))
-                });
+                let outcome = outcomes
+                    .next()
+                    .unwrap_or_else(|| Err(HandlerError::retry(missing.clone())));
                 outcome_disposition(listener, delivery, outcome)
             })
         })

@@ -1,7 +1,6 @@
 //! [`Ordered`]: the ordering guard, a [`Listener`] that wraps another and
 //! hands it each record's events once, in sequence.
 
-use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +10,7 @@ use futures_util::future::Either;
 
 use super::memory_store::{Begin, MemorySequenceStore};
 use super::store::{
-    Claim, Position, SequenceStore, State, StoreError, Swap, Swapped, message_id, now_ms,
+    Claim, Entry, Position, SequenceStore, State, StoreError, Swap, Swapped, message_id, now_ms,
 };
 use super::versioned::{RecordKey, Versioned};
 use crate::delivery::Delivery;
@@ -214,38 +213,27 @@ where
                     "{key}@{sequence}: the record kept changing during {MAX_ROUNDS} attempts to claim it"
                 )));
             }
-            let state = current.as_ref().map(|entry| &entry.state);
-            let applied = state.and_then(|state| state.applied);
-            match Position::of(applied, sequence, initial) {
-                Position::Applied(last) => {
-                    self.duplicate(&key, sequence, last);
-                    return Ok(());
-                }
-                Position::BelowInitial => return Err(below_initial(&key, sequence, initial)),
-                Position::Early { next } => {
-                    if !fresh {
+            let (applied, expected, claimed) =
+                match self.next_move(sequence, current.as_ref(), message.clone(), delivered) {
+                    Move::Applied(last) => {
+                        self.duplicate(&key, sequence, last);
+                        return Ok(());
+                    }
+                    Move::BelowInitial => return Err(below_initial(&key, sequence, initial)),
+                    // What is known may be stale: read the store, then decide.
+                    Move::Early { .. } | Move::Busy(_) if !fresh => {
                         current = store.load(&key).await.map_err(retry)?;
                         fresh = true;
                         continue;
                     }
-                    return Err(self.early(&key, sequence, next, delivered));
-                }
-                Position::Next => {}
-            }
-            let now = now_ms();
-            if let Some(claim) = state.and_then(|state| state.claim.as_ref())
-                && claim.sequence == sequence
-                && !claim.taken_over_by(&message, delivered, now)
-            {
-                if !fresh {
-                    current = store.load(&key).await.map_err(retry)?;
-                    fresh = true;
-                    continue;
-                }
-                return Err(self.busy(&key, sequence, Some(&claim.message)));
-            }
-            let claimed = self.claimed(applied, sequence, message.clone(), delivered, now);
-            let expected = current.as_ref().map(|entry| entry.revision);
+                    Move::Early { next } => return Err(self.early(&key, sequence, next, delivered)),
+                    Move::Busy(by) => return Err(self.busy(&key, sequence, Some(&by))),
+                    Move::Claim {
+                        applied,
+                        expected,
+                        state,
+                    } => (applied, expected, state),
+                };
             match store.swap(&key, expected, &claimed).await.map_err(retry)? {
                 Swapped::Done { revision } => break (applied, revision),
                 Swapped::Conflict => {
@@ -271,25 +259,45 @@ where
         }
     }
 
-    /// A record's state while a delivery (`message`, its `delivered`
-    /// count) applies step `sequence` after `applied`.
-    fn claimed(
+    /// What a delivery (`message`, its `delivered` count) of step
+    /// `sequence` does, given the record's entry as far as it is known:
+    /// the rules both shared-store paths follow.
+    fn next_move(
         &self,
-        applied: Option<u64>,
         sequence: u64,
+        current: Option<&Entry>,
         message: String,
         delivered: u64,
-        now: u64,
-    ) -> State {
+    ) -> Move {
+        let initial = <L::Event as Versioned>::INITIAL_SEQUENCE;
+        let state = current.map(|entry| &entry.state);
+        let applied = state.and_then(|state| state.applied);
+        match Position::of(applied, sequence, initial) {
+            Position::Applied(last) => return Move::Applied(last),
+            Position::BelowInitial => return Move::BelowInitial,
+            Position::Early { next } => return Move::Early { next },
+            Position::Next => {}
+        }
+        let now = now_ms();
+        if let Some(claim) = state.and_then(|state| state.claim.as_ref())
+            && claim.sequence == sequence
+            && !claim.taken_over_by(&message, delivered, now)
+        {
+            return Move::Busy(claim.message.clone());
+        }
         let lease_ms = u64::try_from(self.lease_duration().as_millis()).unwrap_or(u64::MAX);
-        State {
+        Move::Claim {
             applied,
-            claim: Some(Claim {
-                sequence,
-                message,
-                delivered,
-                expires_ms: now.saturating_add(lease_ms),
-            }),
+            expected: current.map(|entry| entry.revision),
+            state: State {
+                applied,
+                claim: Some(Claim {
+                    sequence,
+                    message,
+                    delivered,
+                    expires_ms: now.saturating_add(lease_ms),
+                }),
+            },
         }
     }
 
@@ -318,22 +326,15 @@ where
             })
             .collect();
         while !waiting.is_empty() {
+            // Each record's lowest sequence first; its later events wait.
+            waiting.sort_by(|a, b| (&a.key, a.event.sequence()).cmp(&(&b.key, b.event.sequence())));
             let mut round: Vec<Pending<'_, L::Event>> = Vec::with_capacity(waiting.len());
             let mut later = Vec::new();
-            let mut at: HashMap<RecordKey, usize> = HashMap::with_capacity(waiting.len());
             for pending in waiting {
-                match at.get(&pending.key) {
-                    Some(&slot) => {
-                        if pending.event.sequence() < round[slot].event.sequence() {
-                            later.push(std::mem::replace(&mut round[slot], pending));
-                        } else {
-                            later.push(pending);
-                        }
-                    }
-                    None => {
-                        at.insert(pending.key.clone(), round.len());
-                        round.push(pending);
-                    }
+                if round.last().is_some_and(|last| last.key == pending.key) {
+                    later.push(pending);
+                } else {
+                    round.push(pending);
                 }
             }
             self.guard_round(round, &mut outcomes).await;
@@ -359,7 +360,6 @@ where
     ) {
         let store = &*self.store;
         let initial = <L::Event as Versioned>::INITIAL_SEQUENCE;
-        let now = now_ms();
         let mut alone: Vec<(usize, L::Event, &'d Delivery)> = Vec::new();
         let mut claims = Vec::with_capacity(round.len());
         let mut claiming = Vec::with_capacity(round.len());
@@ -372,43 +372,40 @@ where
         {
             let sequence = event.sequence();
             let current = store.cached(&key);
+            // A record this instance has not seen: only its store knows.
             if current.is_none() && sequence != initial {
                 alone.push((index, event, delivery));
                 continue;
             }
-            let state = current.as_ref().map(|entry| &entry.state);
-            let applied = state.and_then(|state| state.applied);
-            match Position::of(applied, sequence, initial) {
-                Position::Applied(last) => {
+            let message = message_id(delivery);
+            match self.next_move(
+                sequence,
+                current.as_ref(),
+                message,
+                delivery.delivery_count(),
+            ) {
+                Move::Applied(last) => {
                     self.duplicate(&key, sequence, last);
                     outcomes[index] = Some(Ok(()));
-                    continue;
                 }
-                Position::BelowInitial => {
+                Move::BelowInitial => {
                     outcomes[index] = Some(Err(below_initial(&key, sequence, initial)));
-                    continue;
                 }
-                Position::Early { .. } => {
-                    alone.push((index, event, delivery));
-                    continue;
+                // The cache may be stale: the one-event path reads the store.
+                Move::Early { .. } | Move::Busy(_) => alone.push((index, event, delivery)),
+                Move::Claim {
+                    applied,
+                    expected,
+                    state,
+                } => {
+                    claims.push(Swap {
+                        key,
+                        expected,
+                        state,
+                    });
+                    claiming.push((index, sequence, applied, event, delivery));
                 }
-                Position::Next => {}
             }
-            let message = message_id(delivery);
-            let delivered = delivery.delivery_count();
-            if let Some(claim) = state.and_then(|state| state.claim.as_ref())
-                && claim.sequence == sequence
-                && !claim.taken_over_by(&message, delivered, now)
-            {
-                alone.push((index, event, delivery));
-                continue;
-            }
-            claims.push(Swap {
-                expected: current.as_ref().map(|entry| entry.revision),
-                state: self.claimed(applied, sequence, message, delivered, now),
-                key,
-            });
-            claiming.push((index, sequence, applied, event, delivery));
         }
 
         // Claim together.
@@ -450,22 +447,22 @@ where
 
         // Record (or release) together.
         let mut records = Vec::with_capacity(steps.len());
-        for ((_, key, sequence, applied, revision), outcome) in steps.iter().zip(&handled) {
-            let state = match outcome {
-                Ok(()) => State {
-                    applied: Some(*sequence),
-                    claim: None,
-                },
-                Err(_) => State {
-                    applied: *applied,
-                    claim: None,
-                },
+        let mut recording = Vec::with_capacity(steps.len());
+        for ((index, key, sequence, applied, revision), outcome) in steps.into_iter().zip(handled) {
+            let applied_now = if outcome.is_ok() {
+                Some(sequence)
+            } else {
+                applied
             };
             records.push(Swap {
-                key: key.clone(),
-                expected: Some(*revision),
-                state,
+                key,
+                expected: Some(revision),
+                state: State {
+                    applied: applied_now,
+                    claim: None,
+                },
             });
+            recording.push((index, sequence, applied, revision, outcome));
         }
         let answers = if records.is_empty() {
             Vec::new()
@@ -473,18 +470,18 @@ where
             store.swap_all(&records).await
         };
         let mut moved = Vec::new();
-        for (((index, key, sequence, applied, revision), outcome), answer) in
-            steps.into_iter().zip(handled).zip(answers)
+        for ((record, (index, sequence, applied, revision, outcome)), answer) in
+            records.into_iter().zip(recording).zip(answers)
         {
             match (outcome, answer) {
                 (Ok(()), Ok(Swapped::Done { .. })) => outcomes[index] = Some(Ok(())),
                 (Ok(()), Ok(Swapped::Conflict)) => {
-                    moved.push((index, key, sequence, applied, revision));
+                    moved.push((index, record.key, sequence, applied, revision));
                 }
                 (Ok(()), Err(err)) => outcomes[index] = Some(Err(retry(err))),
                 (Err(err), released) => {
                     if let Err(why) = released {
-                        tracing::debug!(record = %key, error = %chain(&why), "claim not released");
+                        tracing::debug!(record = %record.key, error = %chain(&why), "claim not released");
                     }
                     outcomes[index] = Some(Err(err));
                 }
@@ -720,6 +717,24 @@ impl<L> std::fmt::Debug for Ordered<L> {
             .field("batch", &self.batch)
             .finish_non_exhaustive()
     }
+}
+
+/// What a delivery of a record's step does ([`Ordered::next_move`]).
+enum Move {
+    /// A duplicate or stale event, at or below `.0`: acknowledge.
+    Applied(u64),
+    /// Below the record's initial sequence: refuse.
+    BelowInitial,
+    /// Beyond the record's next step, `next`: wait.
+    Early { next: u64 },
+    /// Another delivery (of the message named) is applying the step: wait.
+    Busy(String),
+    /// Claim the step: swap in `state` if the revision is `expected`.
+    Claim {
+        applied: Option<u64>,
+        expected: Option<u64>,
+        state: State,
+    },
 }
 
 /// An event of a batch waiting for its round.
