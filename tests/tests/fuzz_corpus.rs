@@ -2,12 +2,77 @@
 //! `scripts/fuzz`) and the hand-made seeds (`fuzz/seeds/<target>/`) through
 //! the same functions the cargo-fuzz targets run, so every input the fuzzer
 //! kept, including any crash that was fixed, stays a regression test on
-//! stable Rust. No input may panic.
+//! stable Rust. No input may panic, and none may hang: each is given
+//! [`LIMIT`] (the `-timeout` `scripts/fuzz` gives libFuzzer), and a replay
+//! that overruns it fails naming the input.
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
 
 use typebus_tests::fuzz;
+
+/// How long one input may take, as `scripts/fuzz` tells libFuzzer
+/// (`-timeout=10`); a debug build replays every corpus input in
+/// milliseconds.
+const LIMIT: Duration = Duration::from_secs(10);
+
+/// Why a replay stopped.
+#[derive(Debug, PartialEq, Eq)]
+enum Stop {
+    /// The named input panicked.
+    Panicked(String),
+    /// The named input was still running after the limit.
+    Hung(String, Duration),
+}
+
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Panicked(name) => write!(f, "corpus file `{name}` panics"),
+            Self::Hung(name, limit) => {
+                write!(f, "corpus file `{name}` hangs: not done after {limit:?}")
+            }
+        }
+    }
+}
+
+/// Runs `body` on every input, in order, on a thread of its own, and waits
+/// at most `limit` for each one: the outcome of each input, or the input
+/// that panicked or hung. A hung input's thread is left behind (it cannot
+/// be stopped); the test fails and its process ends with it.
+fn replay<T: Send + 'static>(
+    files: Vec<(String, Vec<u8>)>,
+    limit: Duration,
+    body: fn(&[u8]) -> T,
+) -> Result<Vec<T>, Stop> {
+    let names: Vec<String> = files.iter().map(|(name, _)| name.clone()).collect();
+    let (sender, outcomes) = mpsc::channel();
+    thread::Builder::new()
+        .name("corpus-replay".to_owned())
+        .spawn(move || {
+            for (_, bytes) in &files {
+                let outcome = std::panic::catch_unwind(|| body(bytes));
+                let panicked = outcome.is_err();
+                if sender.send(outcome).is_err() || panicked {
+                    return;
+                }
+            }
+        })
+        .expect("a replay thread");
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        match outcomes.recv_timeout(limit) {
+            Ok(Ok(value)) => out.push(value),
+            Ok(Err(_)) => return Err(Stop::Panicked(name)),
+            Err(mpsc::RecvTimeoutError::Timeout) => return Err(Stop::Hung(name, limit)),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Err(Stop::Panicked(name)),
+        }
+    }
+    Ok(out)
+}
 
 /// The seeds (`seed-*`) and the corpus of `target`, each sorted by name.
 fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
@@ -45,14 +110,8 @@ fn files_of(kind: &str, target: &str) -> Vec<(String, Vec<u8>)> {
 fn the_schema_corpus_never_panics() {
     let files = corpus("schema");
     assert!(files.len() >= 5, "the seeds are missing");
-    let mut valid = 0;
-    for (name, bytes) in &files {
-        let outcome = std::panic::catch_unwind(|| fuzz::schema(bytes));
-        match outcome {
-            Ok(accepted) => valid += usize::from(accepted),
-            Err(_) => panic!("schema corpus file `{name}` panics"),
-        }
-    }
+    let accepted = replay(files, LIMIT, fuzz::schema).unwrap_or_else(|stop| panic!("{stop}"));
+    let valid = accepted.into_iter().filter(|&valid| valid).count();
     // The ticketing schema files that stand alone are valid.
     assert!(valid >= 1, "no corpus file was a valid schema");
 }
@@ -61,11 +120,9 @@ fn the_schema_corpus_never_panics() {
 fn the_decode_corpus_never_panics_and_the_reference_payloads_decode() {
     let files = corpus("decode");
     assert!(files.len() >= 6, "the seeds are missing");
-    for (name, bytes) in &files {
-        let outcome = std::panic::catch_unwind(|| fuzz::decode(bytes));
-        let Ok(decoded) = outcome else {
-            panic!("decode corpus file `{name}` panics");
-        };
+    let decoded =
+        replay(files.clone(), LIMIT, fuzz::decode).unwrap_or_else(|stop| panic!("{stop}"));
+    for ((name, _), decoded) in files.iter().zip(decoded) {
         if name.starts_with("seed-") {
             assert!(decoded, "the reference payload `{name}` does not decode");
         }
@@ -95,4 +152,50 @@ fn the_first_byte_picks_the_subject() {
     input[0] = fuzz::subject_byte("payment:created").expect("a subject");
     assert!(!fuzz::decode(&input));
     assert!(!fuzz::decode(&[]));
+}
+
+/// Inputs for the replay's own tests, each named after its content.
+fn inputs(names: &[&str]) -> Vec<(String, Vec<u8>)> {
+    names
+        .iter()
+        .map(|name| ((*name).to_owned(), name.as_bytes().to_vec()))
+        .collect()
+}
+
+#[test]
+fn a_hanging_input_fails_the_replay_by_name() {
+    // `stuck` sleeps (for longer than the limit, far shorter than a test).
+    fn body(data: &[u8]) -> usize {
+        if data == b"stuck" {
+            thread::sleep(Duration::from_secs(3));
+        }
+        data.len()
+    }
+    let limit = Duration::from_millis(200);
+    let started = std::time::Instant::now();
+    let stop = replay(inputs(&["ok", "stuck", "ok"]), limit, body).expect_err("a hang");
+    assert_eq!(stop, Stop::Hung("stuck".to_owned(), limit));
+    assert_eq!(
+        stop.to_string(),
+        "corpus file `stuck` hangs: not done after 200ms"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the replay waited for the hung input"
+    );
+    // Without the hang every outcome comes back, in order.
+    assert_eq!(
+        replay(inputs(&["ok", "fine", "fine!"]), limit, body),
+        Ok(vec![2, 4, 5])
+    );
+}
+
+#[test]
+fn a_panicking_input_fails_the_replay_by_name() {
+    fn body(data: &[u8]) -> bool {
+        assert!(data != b"boom", "the body panics");
+        true
+    }
+    let stop = replay(inputs(&["ok", "boom", "ok"]), LIMIT, body).expect_err("a panic");
+    assert_eq!(stop, Stop::Panicked("boom".to_owned()));
 }

@@ -1,5 +1,7 @@
 //! `--help` of every command, kept as golden files in `tests/help/`.
-//! Set `TYPEBUS_BLESS=1` to rewrite them after a deliberate change.
+//! Set `TYPEBUS_BLESS=1` to rewrite them after a deliberate change (only
+//! `1` blesses, as in codegen's golden and error tests; any other value
+//! compares).
 
 use std::path::Path;
 
@@ -16,7 +18,7 @@ fn golden(name: &str, args: &[&str]) {
         .code(0);
     let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/help/{name}.txt"));
-    if std::env::var_os("TYPEBUS_BLESS").is_some() {
+    if std::env::var_os("TYPEBUS_BLESS").is_some_and(|v| v == "1") {
         std::fs::write(&path, &text).unwrap();
         return;
     }
