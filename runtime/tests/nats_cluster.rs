@@ -1,8 +1,10 @@
 //! A 3-node JetStream cluster on loopback, a stream with 3 replicas, and a
 //! crash: while 20,000 events flow from two publishers to two instances of
 //! one service, the stream leader is killed with SIGKILL and restarted
-//! later. Every event whose publish returned `Ok` is handled (at least
-//! once), and the stream stores none twice.
+//! later; the test checks that publishing was under way at the kill and
+//! still at the restart, and fails if the cluster names no leader. Every
+//! event whose publish returned `Ok` is handled (at least once), and the
+//! stream stores none twice.
 //!
 //! Clients are given all three URLs. A publish that returns an error is
 //! retried with the same message id (the duplicate window makes that safe),
@@ -102,11 +104,36 @@ async fn publish_all(
     }
 }
 
-/// The leader of `stream`, by server name, once there is one.
-async fn stream_leader(js: &async_nats::jetstream::Context, stream: &str) -> Option<String> {
-    let mut stream = js.get_stream(stream).await.ok()?;
-    let info = stream.info().await.ok()?;
-    info.cluster.as_ref()?.leader.clone()
+/// The node that leads `stream`: asked until the cluster names a leader
+/// that is one of its nodes and is running. Fails the test after 30 s
+/// rather than guess a node.
+async fn stream_leader(
+    cluster: &mut NatsCluster,
+    js: &async_nats::jetstream::Context,
+    stream: &str,
+) -> usize {
+    let started = Instant::now();
+    loop {
+        let answer = match js.get_stream(stream).await {
+            Ok(mut handle) => match handle.info().await {
+                Ok(info) => match info.cluster.as_ref().and_then(|c| c.leader.clone()) {
+                    Some(name) => match cluster.index_of(&name) {
+                        Some(i) if cluster.is_running(i) => return i,
+                        Some(_) => format!("leader {name} is not running"),
+                        None => format!("leader {name} is not a node of the cluster"),
+                    },
+                    None => "no leader in the stream info".to_owned(),
+                },
+                Err(err) => format!("stream info: {err}"),
+            },
+            Err(err) => format!("get stream: {err}"),
+        };
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no leader of {stream} found in 30 s: {answer}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,25 +183,42 @@ async fn no_acked_event_is_lost_or_stored_twice_when_the_stream_leader_crashes()
     }
 
     // Mid-way: kill the stream leader, keep it down for longer than a pull
-    // expiry, then restart it.
+    // expiry, then restart it. Publishing must still be under way at the
+    // kill (some acked, not all, the publishers running), and it must go
+    // on through the outage: the restarted node has to catch up under load.
     let count = || acked.lock().unwrap().len();
-    eventually(Duration::from_secs(90), "half of the events acked", || {
-        count() >= EVENTS * 2 / 5
-    })
+    let running = |publishers: &[tokio::task::JoinHandle<()>]| {
+        publishers.iter().filter(|p| !p.is_finished()).count()
+    };
+    eventually(
+        Duration::from_secs(90),
+        "two fifths of the events acked",
+        || count() >= EVENTS * 2 / 5,
+    )
     .await;
-    let leader = stream_leader(&js, "EVENTS").await;
-    let victim = leader
-        .as_deref()
-        .and_then(|name| cluster.index_of(name))
-        .unwrap_or(0);
+    let victim = stream_leader(&mut cluster, &js, "EVENTS").await;
+    let (at_kill, publishing) = (count(), running(&publishers));
+    assert!(
+        at_kill < EVENTS && publishing == PUBLISHERS,
+        "the kill would not land mid-publishing: {at_kill} of {EVENTS} acked, \
+         {publishing} of {PUBLISHERS} publishers running"
+    );
     eprintln!(
-        "killing {} (stream leader: {leader:?}) after {} acks",
-        cluster.name(victim),
-        count()
+        "killing {}, the stream leader, after {at_kill} acks",
+        cluster.name(victim)
     );
     cluster.kill(victim);
     tokio::time::sleep(Duration::from_secs(4)).await;
-    eprintln!("restarting {} after {} acks", cluster.name(victim), count());
+    let (at_restart, publishing) = (count(), running(&publishers));
+    eprintln!(
+        "restarting {} after {at_restart} acks, {publishing} publishers running",
+        cluster.name(victim)
+    );
+    assert!(
+        at_restart < EVENTS && publishing > 0,
+        "publishing ended while {} was down: {at_restart} of {EVENTS} acked",
+        cluster.name(victim)
+    );
     cluster.restart(victim).unwrap();
 
     for publisher in publishers {

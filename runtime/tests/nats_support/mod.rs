@@ -297,22 +297,55 @@ pub async fn eventually(limit: Duration, what: &str, mut done: impl FnMut() -> b
     }
 }
 
-/// Every message of `stream` on `subject` (raw: body and headers).
+/// Every message of `stream` on `subject` (raw: body and headers), read by
+/// sequence from the stream's first to its last. Nothing is skipped
+/// silently: every message the stream holds must be read (an error other
+/// than "no message" is retried, then fails the test naming the sequence),
+/// and the messages read must number what the stream says it holds, so a
+/// sequence reported missing can only be one the stream deleted.
 pub async fn stored(
     js: &async_nats::jetstream::Context,
     stream: &str,
     subject: &str,
 ) -> Vec<async_nats::jetstream::message::StreamMessage> {
-    let stream = js.get_stream(stream).await.expect("stream exists");
-    let last = stream.cached_info().state.last_sequence;
+    use async_nats::jetstream::stream::RawMessageErrorKind;
+
+    let name = stream;
+    let mut stream = js.get_stream(name).await.expect("stream exists");
+    let state = stream.info().await.expect("stream info").state.clone();
+    let mut read = 0u64;
+    let mut missing = Vec::new();
     let mut out = Vec::new();
-    for seq in 1..=last {
-        if let Ok(message) = stream.get_raw_message(seq).await
-            && message.subject.as_str() == subject
-        {
-            out.push(message);
+    for sequence in state.first_sequence.max(1)..=state.last_sequence {
+        let mut attempts = 0;
+        let message = loop {
+            attempts += 1;
+            match stream.get_raw_message(sequence).await {
+                Ok(message) => break Some(message),
+                Err(err) if err.kind() == RawMessageErrorKind::NoMessageFound => break None,
+                Err(err) if attempts < 10 => {
+                    eprintln!("{name}: reading sequence {sequence} again: {err}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(err) => panic!("{name}: sequence {sequence} not read: {err}"),
+            }
+        };
+        match message {
+            Some(message) => {
+                read += 1;
+                if message.subject.as_str() == subject {
+                    out.push(message);
+                }
+            }
+            None => missing.push(sequence),
         }
     }
+    assert_eq!(
+        read, state.messages,
+        "{name}: read {read} of the {} messages it holds between sequences {} and {}; \
+         sequences the server reported missing: {missing:?}",
+        state.messages, state.first_sequence, state.last_sequence
+    );
     out
 }
 
