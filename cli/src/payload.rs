@@ -221,6 +221,24 @@ mod tests {
     }
 
     #[test]
+    fn arrays_are_not_objects_at_any_depth() {
+        let p = payloads();
+        let event = p.event("ticket:updated").unwrap();
+        let found = p
+            .check(event, &serde_json::json!(["a", 9.5, "open", [], null, {}]))
+            .unwrap_err();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].path, "$");
+        assert!(found[0].message.contains("array"), "{found:?}");
+        let nested = serde_json::json!({
+            "id": "a", "price": 9.5, "status": "open", "lines": [["x", 1]], "tags": {}
+        });
+        let found = p.check(event, &nested).unwrap_err();
+        assert_eq!(found[0].path, "$.lines[0]", "{found:?}");
+        assert!(found[0].message.contains("array"), "{found:?}");
+    }
+
+    #[test]
     fn unknown_subjects_list_the_known_ones() {
         let message = payloads().unknown_subject("ticket:made").to_string();
         assert!(message.contains("`ticket:made`") && message.contains("ticket:updated"));

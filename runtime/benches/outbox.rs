@@ -83,6 +83,10 @@ impl Transport for AckClock {
         })
     }
 
+    fn max_payload(&self) -> usize {
+        self.inner.max_payload()
+    }
+
     fn provision<'a>(
         &'a self,
         config: &'a StreamConfig,

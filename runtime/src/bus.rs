@@ -48,7 +48,7 @@ impl Bus {
     /// The stream provisioned for dead letters unless configured otherwise:
     /// `TYPEBUS_DLQ`, storing `typebus.dlq.>` on file.
     pub fn default_dead_letter_stream() -> StreamConfig {
-        StreamConfig::new([format!("{}>", engine::DEAD_LETTER_PREFIX)])
+        StreamConfig::new([format!("{}>", crate::dead_letter::PREFIX)])
             .name(Self::DEAD_LETTER_STREAM)
     }
 

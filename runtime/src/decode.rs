@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::de::DeserializeOwned;
 
+use crate::objects_only::ObjectsOnly;
+
 /// A subject that no event of a schema set is published on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown subject `{subject}`")]
@@ -102,21 +104,30 @@ impl DecodeError {
 /// Decodes the JSON body of a message on `subject` into `E`, reporting the
 /// JSON path of the first offending value (`$.ticket.price`).
 ///
+/// Structs, at any depth, read only from JSON objects: serde's derived
+/// `Deserialize` would also take an array of the field values in order,
+/// which no publisher means.
+///
 /// ```
 /// #[derive(Debug, serde::Deserialize)]
 /// struct Ticket { price: f64 }
 ///
 /// let err = typebus::from_json::<Ticket>("ticket:created", br#"{"price":"free"}"#).unwrap_err();
 /// assert_eq!(err.path(), Some("$.price"));
+/// let err = typebus::from_json::<Ticket>("ticket:created", b"[20]").unwrap_err();
+/// assert!(err.to_string().contains("invalid type: array, expected a JSON object"));
 /// ```
 pub fn from_json<E: DeserializeOwned>(subject: &str, payload: &[u8]) -> Result<E, DecodeError> {
-    // The fast path: plain serde_json. Only a payload that fails is decoded
-    // again with path tracking, to say where it failed.
-    if let Ok(value) = serde_json::from_slice(payload) {
+    // The fast path: no path tracking. Only a payload that fails is decoded
+    // again with it, to say where it failed.
+    let mut de = serde_json::Deserializer::from_slice(payload);
+    if let Ok(value) = E::deserialize(ObjectsOnly(&mut de))
+        && de.end().is_ok()
+    {
         return Ok(value);
     }
     let mut de = serde_json::Deserializer::from_slice(payload);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+    let value = serde_path_to_error::deserialize(ObjectsOnly(&mut de)).map_err(|err| {
         let path = json_path(err.path());
         DecodeError::payload(subject, path, err.into_inner())
     })?;

@@ -18,14 +18,13 @@ use tokio::time::Instant;
 use crate::delivery::Delivery;
 use crate::error::{ListenError, ListenErrorKind, PublishError, chain};
 use crate::event::Event;
-use crate::headers::{Headers, names};
 use crate::listener::{
     DeadLetterKind, Disposition, ListenOptions, Listener, consumer_name, dispose, dispose_batch,
     retry_or_give_up,
 };
 use crate::publisher::{PublishRetry, send_with_retry};
 use crate::transport::{
-    AckKind, Acker, ConsumerSpec, Incoming, MessageSource, OutgoingMessage, PublishAck, Transport,
+    AckKind, Acker, ConsumerSpec, Incoming, MessageSource, PublishAck, Transport,
 };
 
 /// How long a message whose dead letter could not be stored waits before
@@ -34,9 +33,6 @@ const DEAD_LETTER_RETRY: Duration = Duration::from_secs(5);
 
 /// How long shutdown waits for acknowledgements to be flushed.
 const FLUSH_LIMIT: Duration = Duration::from_secs(5);
-
-/// The prefix of default dead-letter subjects.
-pub(crate) const DEAD_LETTER_PREFIX: &str = "typebus.dlq.";
 
 /// One running listener's settings, shared by its handler tasks.
 struct Engine<L> {
@@ -74,7 +70,7 @@ pub(crate) fn plan<L: Listener>(
     let dead_letter_subject = options
         .dead_letter_subject
         .clone()
-        .unwrap_or_else(|| format!("{DEAD_LETTER_PREFIX}{}", dead_letter_token(group)));
+        .unwrap_or_else(|| crate::dead_letter::default_subject(group));
     crate::subject::check_consume("dead-letter subject", &dead_letter_subject)?;
     if options.concurrency == 0 || options.batch == 0 {
         return Err(invalid("concurrency and batch must be at least 1".into()));
@@ -114,18 +110,6 @@ pub(crate) fn plan<L: Listener>(
             .unwrap_or(ack_wait.saturating_mul(6)),
         ack_wait,
     })
-}
-
-/// The queue group as one subject token of the default dead-letter subject.
-fn dead_letter_token(group: &str) -> String {
-    group
-        .chars()
-        .map(|c| match c {
-            '.' | '*' | '>' => '_',
-            c if c.is_whitespace() || c.is_control() => '_',
-            c => c,
-        })
-        .collect()
 }
 
 /// Binds the consumer and spawns the listener's task.
@@ -467,13 +451,14 @@ impl<L: Listener> Engine<L> {
         delivery: &Delivery,
         payload: Bytes,
     ) -> Result<PublishAck, PublishError> {
-        let message = dead_letter_message(
+        let message = crate::dead_letter::message(
             &self.dead_letter_subject,
             &self.queue_group,
             kind,
             reason,
             delivery,
             payload,
+            self.transport.max_payload(),
         );
         send_with_retry(
             Arc::clone(&self.transport),
@@ -483,56 +468,6 @@ impl<L: Listener> Engine<L> {
         .await?
         .await
     }
-}
-
-/// The dead letter of `delivery`: its body and headers (`Nats-*` headers
-/// dropped, the message id kept as `Typebus-Dlq-Msg-Id`) plus the reason.
-/// Its own message id is derived from the stream position, so dead-lettering
-/// the same message twice stores it once.
-pub(crate) fn dead_letter_message(
-    subject: &str,
-    queue_group: &str,
-    kind: DeadLetterKind,
-    reason: &str,
-    delivery: &Delivery,
-    payload: Bytes,
-) -> OutgoingMessage {
-    let info = delivery.info();
-    let mut headers = Headers::with_capacity(delivery.headers().len() + 9);
-    for (name, value) in delivery.headers().iter() {
-        if name == names::MSG_ID {
-            headers.append(names::DLQ_MSG_ID, value);
-        } else if !name.starts_with("Nats-") {
-            headers.append(name, value);
-        }
-    }
-    headers.append(
-        names::MSG_ID,
-        format!(
-            "typebus-dlq:{}:{}:{}",
-            info.stream, info.consumer, info.stream_sequence
-        ),
-    );
-    headers.append(names::DLQ_KIND, kind.as_str());
-    headers.append(names::DLQ_REASON, header_safe(reason));
-    headers.append(names::DLQ_DELIVERIES, info.delivered.to_string());
-    headers.append(names::DLQ_SUBJECT, delivery.subject());
-    headers.append(names::DLQ_STREAM, info.stream.as_str());
-    headers.append(names::DLQ_SEQUENCE, info.stream_sequence.to_string());
-    headers.append(names::DLQ_GROUP, queue_group);
-    OutgoingMessage {
-        subject: subject.to_owned(),
-        headers,
-        payload,
-    }
-}
-
-/// A header value cannot hold line breaks: control characters become spaces.
-fn header_safe(value: &str) -> String {
-    value
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
 }
 
 /// A running listener: stop it, or wait for it to end.

@@ -29,6 +29,14 @@ pub mod names {
     /// On a dead letter: the original `Nats-Msg-Id`, renamed so that the
     /// dead-letter stream does not deduplicate on it.
     pub const DLQ_MSG_ID: &str = "Typebus-Dlq-Msg-Id";
+    /// On a dead letter whose original did not fit beside the dead-letter
+    /// headers: the original body's size in bytes. The dead letter's body is
+    /// then the original's first bytes; the whole original stays in its
+    /// stream at `Typebus-Dlq-Sequence`.
+    pub const DLQ_BODY_SIZE: &str = "Typebus-Dlq-Body-Size";
+    /// On a dead letter whose original headers did not fit: how many of
+    /// them were left out (the `Typebus-Dlq-*` headers are always there).
+    pub const DLQ_HEADERS_DROPPED: &str = "Typebus-Dlq-Headers-Dropped";
 }
 
 /// Message headers: an ordered list of (name, value) pairs, where a name may
@@ -171,6 +179,20 @@ impl Headers {
     /// Whether there are no headers.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Their size on the NATS wire, which counts against the server's
+    /// `max_payload` with the body: `NATS/1.0\r\n`, each `name: value\r\n`,
+    /// and a final `\r\n`; 0 for no headers (a plain `PUB`).
+    pub fn wire_len(&self) -> usize {
+        if self.is_empty() {
+            return 0;
+        }
+        let lines: usize = self
+            .iter()
+            .map(|(name, value)| name.len() + ": ".len() + value.len() + "\r\n".len())
+            .sum();
+        "NATS/1.0\r\n".len() + lines + "\r\n".len()
     }
 
     /// The headers as an async-nats header map: received ones as they came,

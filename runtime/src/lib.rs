@@ -34,12 +34,15 @@ extern crate self as typebus;
 
 mod decode;
 mod event;
+mod objects_only;
 mod timestamp;
 
 pub mod ordering;
 
 #[cfg(feature = "bus")]
 mod bus;
+#[cfg(feature = "bus")]
+mod dead_letter;
 #[cfg(feature = "bus")]
 mod delivery;
 #[cfg(feature = "bus")]

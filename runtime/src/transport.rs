@@ -399,6 +399,11 @@ pub trait Transport: Send + Sync + 'static {
     /// ([`PublishErrorKind::NoStream`], [`PublishErrorKind::Rejected`]).
     fn publish(&self, message: OutgoingMessage) -> BoxFuture<'_, Result<PendingAck, PublishError>>;
 
+    /// The largest message it accepts, in bytes: body plus
+    /// [`Headers::wire_len`](crate::headers::Headers::wire_len), as the
+    /// server's `max_payload` counts them. Dead letters are cut to fit it.
+    fn max_payload(&self) -> usize;
+
     /// Creates the stream, or checks that the existing one matches: same
     /// storage, replicas and duplicate window, and every subject in the
     /// config (missing subjects are added: [`ProvisionOutcome::Extended`]).

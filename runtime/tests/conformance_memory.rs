@@ -16,6 +16,14 @@ impl conformance::Backend for Memory {
     async fn connect(&self) -> Bus {
         self.0.bus()
     }
+
+    async fn consumer_settled(&self, durable: &str) -> bool {
+        let state = self
+            .0
+            .consumer_state("EVENTS", durable)
+            .expect("the consumer exists");
+        state.ack_pending == 0 && state.redelivery_pending == 0 && state.unseen == 0
+    }
 }
 
 conformance::suite!(Memory);

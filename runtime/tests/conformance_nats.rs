@@ -26,6 +26,22 @@ impl conformance::Backend for Nats {
             .request_timeout(Duration::from_secs(3));
         Bus::new(NatsTransport::connect(options).await.expect("connects"))
     }
+
+    async fn consumer_settled(&self, durable: &str) -> bool {
+        let client = async_nats::connect(self.0.url()).await.expect("connects");
+        let js = async_nats::jetstream::new(client);
+        let mut stream = js.get_stream("EVENTS").await.expect("the stream");
+        let last = stream
+            .info()
+            .await
+            .expect("stream info")
+            .state
+            .last_sequence;
+        let mut consumer: async_nats::jetstream::consumer::PullConsumer =
+            stream.get_consumer(durable).await.expect("the consumer");
+        let info = consumer.info().await.expect("consumer info");
+        info.num_pending == 0 && info.num_ack_pending == 0 && info.ack_floor.stream_sequence == last
+    }
 }
 
 conformance::suite!(Nats);

@@ -128,6 +128,10 @@ impl Transport for Refusing {
         self.inner.publish(message)
     }
 
+    fn max_payload(&self) -> usize {
+        self.inner.max_payload()
+    }
+
     fn provision<'a>(
         &'a self,
         config: &'a StreamConfig,

@@ -48,6 +48,10 @@ impl Transport for AckSwallower {
         })
     }
 
+    fn max_payload(&self) -> usize {
+        self.inner.max_payload()
+    }
+
     fn provision<'a>(
         &'a self,
         config: &'a StreamConfig,

@@ -34,6 +34,10 @@ impl Transport for Counting {
         self.inner.publish(message)
     }
 
+    fn max_payload(&self) -> usize {
+        self.inner.max_payload()
+    }
+
     fn provision<'a>(
         &'a self,
         config: &'a StreamConfig,

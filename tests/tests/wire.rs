@@ -328,6 +328,40 @@ fn a_wrong_type_is_reported_with_its_json_path() {
     assert!(err.to_string().contains("missing field `orderId`"), "{err}");
 }
 
+/// A JSON array is never an event, nor a nested struct, even when its items
+/// line up with the fields in order (serde's derive alone would take it):
+/// `AnyEvent::decode` refuses it at its path, naming what it found.
+#[test]
+fn arrays_are_not_events() {
+    let cases = [
+        (
+            "ticket:created",
+            r#"["5ebfd6b8a7bd3a001c6a3a1b",0,"concert",20,"5ebfd6b8a7bd3a001c6a3a1c"]"#.to_owned(),
+            "$",
+            "TicketCreated",
+        ),
+        (
+            "order:created",
+            PAYLOADS[4].1.replace(
+                r#"{"id":"5ebfd6b8a7bd3a001c6a3a1b","price":9.99}"#,
+                r#"["5ebfd6b8a7bd3a001c6a3a1b",9.99]"#,
+            ),
+            "$.ticket",
+            "OrderCreatedTicket",
+        ),
+    ];
+    for (subject, payload, path, name) in cases {
+        let err = AnyEvent::decode(subject, payload.as_bytes()).unwrap_err();
+        assert_eq!(err.path(), Some(path), "{subject} {payload}: {err}");
+        assert!(
+            err.to_string().contains(&format!(
+                "invalid type: array, expected a JSON object (`{name}`)"
+            )),
+            "{err}"
+        );
+    }
+}
+
 #[test]
 fn unknown_subjects_and_subject_names() {
     let err = AnyEvent::decode("ticket:deleted", b"{}").unwrap_err();

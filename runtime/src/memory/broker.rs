@@ -20,7 +20,7 @@ use crate::transport::{
     StreamConfig, Transport,
 };
 
-/// The largest message body a broker accepts by default: 1 MiB, as
+/// The largest message a broker accepts by default: 1 MiB, as
 /// `nats-server`'s default `max_payload`.
 const DEFAULT_MAX_PAYLOAD: usize = 1024 * 1024;
 
@@ -82,7 +82,8 @@ impl Broker {
         Self::with_max_payload(DEFAULT_MAX_PAYLOAD)
     }
 
-    /// An empty broker that refuses bodies larger than `max_payload` bytes.
+    /// An empty broker that refuses messages larger than `max_payload`
+    /// bytes (body and headers, as `nats-server` counts them).
     pub fn with_max_payload(max_payload: usize) -> Self {
         Self {
             shared: Arc::new(Shared {
@@ -234,11 +235,18 @@ impl Broker {
 
     fn publish_now(&self, message: OutgoingMessage) -> Result<PendingAck, PublishError> {
         crate::subject::check_publish(&message.subject)?;
+        // Counted as nats-server counts it: headers and body together.
         let size = message.payload.len();
-        if size > self.shared.max_payload {
+        let total = size + message.headers.wire_len();
+        if total > self.shared.max_payload {
+            let size = if size > self.shared.max_payload {
+                format!("{size} bytes")
+            } else {
+                format!("{size} bytes and its headers")
+            };
             return Err(
                 PublishError::new(PublishErrorKind::MaxPayloadExceeded).with_detail(format!(
-                    "`{}`: {size} bytes, the broker accepts {}",
+                    "`{}`: {size}, the broker accepts {}",
                     message.subject, self.shared.max_payload
                 )),
             );
@@ -411,6 +419,10 @@ impl Transport for Broker {
     fn publish(&self, message: OutgoingMessage) -> BoxFuture<'_, Result<PendingAck, PublishError>> {
         let result = self.publish_now(message);
         Box::pin(std::future::ready(result))
+    }
+
+    fn max_payload(&self) -> usize {
+        self.shared.max_payload
     }
 
     fn provision<'a>(

@@ -234,6 +234,10 @@ impl Transport for NatsTransport {
         })
     }
 
+    fn max_payload(&self) -> usize {
+        self.client.max_payload()
+    }
+
     fn provision<'a>(
         &'a self,
         config: &'a StreamConfig,

@@ -29,6 +29,10 @@ pub trait Backend: Sized + Send + Sync + 'static {
     fn start() -> impl Future<Output = Self> + Send;
     /// A new client of the broker: a separate process's view of it.
     fn connect(&self) -> impl Future<Output = Bus> + Send;
+    /// Whether the durable consumer `durable` of the `EVENTS` stream has
+    /// settled everything: nothing pending, nothing waiting for an ack or a
+    /// redelivery (on NATS: its ack floor at the stream's last sequence).
+    fn consumer_settled(&self, durable: &str) -> impl Future<Output = bool> + Send;
 }
 
 /// Defines one `#[tokio::test]` per case for `$backend`.
@@ -47,6 +51,8 @@ macro_rules! suite {
             term_is_never_delivered_again,
             max_deliver_exhaustion_is_dead_lettered,
             undecodable_payload_is_dead_lettered_and_good_events_flow,
+            poison_near_the_size_limit_is_dead_lettered_cut_to_fit,
+            json_array_is_not_an_event,
             handler_panic_is_retried,
             newer_contract_version_is_dead_lettered,
             restarted_listener_resumes_where_the_durable_left_off,
@@ -712,6 +718,87 @@ pub async fn undecodable_payload_is_dead_lettered_and_good_events_flow<B: Backen
     assert!(reasons[0].1.contains("$.price"), "{}", reasons[0].1);
     assert_eq!(reasons[1].0, "decode");
     assert_eq!(reasons[1].2, b"{not json");
+}
+
+/// A body that fits the broker but not beside the dead-letter headers
+/// (1 MiB less 128 bytes, undecodable) is still dead-lettered: the letter
+/// holds the body's first bytes and its size, the original is settled
+/// (never delivered again, the consumer ends with nothing pending), and the
+/// events around it are handled.
+pub async fn poison_near_the_size_limit_is_dead_lettered_cut_to_fit<B: Backend>() {
+    let (backend, bus) = setup::<B>().await;
+    let probe = Probe::new("strict-service", |_, _| Act::Ok);
+    let handle = bus.listen(probe.clone()).await.unwrap();
+    let max = bus.transport().max_payload();
+    assert_eq!(max, 1024 * 1024, "the default max_payload");
+    let body = vec![b'x'; max - 128];
+    let mut headers = Headers::new();
+    headers.append(names::MSG_ID, "near-limit");
+    publish(&bus, 1..=1).await;
+    bus.transport()
+        .publish(OutgoingMessage {
+            subject: SUBJECT.into(),
+            headers,
+            payload: Bytes::from(body.clone()),
+        })
+        .await
+        .expect("the body fits the broker")
+        .await
+        .unwrap();
+    publish(&bus, 2..=2).await;
+    let letters = dead_letters(&bus, "strict-service", 1).await;
+    eventually("the 2 good events handled", || probe.calls().len() == 2).await;
+    handle.shutdown().await.unwrap();
+    assert_eq!(probe.ids(), ["t1", "t2"]);
+
+    let letter = &letters[0];
+    assert_eq!(header(letter, names::DLQ_KIND), "decode");
+    assert_eq!(header(letter, names::DLQ_BODY_SIZE), body.len().to_string());
+    assert_eq!(header(letter, names::DLQ_MSG_ID), "near-limit");
+    assert_eq!(header(letter, names::DLQ_SEQUENCE), "2");
+    let cut = letter.payload();
+    assert!(cut.len() < body.len() && body.starts_with(cut), "a prefix");
+    assert!(
+        cut.len() + letter.delivery().headers().wire_len() <= max,
+        "the letter fits"
+    );
+    assert!(
+        backend
+            .consumer_settled(&typebus::consumer_name("strict-service", SUBJECT))
+            .await,
+        "the consumer settled every message"
+    );
+}
+
+/// A JSON array is not an event, even one whose items line up with the
+/// fields in order: it is dead-lettered (`decode`) with a reason naming
+/// what was found, never handled as a misread event.
+pub async fn json_array_is_not_an_event<B: Backend>() {
+    let (_backend, bus) = setup::<B>().await;
+    let probe = Probe::new("strict-service", |_, _| Act::Ok);
+    let handle = bus.listen(probe.clone()).await.unwrap();
+    publish(&bus, 1..=1).await;
+    bus.transport()
+        .publish(OutgoingMessage {
+            subject: SUBJECT.into(),
+            headers: Headers::new(),
+            payload: Bytes::from_static(br#"["t9",20]"#),
+        })
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    publish(&bus, 2..=2).await;
+    let letters = dead_letters(&bus, "strict-service", 1).await;
+    eventually("the 2 good events handled", || probe.calls().len() == 2).await;
+    handle.shutdown().await.unwrap();
+    assert_eq!(probe.ids(), ["t1", "t2"]);
+    assert_eq!(header(&letters[0], names::DLQ_KIND), "decode");
+    let reason = header(&letters[0], names::DLQ_REASON);
+    assert!(
+        reason.starts_with("invalid `ticket:created` payload at $: invalid type: array, expected a JSON object (`TicketCreated`)"),
+        "{reason}"
+    );
 }
 
 /// An event of a newer contract version than the listener reads (the
