@@ -212,18 +212,26 @@ pub struct Replica {
     pub tickets: Mutex<BTreeMap<String, Ticket>>,
     /// Handler calls per (record, version).
     pub calls: Mutex<HashMap<(String, u64), u32>>,
+    /// Handler calls per instance of the service (see [`start_instance`]).
+    pub per_instance: Mutex<BTreeMap<usize, u64>>,
     /// Handler calls that found no local ticket at `version - 1` (what the
     /// old listeners nakked on): never with the guard.
     pub refused: AtomicU64,
 }
 
 impl Replica {
-    fn called(&self, id: &str, version: u64) {
+    fn called(&self, id: &str, version: u64, instance: usize) {
         *self
             .calls
             .lock()
             .expect("lock")
             .entry((id.to_owned(), version))
+            .or_default() += 1;
+        *self
+            .per_instance
+            .lock()
+            .expect("lock")
+            .entry(instance)
             .or_default() += 1;
     }
 
@@ -237,8 +245,8 @@ impl Replica {
     }
 }
 
-/// orders: `ticket:created` -> store a local copy.
-pub struct CreateReplica(pub Arc<Replica>);
+/// orders: `ticket:created` -> store a local copy (as instance `.1`).
+pub struct CreateReplica(pub Arc<Replica>, pub usize);
 
 impl Listener for CreateReplica {
     type Event = TicketCreated;
@@ -248,7 +256,7 @@ impl Listener for CreateReplica {
     }
 
     async fn on_message(&self, ticket: TicketCreated, _: &Delivery) -> Result<(), HandlerError> {
-        self.0.called(&ticket.id, ticket.version);
+        self.0.called(&ticket.id, ticket.version, self.1);
         let mut tickets = self.0.tickets.lock().expect("lock");
         if tickets.contains_key(&ticket.id) {
             self.0.refused.fetch_add(1, Ordering::SeqCst);
@@ -269,8 +277,9 @@ impl Listener for CreateReplica {
     }
 }
 
-/// orders: `ticket:updated` -> update the local copy at `version - 1`.
-pub struct UpdateReplica(pub Arc<Replica>);
+/// orders: `ticket:updated` -> update the local copy at `version - 1`
+/// (as instance `.1`).
+pub struct UpdateReplica(pub Arc<Replica>, pub usize);
 
 impl Listener for UpdateReplica {
     type Event = TicketUpdated;
@@ -280,7 +289,7 @@ impl Listener for UpdateReplica {
     }
 
     async fn on_message(&self, ticket: TicketUpdated, _: &Delivery) -> Result<(), HandlerError> {
-        self.0.called(&ticket.id, ticket.version);
+        self.0.called(&ticket.id, ticket.version, self.1);
         let mut tickets = self.0.tickets.lock().expect("lock");
         match tickets.get_mut(&ticket.id) {
             Some(local) if local.version + 1 == ticket.version => {
@@ -309,10 +318,11 @@ pub struct Guard {
     pub patience: u32,
 }
 
-/// Starts one instance of the service: both replica listeners, guarded,
-/// over `bus` with `store`.
+/// Starts instance `instance` of the service: both replica listeners,
+/// guarded, over `bus` with `store`.
 pub async fn start_instance(
     bus: &Bus,
+    instance: usize,
     replica: &Arc<Replica>,
     store: Arc<dyn SequenceStore>,
     guard: Guard,
@@ -325,11 +335,14 @@ pub async fn start_instance(
         .concurrency(32)
         .batch(64)
         .max_ack_pending(20_000);
-    let created = Ordered::new(CreateReplica(Arc::clone(replica)), Arc::clone(&store))
-        .early_delay(guard.early_delay)
-        .max_early_delay(guard.max_early_delay)
-        .patience(guard.patience);
-    let updated = Ordered::new(UpdateReplica(Arc::clone(replica)), store)
+    let created = Ordered::new(
+        CreateReplica(Arc::clone(replica), instance),
+        Arc::clone(&store),
+    )
+    .early_delay(guard.early_delay)
+    .max_early_delay(guard.max_early_delay)
+    .patience(guard.patience);
+    let updated = Ordered::new(UpdateReplica(Arc::clone(replica), instance), store)
         .early_delay(guard.early_delay)
         .max_early_delay(guard.max_early_delay)
         .patience(guard.patience);
@@ -411,7 +424,10 @@ pub const DUPLICATES: usize = 1_000; // 10% of the 10,000 events
 
 /// 2,000 records x 5 versions, shuffled, with 10% duplicates, consumed by
 /// two instances of one queue group (one per bus, each with its store):
-/// the replica ends as in-order application, each version handled once.
+/// the replica ends as in-order application, each version handled once,
+/// and every instance handled a share of the versions (the queue group
+/// spread the work: a test where one instance did everything would not
+/// exercise the shared store).
 pub async fn shuffled_with_duplicates(
     publisher: &Bus,
     instances: Vec<(Bus, Arc<dyn SequenceStore>)>,
@@ -428,8 +444,8 @@ pub async fn shuffled_with_duplicates(
         patience: 10_000,
     };
     let mut handles = Vec::new();
-    for (bus, store) in &instances {
-        handles.extend(start_instance(bus, &replica, Arc::clone(store), guard).await);
+    for (instance, (bus, store)) in instances.iter().enumerate() {
+        handles.extend(start_instance(bus, instance, &replica, Arc::clone(store), guard).await);
     }
     let expected = (RECORDS * VERSIONS as usize) as u64;
     wait_until(
@@ -452,6 +468,16 @@ pub async fn shuffled_with_duplicates(
         handle.shutdown().await.expect("shutdown");
     }
     assert_replicated_exactly_once(&replica, RECORDS);
+    let shares = replica.per_instance.lock().expect("lock").clone();
+    eprintln!("handler calls per instance: {shares:?}");
+    for instance in 0..instances.len() {
+        let share = shares.get(&instance).copied().unwrap_or(0);
+        // A share, not an even split: which instance pulls first varies.
+        assert!(
+            share >= expected / 20,
+            "instance {instance} handled {share} of {expected} versions: {shares:?}"
+        );
+    }
 }
 
 /// A dead letter as the test reads it back.
@@ -459,6 +485,8 @@ pub async fn shuffled_with_duplicates(
 pub struct DeadLetter {
     pub kind: String,
     pub reason: String,
+    /// The delivery on which it was dead-lettered.
+    pub deliveries: u64,
     pub body: TicketUpdated,
 }
 
@@ -480,13 +508,22 @@ pub async fn gap_is_dead_lettered(
         max_early_delay: Duration::from_millis(100),
         patience: 5,
     };
-    let handles = start_instance(bus, &replica, store, guard).await;
+    let started = Instant::now();
+    let handles = start_instance(bus, 0, &replica, store, guard).await;
     wait_until(
         Duration::from_secs(60),
         "both gap events to be dead-lettered",
         async || dead_letters().await.len() >= 2,
     )
     .await;
+    // The patience: the gap events were delivered `patience` times, nakked
+    // with `early_delay` in between, before they were dead-lettered.
+    let waited = started.elapsed();
+    let least = guard.early_delay * (guard.patience - 1);
+    assert!(
+        waited >= least,
+        "dead-lettered after {waited:?}, before the patience ({least:?})"
+    );
     wait_until(
         Duration::from_secs(60),
         "the complete records",
@@ -501,6 +538,13 @@ pub async fn gap_is_dead_lettered(
     assert_eq!(letters.len(), 2, "{letters:?}");
     for (letter, version) in letters.iter().zip([2, 3]) {
         assert_eq!(letter.kind, "gap");
+        assert_eq!(
+            letter.deliveries,
+            u64::from(guard.patience),
+            "dead-lettered on delivery {} of a patience of {}",
+            letter.deliveries,
+            guard.patience
+        );
         assert_eq!(letter.reason, format!("gap: waiting for ticket/{gap}@1"));
         assert_eq!(
             (letter.body.id.as_str(), letter.body.version),
@@ -541,6 +585,10 @@ pub fn dead_letter(headers: &typebus::Headers, body: &[u8]) -> DeadLetter {
             .get(names::DLQ_REASON)
             .unwrap_or_default()
             .to_owned(),
+        deliveries: headers
+            .get(names::DLQ_DELIVERIES)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0),
         body: serde_json::from_slice(body).expect("dead letter body is the event"),
     }
 }
