@@ -1,8 +1,11 @@
 //! Shared support for the outbox tests: a PostgreSQL schema per test
-//! (dropped after), a nats-server with a stream, the test events, and a
-//! reader of everything a stream holds.
+//! (dropped after), a nats-server with a stream, the test events, a
+//! reader of everything a stream holds, seeded randomness, and child
+//! processes to kill ([`process`]).
 
 #![allow(dead_code, unreachable_pub)]
+
+pub mod process;
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -197,6 +200,25 @@ pub async fn wait_drained(db: &TestDb, outbox: &typebus::postgres::Outbox, limit
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The environment variable that replays a kill test's random schedule.
+pub const KILL_SEED: &str = "TYPEBUS_KILL_SEED";
+
+/// The seed of a kill test: [`KILL_SEED`] if set, else the clock. Printed
+/// with the line that replays it.
+pub fn kill_seed() -> u64 {
+    let seed = match std::env::var(KILL_SEED) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{KILL_SEED}={text} is not a u64")),
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(7, |since| since.as_nanos() as u64),
+    };
+    println!("seed {seed} (replay its schedule with {KILL_SEED}={seed})");
+    seed
 }
 
 /// A small deterministic generator (xorshift), seeded per test.
