@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::de::DeserializeOwned;
 
-use crate::objects_only::ObjectsOnly;
+use crate::strict::Strict;
 
 /// A subject that no event of a schema set is published on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -104,9 +104,10 @@ impl DecodeError {
 /// Decodes the JSON body of a message on `subject` into `E`, reporting the
 /// JSON path of the first offending value (`$.ticket.price`).
 ///
-/// Structs, at any depth, read only from JSON objects: serde's derived
-/// `Deserialize` would also take an array of the field values in order,
-/// which no publisher means.
+/// Stricter than plain serde_json where serde would misread quietly: structs,
+/// at any depth, read only from JSON objects (serde's derive would also take
+/// an array of the field values in order, which no publisher means), and an
+/// `f32` beyond `f32::MAX` is an error instead of infinity.
 ///
 /// ```
 /// #[derive(Debug, serde::Deserialize)]
@@ -121,13 +122,13 @@ pub fn from_json<E: DeserializeOwned>(subject: &str, payload: &[u8]) -> Result<E
     // The fast path: no path tracking. Only a payload that fails is decoded
     // again with it, to say where it failed.
     let mut de = serde_json::Deserializer::from_slice(payload);
-    if let Ok(value) = E::deserialize(ObjectsOnly(&mut de))
+    if let Ok(value) = E::deserialize(Strict(&mut de))
         && de.end().is_ok()
     {
         return Ok(value);
     }
     let mut de = serde_json::Deserializer::from_slice(payload);
-    let value = serde_path_to_error::deserialize(ObjectsOnly(&mut de)).map_err(|err| {
+    let value = serde_path_to_error::deserialize(Strict(&mut de)).map_err(|err| {
         let path = json_path(err.path());
         DecodeError::payload(subject, path, err.into_inner())
     })?;

@@ -34,7 +34,7 @@ extern crate self as typebus;
 
 mod decode;
 mod event;
-mod objects_only;
+mod strict;
 mod timestamp;
 
 pub mod ordering;

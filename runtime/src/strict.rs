@@ -1,13 +1,18 @@
-//! [`ObjectsOnly`]: a serde adapter under which every struct, at any depth,
-//! must be a JSON object.
+//! [`Strict`]: a serde adapter that refuses the JSON serde would quietly
+//! misread, at any depth.
 //!
-//! serde's derived `Deserialize` for a struct also accepts a sequence of its
-//! field values in declaration order: `["t1",20]` reads as `{id: "t1",
-//! price: 20}`. No service sends that, and a reordered array would decode
-//! into the wrong fields. Wrapped in [`ObjectsOnly`], a deserializer hands
-//! every struct an object or fails with `invalid type: array, expected a
-//! JSON object`, naming what it found. Everything else passes through
-//! unchanged (lists stay arrays, map keys are read as they are).
+//! - **Structs only from objects.** serde's derived `Deserialize` for a
+//!   struct also accepts a sequence of its field values in declaration
+//!   order: `["t1",20]` reads as `{id: "t1", price: 20}`. No service sends
+//!   that, and a reordered array would decode into the wrong fields. Under
+//!   [`Strict`] a struct gets an object or fails with `invalid type: array,
+//!   expected a JSON object`, naming what it found.
+//! - **`f32` in range.** serde reads an `f32` from any JSON number by an
+//!   `as` cast, so `1e39` becomes infinity. Under [`Strict`] a finite number
+//!   beyond `f32::MAX` is `number out of range for f32`.
+//!
+//! Everything else passes through unchanged (lists stay arrays, map keys
+//! are read as they are).
 
 use std::fmt;
 
@@ -16,14 +21,14 @@ use serde::de::{
 };
 
 /// A deserializer whose structs, and those of every value inside, read
-/// only from objects.
-pub(crate) struct ObjectsOnly<D>(pub(crate) D);
+/// only from objects, and whose `f32`s stay finite.
+pub(crate) struct Strict<D>(pub(crate) D);
 
-/// A visitor whose nested values are read through [`ObjectsOnly`].
+/// A visitor whose nested values are read through [`Strict`].
 struct Nested<V>(V);
 
 /// A seed, a sequence, a map or an enum whose values are read through
-/// [`ObjectsOnly`].
+/// [`Strict`].
 struct Values<A>(A);
 
 /// The visitor of one struct: an object, or an error naming what was found.
@@ -40,16 +45,20 @@ macro_rules! forward_deserialize {
     )*};
 }
 
-impl<'de, D: Deserializer<'de>> Deserializer<'de> for ObjectsOnly<D> {
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for Strict<D> {
     type Error = D::Error;
 
     forward_deserialize! {
         deserialize_any deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32
         deserialize_i64 deserialize_i128 deserialize_u8 deserialize_u16 deserialize_u32
-        deserialize_u64 deserialize_u128 deserialize_f32 deserialize_f64 deserialize_char
+        deserialize_u64 deserialize_u128 deserialize_f64 deserialize_char
         deserialize_str deserialize_string deserialize_bytes deserialize_byte_buf
         deserialize_option deserialize_unit deserialize_seq deserialize_map
         deserialize_identifier deserialize_ignored_any
+    }
+
+    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_f32(F32(visitor))
     }
 
     fn deserialize_unit_struct<V: Visitor<'de>>(
@@ -142,6 +151,39 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Struct<V> {
     }
 }
 
+/// The visitor of an `f32`: a number that does not fit is an error, not
+/// infinity.
+struct F32<V>(V);
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for F32<V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.expecting(f)
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<V::Value, E> {
+        if value.is_finite() && (value as f32).is_infinite() {
+            return Err(E::custom(format_args!(
+                "number out of range for f32: {value}"
+            )));
+        }
+        self.0.visit_f64(value)
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<V::Value, E> {
+        self.0.visit_i64(value)
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<V::Value, E> {
+        self.0.visit_u64(value)
+    }
+
+    fn visit_f32<E: de::Error>(self, value: f32) -> Result<V::Value, E> {
+        self.0.visit_f32(value)
+    }
+}
+
 macro_rules! forward_visit {
     ($($method:ident($ty:ty))*) => {$(
         fn $method<E: de::Error>(self, value: $ty) -> Result<V::Value, E> {
@@ -174,14 +216,14 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Nested<V> {
     }
 
     fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<V::Value, D::Error> {
-        self.0.visit_some(ObjectsOnly(deserializer))
+        self.0.visit_some(Strict(deserializer))
     }
 
     fn visit_newtype_struct<D: Deserializer<'de>>(
         self,
         deserializer: D,
     ) -> Result<V::Value, D::Error> {
-        self.0.visit_newtype_struct(ObjectsOnly(deserializer))
+        self.0.visit_newtype_struct(Strict(deserializer))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<V::Value, A::Error> {
@@ -201,7 +243,7 @@ impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Values<S> {
     type Value = S::Value;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<S::Value, D::Error> {
-        self.0.deserialize(ObjectsOnly(deserializer))
+        self.0.deserialize(Strict(deserializer))
     }
 }
 
@@ -356,7 +398,7 @@ mod tests {
         }
         let json = br#"{"name":"plain"}"#;
         let mut de = serde_json::Deserializer::from_slice(json);
-        let value = Borrowing::deserialize(super::ObjectsOnly(&mut de)).unwrap();
+        let value = Borrowing::deserialize(super::Strict(&mut de)).unwrap();
         assert!(matches!(value.name, Cow::Borrowed("plain")));
     }
 
@@ -387,6 +429,24 @@ mod tests {
             err.contains("invalid type: array, expected a JSON object"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_f32_out_of_range_is_an_error_not_infinity() {
+        #[derive(Debug, Deserialize)]
+        struct Small {
+            x: f32,
+        }
+        assert_eq!(decode::<Small>(r#"{"x":3.4e38}"#).unwrap().x, 3.4e38);
+        assert_eq!(decode::<Small>(r#"{"x":-1}"#).unwrap().x, -1.0);
+        assert_eq!(decode::<Small>(r#"{"x":1e-50}"#).unwrap().x, 0.0);
+        for json in [r#"{"x":1e39}"#, r#"{"x":-1e39}"#] {
+            let err = decode::<Small>(json).unwrap_err();
+            assert!(
+                err.starts_with("$.x | ") && err.contains("number out of range for f32"),
+                "{json}: {err}"
+            );
+        }
     }
 
     #[test]

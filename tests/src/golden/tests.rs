@@ -26,6 +26,136 @@ fn every_scalar_round_trips_with_wire_names() {
     assert_eq!(EveryShape::VERSION, 3);
 }
 
+/// Hostile payloads (the README's table): each decodes to exactly what the
+/// schema says, or fails with its JSON path and reason (a dead letter);
+/// none panics, hangs, or is read as a different value.
+#[test]
+fn hostile_payloads_decode_exactly_or_fail_at_their_path() {
+    use every_type::*;
+    let scalar = |field: &str, value: &str| {
+        let mut fields = vec![
+            ("aString", r#""s""#),
+            ("aBool", "true"),
+            ("anI32", "-1"),
+            ("anI64", "-1"),
+            ("aU32", "1"),
+            ("aU64", "1"),
+            ("anF32", "1.5"),
+            ("anF64", "9.99"),
+            ("aTimestamp", r#""2020-05-01T12:00:00.000Z""#),
+            ("aUuid", r#""67e55044-10b1-426f-9247-bb680e5fe0c8""#),
+            ("someJson", "null"),
+        ];
+        for entry in &mut fields {
+            if entry.0 == field {
+                entry.1 = value;
+            }
+        }
+        let body: Vec<String> = fields.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+        format!("{{{}}}", body.join(","))
+    };
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    let failing = [
+        (
+            scalar("aU64", "18446744073709551616"),
+            "$.aU64",
+            "invalid type: floating point `1.8446744073709552e+19`, expected u64",
+        ),
+        (
+            scalar("aU64", "1e20"),
+            "$.aU64",
+            "invalid type: floating point",
+        ),
+        (
+            scalar("aU64", "1.5"),
+            "$.aU64",
+            "invalid type: floating point",
+        ),
+        (
+            scalar("aU32", "-1"),
+            "$.aU32",
+            "invalid value: integer `-1`, expected u32",
+        ),
+        (scalar("aU32", "4294967296"), "$.aU32", "expected u32"),
+        (scalar("anI32", "2147483648"), "$.anI32", "expected i32"),
+        (scalar("aU32", r#""5""#), "$.aU32", "invalid type: string"),
+        (scalar("anF64", "1e400"), "$.anF64", "number out of range"),
+        (
+            scalar("anF32", "1e39"),
+            "$.anF32",
+            "number out of range for f32",
+        ),
+        (scalar("aString", r#""\ud800""#), "$.aString", "hex escape"),
+        (
+            scalar("aTimestamp", r#""2020-05-01T12:00:00""#),
+            "$.aTimestamp",
+            "",
+        ),
+        (scalar("aTimestamp", r#""2020-05-01""#), "$.aTimestamp", ""),
+        (scalar("aUuid", r#""not-a-uuid""#), "$.aUuid", ""),
+        (
+            scalar("someJson", &deep),
+            "$.someJson",
+            "recursion limit exceeded",
+        ),
+        (
+            scalar("aString", r#""a","aString":"b""#),
+            "$",
+            "duplicate field `aString`",
+        ),
+        (
+            format!("{} trailing", scalar("", "")),
+            "$",
+            "trailing characters",
+        ),
+        (
+            "[]".to_owned(),
+            "$",
+            "invalid type: array, expected a JSON object",
+        ),
+    ];
+    for (body, path, reason) in &failing {
+        let err = AnyEvent::decode("every:scalar", body.as_bytes()).unwrap_err();
+        // At the path, or inside it (the nesting case names its depth).
+        let at = err.path().unwrap_or_default();
+        assert!(
+            at == *path || at.starts_with(&format!("{path}[")),
+            "{body}: {err}"
+        );
+        assert!(err.to_string().contains(reason), "{body}: {err}");
+    }
+
+    // What does decode, decodes exactly.
+    let ok = |body: &str| match AnyEvent::decode("every:scalar", body.as_bytes()) {
+        Ok(AnyEvent::EveryScalar(event)) => event,
+        other => panic!("{body}: {other:?}"),
+    };
+    assert_eq!(ok(&scalar("aU64", "18446744073709551615")).a_u64, u64::MAX);
+    assert_eq!(ok(&scalar("anF64", "1e308")).an_f64, 1e308);
+    assert_eq!(ok(&scalar("aString", r#""\ud83c\udf89""#)).a_string, "🎉");
+    let offset = ok(&scalar("aTimestamp", r#""2020-05-01T14:00:00+02:00""#));
+    assert_eq!(offset.a_timestamp.to_string(), "2020-05-01T12:00:00.000Z");
+    let nested = format!("{}{}", "[".repeat(100), "]".repeat(100));
+    assert_eq!(
+        ok(&scalar("someJson", &nested)).some_json.to_string(),
+        nested
+    );
+
+    // A list of 10,000 items is read whole; a map's repeated key keeps the
+    // last value, as JSON.parse does.
+    let tags: Vec<String> = (0..10_000).map(|n| format!("\"t{n}\"")).collect();
+    let shape = format!(
+        r#"{{"tags":[{}],"counts":{{"a":1,"a":2}},"point":{{"x":0,"y":0}},"level":"low","levels":[],"pointsByName":{{}},"matrix":[],"sparse":[],"nested":{{}}}}"#,
+        tags.join(",")
+    );
+    let Ok(AnyEvent::EveryShape(shape)) = AnyEvent::decode("every:shape", shape.as_bytes()) else {
+        panic!("the shape decodes");
+    };
+    assert_eq!(shape.tags.len(), 10_000);
+    assert_eq!(shape.tags[9_999], "t9999");
+    assert_eq!(shape.counts, BTreeMap::from([("a".into(), 2)]));
+}
+
 #[test]
 fn shapes_nest_and_optionals_are_absent_when_none() {
     use every_type::*;
@@ -279,7 +409,7 @@ fn hostile_descriptions_leave_the_fields_intact() {
         serde_json::from_str(r#"{"quote":"q","ticks":"t","comment":"c"}"#).unwrap();
     assert_eq!(sneaky.comment, "c");
     assert_eq!(Level::ALL, [Level::Low]);
-    assert_eq!(SUBJECTS, ["hostile.injected"]);
+    assert_eq!(SUBJECTS, ["hostile.documented", "hostile.injected"]);
 }
 
 #[test]
