@@ -388,3 +388,260 @@ async fn a_listener_cut_off_longer_than_ack_wait_gets_its_events_again_applies_t
         started.elapsed()
     );
 }
+
+/// The same freeze inside the handler, with the handler's write and the
+/// record of its step in one PostgreSQL transaction
+/// (`PgSequenceStore::record_in`): the frozen instance has written its
+/// effect, uncommitted, when it stops. The other instance takes the claim
+/// over (a later delivery of the same message) and commits; the frozen one,
+/// resumed, finds the step recorded, rolls its write back and acknowledges.
+/// The handler ran twice for those events; their effect is there once.
+#[cfg(feature = "postgres")]
+mod postgres {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use sqlx::PgPool;
+    use sqlx::postgres::PgPoolOptions;
+    use typebus::ordering::{Ordered, SequenceStore, Step};
+    use typebus::postgres::{PgSequenceStore, Schema};
+    use typebus::{Bus, Delivery, HandlerError, ListenOptions, Listener, StreamConfig};
+
+    use super::fault_support::{ChildInstance, Observed};
+    use super::ordering_support::{
+        GROUP, TicketCreated, TicketEvent, event, publish_all, wait_until,
+    };
+    use super::{ACK_WAIT, CHILD_URL, connect, settled};
+
+    const CHILD_SCHEMA: &str = "TYPEBUS_DEAD_INSTANCE_SCHEMA";
+    const CHILD_TEST: &str = "postgres::frozen_in_handler_process";
+
+    fn database_url() -> String {
+        std::env::var("DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+    }
+
+    async fn pool() -> PgPool {
+        PgPoolOptions::new()
+            .max_connections(8)
+            .connect(&database_url())
+            .await
+            .expect("PostgreSQL reachable at DATABASE_URL (or 127.0.0.1:5432/test)")
+    }
+
+    /// Inserts one `effects` row and records the step in one transaction;
+    /// `hold` waits between the two (where the parent freezes the child).
+    struct PgApply {
+        instance: &'static str,
+        pool: PgPool,
+        store: Arc<PgSequenceStore>,
+        effects: String,
+        hold: Option<Duration>,
+    }
+
+    impl Listener for PgApply {
+        type Event = TicketCreated;
+
+        fn queue_group(&self) -> &str {
+            GROUP
+        }
+
+        fn ack_wait(&self) -> Duration {
+            ACK_WAIT
+        }
+
+        async fn on_message(
+            &self,
+            ticket: TicketCreated,
+            _: &Delivery,
+        ) -> Result<(), HandlerError> {
+            let mut tx = self.pool.begin().await.map_err(HandlerError::retry)?;
+            sqlx::query(&format!(
+                "INSERT INTO {} (instance, id, version) VALUES ($1, $2, $3)",
+                self.effects
+            ))
+            .bind(self.instance)
+            .bind(&ticket.id)
+            .bind(ticket.version as i64)
+            .execute(&mut *tx)
+            .await
+            .map_err(HandlerError::retry)?;
+            if let Some(hold) = self.hold {
+                println!("CHILD IN_HANDLER {}", ticket.id);
+                tokio::time::sleep(hold).await;
+            }
+            if !self
+                .store
+                .record_in(&mut tx, &Step::of(&ticket))
+                .await
+                .map_err(HandlerError::retry)?
+            {
+                if self.hold.is_some() {
+                    println!("CHILD ROLLED_BACK {}", ticket.id);
+                }
+                return Ok(()); // applied meanwhile: roll back
+            }
+            tx.commit().await.map_err(HandlerError::retry)?;
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "the frozen instance's process, started by the test below"]
+    async fn frozen_in_handler_process() {
+        let url = std::env::var(CHILD_URL).expect("run by the parent test");
+        let name = std::env::var(CHILD_SCHEMA).expect("run by the parent test");
+        let pool = pool().await;
+        let store = Arc::new(PgSequenceStore::new(
+            pool.clone(),
+            Schema::new(name.clone()).unwrap(),
+        ));
+        let handler = PgApply {
+            instance: "a",
+            pool,
+            store: Arc::clone(&store),
+            effects: format!("\"{name}\".effects"),
+            hold: Some(Duration::from_millis(1500)),
+        };
+        let mut listener = Observed::new(Ordered::new(handler, store as Arc<dyn SequenceStore>));
+        listener.report = true;
+        let _handle = Bus::new(connect(&url).await)
+            .listen_with(
+                listener,
+                ListenOptions::new()
+                    .concurrency(16)
+                    .batch(16)
+                    .handler_timeout(Duration::from_secs(60)),
+            )
+            .await
+            .unwrap();
+        println!("CHILD LISTENING");
+        std::future::pending::<()>().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_instance_frozen_inside_its_handler_rolls_its_write_back_when_it_resumes() {
+        const RECORDS: usize = 20;
+        let started = Instant::now();
+        let server = typebus::testing::NatsServer::start().unwrap();
+        let bus = Bus::new(connect(&server.url()).await);
+        bus.provision(&StreamConfig::new(["ticket:created"]))
+            .await
+            .unwrap();
+        let js = connect(&server.url()).await.jetstream().clone();
+        let pool = pool().await;
+        let name = format!("t_{}", nuid::next().to_string().to_lowercase());
+        let schema = Schema::new(name.clone()).unwrap();
+        schema.install(&pool).await.unwrap();
+        let effects = format!("\"{name}\".effects");
+        sqlx::query(&format!(
+            "CREATE TABLE {effects} (instance text NOT NULL, id text NOT NULL, version bigint NOT NULL)"
+        ))
+        .execute(&pool)
+        .await
+        .unwrap();
+        let events: Vec<TicketEvent> = (0..RECORDS).map(|i| event(i, 0)).collect();
+        publish_all(&bus, &events).await;
+
+        let a = ChildInstance::spawn(
+            CHILD_TEST,
+            &[(CHILD_URL, server.url()), (CHILD_SCHEMA, name.clone())],
+        );
+        a.next_line("LISTENING", Duration::from_secs(30)).await;
+        let first = a.next_line("IN_HANDLER", Duration::from_secs(30)).await;
+        a.signal("STOP");
+        let frozen_at = Instant::now();
+        wait_until(Duration::from_secs(5), "the child to stop", async || {
+            a.state() == 'T'
+        })
+        .await;
+        let held = first.trim_start_matches("IN_HANDLER ").to_owned();
+
+        let store = Arc::new(PgSequenceStore::new(pool.clone(), schema));
+        let b = PgApply {
+            instance: "b",
+            pool: pool.clone(),
+            store: Arc::clone(&store),
+            effects: effects.clone(),
+            hold: None,
+        };
+        let b_handle = Bus::new(connect(&server.url()).await)
+            .listen_with(
+                Ordered::new(b, store as Arc<dyn SequenceStore>),
+                ListenOptions::new().concurrency(16).batch(16),
+            )
+            .await
+            .unwrap();
+        let rows = async || -> Vec<(String, String, i64)> {
+            sqlx::query_as(&format!("SELECT instance, id, version FROM {effects}"))
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+        };
+        wait_until(
+            Duration::from_secs(30),
+            "every event to be applied while A is frozen",
+            async || rows().await.len() >= RECORDS,
+        )
+        .await;
+        let applied_after = frozen_at.elapsed();
+
+        a.signal("CONT");
+        // Until every event A was handling is rolled back and its batches
+        // settled.
+        let ids = |lines: &[String], prefix: &str| -> BTreeSet<String> {
+            lines
+                .iter()
+                .filter_map(|line| line.strip_prefix(prefix))
+                .map(str::to_owned)
+                .chain((prefix == "IN_HANDLER ").then(|| held.clone()))
+                .collect()
+        };
+        let lines = a
+            .lines_until(Duration::from_secs(30), |lines| {
+                ids(lines, "ROLLED_BACK ").is_superset(&ids(lines, "IN_HANDLER "))
+                    && lines.last().is_some_and(|l| l.starts_with("SETTLED"))
+            })
+            .await;
+        wait_until(
+            Duration::from_secs(30),
+            "the consumer to settle",
+            async || settled(&js).await,
+        )
+        .await;
+        b_handle.shutdown().await.unwrap();
+        drop(a);
+
+        let rows = rows().await;
+        let mut per_event: BTreeMap<(String, i64), Vec<String>> = BTreeMap::new();
+        for (instance, id, version) in &rows {
+            per_event
+                .entry((id.clone(), *version))
+                .or_default()
+                .push(instance.clone());
+        }
+        let twice: Vec<_> = per_event.iter().filter(|(_, by)| by.len() != 1).collect();
+        assert!(twice.is_empty(), "events applied more than once: {twice:?}");
+        assert_eq!(per_event.len(), RECORDS, "every event applied");
+        // A ran its handler for the events it held, and rolled each back.
+        let in_handler = ids(&lines, "IN_HANDLER ");
+        assert_eq!(ids(&lines, "ROLLED_BACK "), in_handler, "{lines:?}");
+        assert_eq!(
+            per_event.get(&(held.clone(), 0)).map(Vec::as_slice),
+            Some(&["b".to_owned()][..]),
+            "the held event's effect"
+        );
+        for line in lines.iter().filter(|l| l.starts_with("SETTLED")) {
+            assert!(line.ends_with("failed=0"), "A's resumed batch: {line}");
+        }
+        eprintln!(
+            "A froze inside the handlers of {} events; B applied every event {applied_after:?} after; {:?} in all",
+            in_handler.len(),
+            started.elapsed()
+        );
+        let _ = sqlx::query(&format!("DROP SCHEMA \"{name}\" CASCADE"))
+            .execute(&pool)
+            .await;
+    }
+}

@@ -348,6 +348,37 @@ impl ChildInstance {
         }
     }
 
+    /// Every line from now until `done` holds for the lines so far, within
+    /// `limit`.
+    pub async fn lines_until(
+        &self,
+        limit: Duration,
+        done: impl Fn(&[String]) -> bool,
+    ) -> Vec<String> {
+        let deadline = Instant::now() + limit;
+        let mut lines = Vec::new();
+        loop {
+            match self.lines.try_recv() {
+                Ok(line) => {
+                    lines.push(line);
+                    if done(&lines) {
+                        return lines;
+                    }
+                }
+                Err(mpsc::TryRecvError::Empty) => {
+                    assert!(
+                        Instant::now() < deadline,
+                        "the child's lines within {limit:?} did not suffice: {lines:?}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    panic!("the child exited: {lines:?}")
+                }
+            }
+        }
+    }
+
     /// Sends `signal` (`STOP`, `CONT`, `KILL`) to the child.
     pub fn signal(&self, signal: &str) {
         let status = Command::new("kill")
