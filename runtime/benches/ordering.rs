@@ -36,6 +36,23 @@
 //!
 //! Targets: a shared store (KV or journal) >= 0.8 of plain, memory >= 0.95
 //! of plain.
+//!
+//! After the rounds, the `redelivery-*` modes measure a mass redelivery of
+//! events already applied (what a consumer whose acks were rolled back, e.g.
+//! by a crash that empties its state file, delivers): for each store a
+//! guarded listener consumes the stream, its durable consumer is deleted
+//! and created again (deliver all), and the time until the new consumer's
+//! ack floor reaches the end of the stream is printed, with the handler
+//! calls of that second pass (0: every event acknowledged as a duplicate).
+//! `redelivery-plain` is a plain listener's first pass over the same
+//! stream, for scale. With feature `postgres`, `redelivery-pg` uses
+//! `PgSequenceStore` on `DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`, in a schema of its own).
+//!
+//! ```text
+//! TYPEBUS_BENCH_RECORDS=2000 TYPEBUS_BENCH_ONLY=redelivery-plain,redelivery-memory,redelivery-kv,redelivery-journal,redelivery-pg \
+//!   cargo bench -p typebus --features postgres,testing --bench ordering
+//! ```
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -53,6 +70,7 @@ use typebus::testing::NatsServer;
 use typebus::transport::BoxFuture;
 use typebus::{
     Bus, Delivery, Event, HandlerError, ListenOptions, Listener, StreamConfig, Versioned,
+    consumer_name,
 };
 
 const VERSIONS: u64 = 5;
@@ -216,17 +234,9 @@ struct Run {
     cpu: (f64, f64),
 }
 
-/// Consumes the whole stream with a fresh consumer.
-async fn consume(bus: &Bus, group: &str, mode: &Mode, total: u64) -> Run {
-    let seen = Arc::new(AtomicU64::new(0));
-    let done = Arc::new(Notify::new());
-    let listener = Count {
-        group: group.to_owned(),
-        seen: Arc::clone(&seen),
-        target: total,
-        done: Arc::clone(&done),
-    };
-    let options = match std::env::var("TYPEBUS_BENCH_CONCURRENCY")
+/// The options every listener of the bench runs with.
+fn listen_options() -> ListenOptions {
+    match std::env::var("TYPEBUS_BENCH_CONCURRENCY")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
     {
@@ -238,7 +248,39 @@ async fn consume(bus: &Bus, group: &str, mode: &Mode, total: u64) -> Run {
                 .max_ack_pending((concurrency + batch).max(1000))
         }
         None => ListenOptions::new(),
+    }
+}
+
+/// The modes of the rounds, in the order of `Mode`'s use in `main`.
+const MODES: [&str; 6] = [
+    "plain",
+    "guarded-memory",
+    "guarded-kv",
+    "guarded-journal",
+    "guarded-handoff",
+    "guarded-journal-x2",
+];
+
+/// Whether `TYPEBUS_BENCH_ONLY` (a comma-separated list of name endings)
+/// selects the mode `name`; every mode when it is not set.
+fn selected(name: &str) -> bool {
+    match std::env::var("TYPEBUS_BENCH_ONLY") {
+        Ok(only) => only.split(',').any(|m| name.ends_with(m.trim())),
+        Err(_) => true,
+    }
+}
+
+/// Consumes the whole stream with a fresh consumer.
+async fn consume(bus: &Bus, group: &str, mode: &Mode, total: u64) -> Run {
+    let seen = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(Notify::new());
+    let listener = Count {
+        group: group.to_owned(),
+        seen: Arc::clone(&seen),
+        target: total,
+        done: Arc::clone(&done),
     };
+    let options = listen_options();
     let cpu_before = cpu_ticks();
     let start = Instant::now();
     if let Mode::JournalPair(instances) = mode {
@@ -432,6 +474,11 @@ async fn main() {
         "ordering bench: {records} records x {VERSIONS} versions = {total} events, in order, one nats-server"
     );
 
+    if !MODES.iter().any(|name| selected(name)) {
+        // Only `redelivery-*` modes were asked for.
+        redelivery(&bus, &js, total).await;
+        return;
+    }
     let rounds: usize = std::env::var("TYPEBUS_BENCH_ROUNDS")
         .ok()
         .and_then(|n| n.parse().ok())
@@ -483,20 +530,8 @@ async fn main() {
             order.reverse();
         }
         for i in order {
-            let (mode, name) = (
-                &modes[i],
-                [
-                    "plain",
-                    "guarded-memory",
-                    "guarded-kv",
-                    "guarded-journal",
-                    "guarded-handoff",
-                    "guarded-journal-x2",
-                ][i],
-            );
-            if let Ok(only) = std::env::var("TYPEBUS_BENCH_ONLY")
-                && !only.split(',').any(|m| name.ends_with(m.trim()))
-            {
+            let (mode, name) = (&modes[i], MODES[i]);
+            if !selected(name) {
                 continue;
             }
             let run = consume(&bus, &format!("bench-{name}-{round}"), mode, total).await;
@@ -597,4 +632,183 @@ async fn main() {
         "  guarded, journal, 2 inst. {pair:>10.0} msgs/s   ratio {:.3} (two instances together)",
         pair / plain
     );
+    redelivery(&bus, &js, total).await;
+}
+
+/// One pass of a listener over the whole stream under `group` (a fresh
+/// consumer, or one created again): the time from `listen` until the
+/// consumer's ack floor is the stream's last sequence, and the handler
+/// calls meanwhile.
+async fn pass(
+    bus: &Bus,
+    stream: &async_nats::jetstream::stream::Stream,
+    group: &str,
+    store: Option<Arc<dyn SequenceStore>>,
+    last: u64,
+) -> (Duration, u64) {
+    let seen = Arc::new(AtomicU64::new(0));
+    let listener = Count {
+        group: group.to_owned(),
+        seen: Arc::clone(&seen),
+        target: u64::MAX,
+        done: Arc::new(Notify::new()),
+    };
+    let consumer = consumer_name(group, TicketUpdated::SUBJECT);
+    let start = Instant::now();
+    let handle = match store {
+        None => bus.listen_with(listener, listen_options()).await,
+        Some(store) => {
+            bus.listen_with(Ordered::new(listener, store), listen_options())
+                .await
+        }
+    }
+    .expect("listen");
+    loop {
+        if let Ok(info) = stream.consumer_info(&consumer).await
+            && info.ack_floor.stream_sequence >= last
+            && info.num_ack_pending == 0
+        {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(600),
+            "{group}: not through the stream after 10 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let took = start.elapsed();
+    handle.shutdown().await.expect("shutdown");
+    (took, seen.load(Ordering::SeqCst))
+}
+
+/// The `redelivery-*` modes: a guarded listener per store applies the
+/// stream, its consumer is deleted and created again, and the second pass
+/// (every event a duplicate) is timed.
+async fn redelivery(bus: &Bus, js: &async_nats::jetstream::Context, total: u64) {
+    let stream = js.get_stream("EVENTS").await.expect("stream");
+    let last = stream.cached_info().state.last_sequence;
+    let rate = |took: Duration| total as f64 / took.as_secs_f64();
+    if selected("redelivery-plain") {
+        let (took, calls) = pass(bus, &stream, "bench-redelivery-plain", None, last).await;
+        println!(
+            "redelivery-plain: a plain listener's pass over {total} events: {:.0} ms, {:.0} events/s ({calls} handler calls)",
+            took.as_secs_f64() * 1e3,
+            rate(took)
+        );
+    }
+    // KV and journal stores opened anew: what a restarted listener has
+    // (nothing cached, the journal read back).
+    let open = async |name: &str| -> Arc<dyn SequenceStore> {
+        match name {
+            "kv" => Arc::new(
+                KvSequenceStore::open(js, "bench-redelivery-sequences")
+                    .await
+                    .expect("bucket"),
+            ) as Arc<dyn SequenceStore>,
+            _ => Arc::new(
+                JournalSequenceStore::open(js, "bench-redelivery")
+                    .await
+                    .expect("journal"),
+            ),
+        }
+    };
+    let mut stores: Vec<(&str, Arc<dyn SequenceStore>)> =
+        vec![("memory", Arc::new(MemorySequenceStore::new()))];
+    for name in ["kv", "journal"] {
+        if selected(&format!("redelivery-{name}")) {
+            stores.push((name, open(name).await));
+        }
+    }
+    #[cfg(feature = "postgres")]
+    let database = if selected("redelivery-pg") {
+        let database = postgres::Database::new().await;
+        stores.push(("pg", database.store()));
+        Some(database)
+    } else {
+        None
+    };
+    for (name, store) in stores {
+        let mode = format!("redelivery-{name}");
+        if !selected(&mode) {
+            continue;
+        }
+        let group = format!("bench-{mode}");
+        let (first, applied) = pass(bus, &stream, &group, Some(Arc::clone(&store)), last).await;
+        // The acks rolled back: the consumer starts over (deliver all).
+        stream
+            .delete_consumer(&consumer_name(&group, TicketUpdated::SUBJECT))
+            .await
+            .expect("delete the consumer");
+        let (again, calls) = pass(bus, &stream, &group, Some(store), last).await;
+        println!(
+            "{mode}: applying {total} events took {:.0} ms ({:.0} events/s, {applied} handler calls); \
+             their redelivery {:.0} ms ({:.0} events/s, {calls} handler calls)",
+            first.as_secs_f64() * 1e3,
+            rate(first),
+            again.as_secs_f64() * 1e3,
+            rate(again),
+        );
+        if matches!(name, "kv" | "journal") {
+            stream
+                .delete_consumer(&consumer_name(&group, TicketUpdated::SUBJECT))
+                .await
+                .expect("delete the consumer");
+            let started = Instant::now();
+            let reopened = open(name).await;
+            let opening = started.elapsed();
+            let (cold, calls) = pass(bus, &stream, &group, Some(reopened), last).await;
+            let cold = opening + cold;
+            println!(
+                "{mode}: again with the store opened anew: {:.0} ms, opening included ({:.0} events/s, {calls} handler calls)",
+                cold.as_secs_f64() * 1e3,
+                rate(cold),
+            );
+        }
+    }
+    #[cfg(feature = "postgres")]
+    if let Some(database) = database {
+        database.drop_schema().await;
+    }
+}
+
+/// The PostgreSQL store of `redelivery-pg`, in a schema of its own.
+#[cfg(feature = "postgres")]
+mod postgres {
+    use std::sync::Arc;
+
+    use sqlx::PgPool;
+    use sqlx::postgres::PgPoolOptions;
+    use typebus::ordering::SequenceStore;
+    use typebus::postgres::{PgSequenceStore, Schema};
+
+    pub(crate) struct Database {
+        pool: PgPool,
+        schema: Schema,
+    }
+
+    impl Database {
+        pub(crate) async fn new() -> Self {
+            let url = std::env::var("DATABASE_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .connect(&url)
+                .await
+                .expect("PostgreSQL at DATABASE_URL (or 127.0.0.1:5432/test)");
+            let name = format!("bench_{}", nuid::next().to_string().to_lowercase());
+            let schema = Schema::new(name).expect("schema name");
+            schema.install(&pool).await.expect("install");
+            Self { pool, schema }
+        }
+
+        pub(crate) fn store(&self) -> Arc<dyn SequenceStore> {
+            Arc::new(PgSequenceStore::new(self.pool.clone(), self.schema.clone()))
+        }
+
+        pub(crate) async fn drop_schema(self) {
+            let _ = sqlx::query(&format!("DROP SCHEMA \"{}\" CASCADE", self.schema.name()))
+                .execute(&self.pool)
+                .await;
+        }
+    }
 }
