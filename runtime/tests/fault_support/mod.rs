@@ -313,10 +313,10 @@ impl ChildInstance {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { return };
                 // libtest may print "test <name> ... " before it, unended.
-                if let Some((_, rest)) = line.split_once("CHILD ") {
-                    if send.send(rest.to_owned()).is_err() {
-                        return;
-                    }
+                if let Some((_, rest)) = line.split_once("CHILD ")
+                    && send.send(rest.to_owned()).is_err()
+                {
+                    return;
                 }
             }
         });
