@@ -133,6 +133,28 @@ async fn frozen_instance_process() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_instance_loses_its_events_to_the_other_after_ack_wait_and_its_late_ack_applies_nothing()
  {
+    hand_over(Fault::Freeze).await;
+}
+
+/// Killed (SIGKILL) instead: the server sees the connection close at once,
+/// and still waits for ack_wait before it hands the events to B.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_instance_loses_its_events_to_the_other_after_ack_wait() {
+    hand_over(Fault::Kill).await;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// SIGSTOP while it holds a batch, SIGCONT once B applied everything.
+    Freeze,
+    /// SIGKILL while it holds a batch.
+    Kill,
+}
+
+/// Instance A (a child process) takes a batch and is frozen or killed
+/// before its guard sees it; instance B applies every event once, A's
+/// after ack_wait; a frozen A, resumed, applies nothing.
+async fn hand_over(fault: Fault) {
     const RECORDS: usize = 20;
     let started = Instant::now();
     let server = NatsServer::start().unwrap();
@@ -158,10 +180,14 @@ async fn a_frozen_instance_loses_its_events_to_the_other_after_ack_wait_and_its_
     let a = ChildInstance::spawn(CHILD_TEST, &[(CHILD_URL, server.url())]);
     a.next_line("LISTENING", Duration::from_secs(30)).await;
     let received = a.next_line("RECEIVED", Duration::from_secs(30)).await;
-    a.signal("STOP");
+    let (signal, state) = match fault {
+        Fault::Freeze => ("STOP", 'T'),
+        Fault::Kill => ("KILL", 'Z'),
+    };
+    a.signal(signal);
     let frozen_at = Instant::now();
     wait_until(Duration::from_secs(5), "the child to stop", async || {
-        a.state() == 'T'
+        a.state() == state
     })
     .await;
     let held: Vec<(String, u64)> = received
@@ -199,12 +225,16 @@ async fn a_frozen_instance_loses_its_events_to_the_other_after_ack_wait_and_its_
         async || effects(&js).await.len() >= RECORDS,
     )
     .await;
-    // The server still counts A as connected: it never saw it leave.
-    assert_eq!(a.state(), 'T');
-
-    // A comes back: it finishes the batch it held, late.
-    a.signal("CONT");
-    let settled_line = a.next_line("SETTLED", Duration::from_secs(30)).await;
+    let settled_line = match fault {
+        Fault::Freeze => {
+            // Still frozen: the server never saw it leave.
+            assert_eq!(a.state(), 'T');
+            // A comes back: it finishes the batch it held, late.
+            a.signal("CONT");
+            Some(a.next_line("SETTLED", Duration::from_secs(30)).await)
+        }
+        Fault::Kill => None,
+    };
     wait_until(
         Duration::from_secs(30),
         "the consumer to settle",
@@ -227,11 +257,13 @@ async fn a_frozen_instance_loses_its_events_to_the_other_after_ack_wait_and_its_
     assert_eq!(per_event.len(), RECORDS, "every event applied");
     // A's late completion acknowledged its batch as duplicates: Ok for
     // each, and no effect of A's.
-    assert_eq!(
-        settled_line,
-        format!("SETTLED ok={} failed=0", held.len()),
-        "A's resumed batch"
-    );
+    if let Some(line) = settled_line {
+        assert_eq!(
+            line,
+            format!("SETTLED ok={} failed=0", held.len()),
+            "A's resumed batch"
+        );
+    }
     assert!(
         effects.iter().all(|(instance, _, _)| instance == "b"),
         "the frozen instance applied something: {effects:?}"
@@ -258,7 +290,7 @@ async fn a_frozen_instance_loses_its_events_to_the_other_after_ack_wait_and_its_
         );
     }
     eprintln!(
-        "A held {} events; B applied them {:?} after the freeze; {} deliveries seen by B; {:?} in all",
+        "{fault:?}: A held {} events; B applied them {:?} after; {} deliveries seen by B; {:?} in all",
         held.len(),
         held.iter()
             .filter_map(|k| first_seen.get(k))
