@@ -4,6 +4,7 @@
 
 use syn::ext::IdentExt;
 use syn::{Fields, Generics, Ident};
+use typebus_names::SubjectProblemKind;
 
 use crate::ast::{Event, Input, Kind};
 use crate::attr::{Attrs, FORM};
@@ -160,37 +161,34 @@ fn check_schema_form<'a>(
     })
 }
 
-/// Every reason `subject` is not a valid subject to publish on; empty when
-/// it is valid. Tokens are separated by `.`; `:` and other characters are
-/// allowed inside a token.
+/// Every reason `subject` is not a valid subject to publish on
+/// ([`typebus_names::subject_problems`]); empty when it is valid. Tokens
+/// are separated by `.`; `:` and other characters are allowed inside a
+/// token. Each message says what is wrong and why, in one line, as a
+/// compile error has no separate help.
 pub(crate) fn subject_problems(subject: &str) -> Vec<String> {
-    if subject.is_empty() {
-        return vec![
-            "subject is empty: an event needs a subject such as `ticket:created`".to_owned(),
-        ];
-    }
-    let mut problems = Vec::new();
-    if subject.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        problems.push(format!(
-            "subject `{}` contains whitespace or a control character, which a NATS subject cannot hold",
-            subject.escape_debug()
-        ));
-    }
-    for wildcard in ['*', '>'] {
-        if subject.contains(wildcard) {
-            problems.push(format!(
-                "subject `{}` contains the wildcard `{wildcard}`: an event is published on one concrete subject",
-                subject.escape_debug()
-            ));
-        }
-    }
-    if subject.split('.').any(str::is_empty) {
-        problems.push(format!(
-            "subject `{}` has an empty token: `.` separates tokens, so it cannot start or end the subject or appear twice in a row",
-            subject.escape_debug()
-        ));
-    }
-    problems
+    typebus_names::subject_problems(subject)
+        .into_iter()
+        .map(|problem| {
+            let why = match problem.kind {
+                SubjectProblemKind::Empty => {
+                    return "subject is empty: an event needs a subject such as `ticket:created`"
+                        .to_owned();
+                }
+                SubjectProblemKind::Blank => ", which a NATS subject cannot hold",
+                SubjectProblemKind::Wildcard(_) => {
+                    ": an event is published on one concrete subject"
+                }
+                SubjectProblemKind::EmptyToken => {
+                    ": `.` separates tokens, so it cannot start or end the subject or appear twice in a row"
+                }
+                SubjectProblemKind::Reserved => {
+                    ": `$JS`, `$SYS` and other `$` subjects belong to the server"
+                }
+            };
+            format!("subject `{}` {}{why}", subject.escape_debug(), problem.kind)
+        })
+        .collect()
 }
 
 /// The version as a `u32` >= 1, or why it is not one.
@@ -257,5 +255,16 @@ mod tests {
     #[test]
     fn several_problems_of_one_subject_are_all_reported() {
         assert_eq!(subject_problems(". *").len(), 3);
+    }
+
+    #[test]
+    fn subjects_in_the_dollar_namespace_are_refused() {
+        assert_eq!(
+            subject_problems("$JS.API"),
+            [
+                "subject `$JS.API` is in the `$` namespace reserved by NATS: `$JS`, `$SYS` and other `$` subjects belong to the server"
+            ]
+        );
+        assert_eq!(subject_problems("a.$b"), Vec::<String>::new());
     }
 }

@@ -12,21 +12,11 @@ use crate::transport::OutgoingMessage;
 /// The prefix of default dead-letter subjects.
 pub(crate) const PREFIX: &str = "typebus.dlq.";
 
-/// The default dead-letter subject of `group`: `typebus.dlq.<group>`.
+/// The default dead-letter subject of `group`: `typebus.dlq.<group>`, the
+/// group made one subject token by [`typebus_names::sanitise`] (the
+/// characters NATS forbids in names become `_`), as in its consumer names.
 pub(crate) fn default_subject(group: &str) -> String {
-    format!("{PREFIX}{}", token(group))
-}
-
-/// The queue group as one subject token of the default dead-letter subject.
-fn token(group: &str) -> String {
-    group
-        .chars()
-        .map(|c| match c {
-            '.' | '*' | '>' => '_',
-            c if c.is_whitespace() || c.is_control() => '_',
-            c => c,
-        })
-        .collect()
+    format!("{PREFIX}{}", typebus_names::sanitise(group))
 }
 
 /// The longest reason a dead letter carries, in bytes: a longer one is cut
@@ -239,5 +229,8 @@ mod tests {
     #[test]
     fn group_names_become_one_subject_token() {
         assert_eq!(default_subject("orders.v2 *>"), "typebus.dlq.orders_v2___");
+        // The same character set as consumer names: slashes too.
+        assert_eq!(default_subject("eu/orders\\x"), "typebus.dlq.eu_orders_x");
+        assert_eq!(crate::consumer_name("eu/orders\\x", "a"), "eu_orders_x_a");
     }
 }

@@ -155,7 +155,7 @@ pub(crate) fn panicked(panic: &(dyn Any + Send)) -> HandlerError {
 /// The durable consumer name of a queue group's listener of `subject`:
 /// `<queue group>_<subject>`, with the characters JetStream does not allow
 /// in names (`.`, `*`, `>`, `/`, `\`, whitespace, control characters)
-/// replaced by `_`.
+/// replaced by `_` ([`typebus_names::sanitise`]).
 ///
 /// The subject is part of the name because a JetStream consumer belongs to a
 /// stream, not to a subject: a service listening to several subjects of one
@@ -167,16 +167,8 @@ pub(crate) fn panicked(panic: &(dyn Any + Send)) -> HandlerError {
 /// assert_eq!(typebus::consumer_name("orders service", "audit.v2"), "orders_service_audit_v2");
 /// ```
 pub fn consumer_name(queue_group: &str, subject: &str) -> String {
-    let sanitise = |c: char| match c {
-        '.' | '*' | '>' | '/' | '\\' => '_',
-        c if c.is_whitespace() || c.is_control() => '_',
-        c => c,
-    };
-    let mut name = String::with_capacity(queue_group.len() + subject.len() + 1);
-    name.extend(queue_group.chars().map(sanitise));
-    name.push('_');
-    name.extend(subject.chars().map(sanitise));
-    name
+    use typebus_names::sanitise;
+    format!("{}_{}", sanitise(queue_group), sanitise(subject))
 }
 
 /// Why a handler failed: retryable (delivered again, optionally after a

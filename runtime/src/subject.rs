@@ -1,22 +1,22 @@
-//! Subject checks: typebus only publishes on and listens to literal subjects.
+//! Subject checks: typebus only publishes on and listens to literal
+//! subjects. The rules are `typebus_names`' (one place for the codegen, the
+//! derive and the runtime, the `$` namespace among them); this gives them
+//! the runtime's wording.
 
-/// Checks that `subject` is a literal NATS subject: not empty, no empty
-/// `.`-separated token, no wildcard (`*`, `>`), no whitespace or control
-/// character. Returns what is wrong.
+use typebus_names::SubjectProblemKind;
+
+/// Checks that `subject` is a literal NATS subject
+/// ([`typebus_names::check_subject`]): not empty, no empty `.`-separated
+/// token, no wildcard (`*`, `>`), no whitespace or control character, not
+/// in the `$` namespace. Returns what is wrong first.
 pub(crate) fn check_literal(subject: &str) -> Result<(), &'static str> {
-    if subject.is_empty() {
-        return Err("the subject is empty");
-    }
-    if subject.split('.').any(str::is_empty) {
-        return Err("the subject has an empty token");
-    }
-    if subject.contains(['*', '>']) {
-        return Err("the subject contains a wildcard");
-    }
-    if subject.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("the subject contains whitespace");
-    }
-    Ok(())
+    typebus_names::check_subject(subject).map_err(|problem| match problem.kind {
+        SubjectProblemKind::Empty => "the subject is empty",
+        SubjectProblemKind::EmptyToken => "the subject has an empty token",
+        SubjectProblemKind::Wildcard(_) => "the subject contains a wildcard",
+        SubjectProblemKind::Blank => "the subject contains whitespace or a control character",
+        SubjectProblemKind::Reserved => "the subject is in the `$` namespace reserved by NATS",
+    })
 }
 
 /// [`check_literal`] as a publish error ([`PublishErrorKind::InvalidSubject`]).
@@ -56,5 +56,14 @@ mod tests {
         assert!(check_literal("ticket.>").is_err());
         assert!(check_literal("ticket created").is_err());
         assert!(check_literal("a.").is_err());
+    }
+
+    #[test]
+    fn refuses_the_dollar_namespace() {
+        assert_eq!(
+            check_literal("$JS.API.INFO"),
+            Err("the subject is in the `$` namespace reserved by NATS")
+        );
+        assert_eq!(check_literal("ticket.$x"), Ok(()));
     }
 }

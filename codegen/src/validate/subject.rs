@@ -1,7 +1,8 @@
-//! NATS subject syntax for event subjects: dot-separated tokens, no empty
-//! token, no wildcards (`*`, `>`), no whitespace or control characters, not
-//! in the `$` namespace NATS reserves for itself. `:` and other printable
-//! characters are allowed (`ticket:created`).
+//! Event subjects in schema files: the rules are `typebus_names`' (one
+//! place for the codegen, the derive and the runtime); this adds the
+//! schema diagnostic's wording, message and help.
+
+use typebus_names::SubjectProblemKind;
 
 /// What is wrong with a subject: character offset, message, hint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,61 +15,17 @@ pub(crate) struct SubjectError {
     pub(crate) help: &'static str,
 }
 
-/// Checks one subject.
+/// Checks one subject and reports its first problem
+/// ([`typebus_names::check_subject`]).
 pub(crate) fn check(subject: &str) -> Result<(), SubjectError> {
-    let error = |offset, message: String, help| {
-        Err(SubjectError {
-            offset,
-            message,
-            help,
-        })
-    };
-    if subject.is_empty() {
-        return error(
-            0,
-            "empty subject".to_owned(),
-            "write the subject events are published on, e.g. `ticket:created`",
-        );
-    }
-    for (i, c) in subject.chars().enumerate() {
-        if c.is_whitespace() || c.is_control() {
-            return error(
-                i,
-                format!(
-                    "subject `{}` contains whitespace or a control character",
-                    subject.escape_debug()
-                ),
-                "NATS subjects cannot contain blanks; use `.` or `:` between words",
-            );
-        }
-        if c == '*' || c == '>' {
-            return error(
-                i,
-                format!("subject `{subject}` contains the wildcard `{c}`"),
-                "an event is published on one exact subject; wildcards are for subscriptions",
-            );
-        }
-    }
-    let mut offset: usize = 0;
-    for token in subject.split('.') {
-        if token.is_empty() {
-            // Point at the dot next to the empty token.
-            return error(
-                offset.saturating_sub(1),
-                format!("subject `{subject}` has an empty token"),
-                "tokens are separated by single dots and cannot be empty: `orders.created`",
-            );
-        }
-        offset += token.chars().count() + 1;
-    }
-    if subject.starts_with('$') {
-        return error(
-            0,
-            format!("subject `{subject}` is in the `$` namespace reserved by NATS"),
-            "`$JS`, `$SYS` and other `$` subjects belong to the server; choose another prefix",
-        );
-    }
-    Ok(())
+    typebus_names::check_subject(subject).map_err(|problem| SubjectError {
+        offset: problem.offset,
+        message: match problem.kind {
+            SubjectProblemKind::Empty => "empty subject".to_owned(),
+            kind => format!("subject `{}` {kind}", subject.escape_debug()),
+        },
+        help: problem.kind.hint(),
+    })
 }
 
 #[cfg(test)]

@@ -333,11 +333,8 @@ impl std::fmt::Debug for Broker {
 fn check_stream_config(config: &StreamConfig) -> Result<(), ProvisionError> {
     let invalid =
         |detail: String| ProvisionError::new(ProvisionErrorKind::InvalidConfig).with_detail(detail);
-    if !valid_name(&config.name) {
-        return Err(invalid(format!(
-            "stream name `{}` is empty or holds `.`, `*`, `>` or whitespace",
-            config.name
-        )));
+    if let Err(problem) = typebus_names::check_name(&config.name) {
+        return Err(invalid(format!("stream name `{}` {problem}", config.name)));
     }
     if config.subjects.is_empty() {
         return Err(invalid(format!("stream `{}` has no subjects", config.name)));
@@ -391,9 +388,9 @@ fn check_stream_config(config: &StreamConfig) -> Result<(), ProvisionError> {
 fn check_consumer_spec(spec: &ConsumerSpec) -> Result<(), ListenError> {
     let invalid =
         |detail: String| ListenError::new(ListenErrorKind::InvalidConfig).with_detail(detail);
-    if !valid_name(&spec.durable_name) {
+    if let Err(problem) = typebus_names::check_name(&spec.durable_name) {
         return Err(invalid(format!(
-            "consumer name `{}` is empty or holds `.`, `*`, `>` or whitespace",
+            "consumer name `{}` {problem}",
             spec.durable_name
         )));
     }
@@ -401,14 +398,6 @@ fn check_consumer_spec(spec: &ConsumerSpec) -> Result<(), ListenError> {
         return Err(invalid("max_deliver must be at least 1".into()));
     }
     crate::subject::check_consume("filter subject", &spec.filter_subject)
-}
-
-/// Stream and consumer names: not empty, no `.`, `*`, `>`, `/`, `\`, whitespace.
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.chars().any(|c| {
-            matches!(c, '.' | '*' | '>' | '/' | '\\') || c.is_whitespace() || c.is_control()
-        })
 }
 
 impl Transport for Broker {

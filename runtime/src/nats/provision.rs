@@ -12,14 +12,8 @@ pub(crate) fn validate(config: &StreamConfig) -> Result<(), ProvisionError> {
     let invalid =
         |detail: String| ProvisionError::new(ProvisionErrorKind::InvalidConfig).with_detail(detail);
     let name = &config.name;
-    if name.is_empty()
-        || name.chars().any(|c| {
-            matches!(c, '.' | '*' | '>' | '/' | '\\') || c.is_whitespace() || c.is_control()
-        })
-    {
-        return Err(invalid(format!(
-            "stream name `{name}` must be non-empty without `.`, `*`, `>`, slashes or whitespace"
-        )));
+    if let Err(problem) = typebus_names::check_name(name) {
+        return Err(invalid(format!("stream name `{name}` {problem}")));
     }
     if config.subjects.is_empty() {
         return Err(invalid(format!("stream `{name}` has no subjects")));
