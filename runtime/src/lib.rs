@@ -32,6 +32,7 @@
 #[allow(unused_extern_crates)]
 extern crate self as typebus;
 
+mod backoff;
 mod decode;
 mod event;
 mod strict;
@@ -69,6 +70,7 @@ pub mod postgres;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use backoff::Backoff;
 pub use decode::{DecodeError, UnknownSubject, UnknownValue, from_json};
 pub use event::Event;
 pub use ordering::Versioned;

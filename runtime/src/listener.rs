@@ -74,8 +74,8 @@ pub trait Listener: Send + Sync + 'static {
     /// error (without its own delay) is delivered again, given the count of
     /// the failed delivery (from 1). Default: 1 s doubling, at most 60 s.
     fn retry_delay(&self, delivery_count: u64) -> Duration {
-        let exponent = delivery_count.saturating_sub(1).min(6) as u32;
-        Duration::from_secs(1u64 << exponent).min(Duration::from_secs(60))
+        crate::Backoff::new(Duration::from_secs(1), Duration::from_secs(60))
+            .delay(delivery_count.saturating_sub(1))
     }
 
     /// Whether the listener reads payloads of contract `version` (from the

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::backoff::Backoff;
 use crate::error::{PublishError, PublishErrorKind};
 use crate::event::Event;
 use crate::headers::{Headers, names};
@@ -47,11 +48,10 @@ impl PublishRetry {
         max_delay: Duration::ZERO,
     };
 
+    /// The delay before retry `retry` (from 0): doubling from
+    /// `initial_delay` sixteen times at most, never above `max_delay`.
     fn delay(&self, retry: u32) -> Duration {
-        let factor = 1u32 << retry.min(16);
-        self.initial_delay
-            .saturating_mul(factor)
-            .min(self.max_delay)
+        Backoff::new(self.initial_delay, self.max_delay).delay(u64::from(retry.min(16)))
     }
 }
 
@@ -319,5 +319,39 @@ impl Future for PendingPublish {
 impl std::fmt::Debug for PendingPublish {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("PendingPublish")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PublishRetry;
+    use std::time::Duration;
+
+    /// The delays before `Backoff`: `initial << min(retry, 16)`, at most
+    /// `max`.
+    fn before(retry: &PublishRetry, n: u32) -> Duration {
+        retry
+            .initial_delay
+            .saturating_mul(1u32 << n.min(16))
+            .min(retry.max_delay)
+    }
+
+    #[test]
+    fn retry_delays_are_unchanged() {
+        let far = PublishRetry {
+            attempts: 40,
+            initial_delay: Duration::from_millis(1),
+            max_delay: Duration::from_secs(3600),
+        };
+        for retry in [PublishRetry::default(), PublishRetry::NONE, far] {
+            for n in [0, 1, 2, 4, 5, 15, 16, 17, 31, 32, u32::MAX] {
+                assert_eq!(retry.delay(n), before(&retry, n), "{retry:?} {n}");
+            }
+        }
+        let default = PublishRetry::default();
+        assert_eq!(default.delay(0), Duration::from_millis(100));
+        assert_eq!(default.delay(3), Duration::from_millis(800));
+        assert_eq!(default.delay(5), Duration::from_secs(2));
+        assert_eq!(far.delay(20), Duration::from_millis(65_536));
     }
 }

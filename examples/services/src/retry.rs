@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use typebus::Listener;
 use typebus::ordering::{Ordered, SequenceStore, Versioned};
+use typebus::{Backoff, Listener};
 
 /// The ordering guard's first delay before an early event is delivered again.
 pub const GUARD_EARLY_DELAY: Duration = Duration::from_millis(100);
@@ -32,8 +32,8 @@ where
 /// The delay before a failed delivery is retried: 100 ms doubling, at most
 /// 2 s (the listeners' `retry_delay`).
 pub fn quick_retry_delay(delivery_count: u64) -> Duration {
-    let exponent = delivery_count.saturating_sub(1).min(5) as u32;
-    (Duration::from_millis(100) * (1u32 << exponent)).min(Duration::from_secs(2))
+    Backoff::new(Duration::from_millis(100), Duration::from_secs(2))
+        .delay(delivery_count.saturating_sub(1))
 }
 
 #[cfg(test)]
@@ -48,5 +48,7 @@ mod tests {
         assert_eq!(quick_retry_delay(5), Duration::from_millis(1600));
         assert_eq!(quick_retry_delay(6), Duration::from_secs(2));
         assert_eq!(quick_retry_delay(60), Duration::from_secs(2));
+        assert_eq!(quick_retry_delay(0), Duration::from_millis(100));
+        assert_eq!(quick_retry_delay(u64::MAX), Duration::from_secs(2));
     }
 }

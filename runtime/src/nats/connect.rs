@@ -8,6 +8,7 @@ use std::time::Duration;
 use async_nats::ServerAddr;
 
 use super::options::{Auth, ConnectOptions, redact_url, split_credentials};
+use crate::backoff::Backoff;
 use crate::error::{BoxError, ConnectError, ConnectErrorKind};
 
 /// An error message with every secret replaced by `***`.
@@ -95,10 +96,7 @@ pub(crate) async fn client(
     let max_delay = options.max_reconnect_delay;
     nats = nats
         .max_reconnects(options.max_reconnects)
-        .reconnect_delay_callback(move |attempts| {
-            let exponent = u32::try_from(attempts.min(10)).unwrap_or(10);
-            Duration::from_millis(25u64 << exponent).min(max_delay)
-        })
+        .reconnect_delay_callback(move |attempts| reconnect_delay(attempts, max_delay))
         .connection_timeout(options.connection_timeout)
         .request_timeout(Some(options.request_timeout))
         .event_callback(move |event| {
@@ -151,5 +149,51 @@ fn nkeys_check(seed: &str) -> Result<(), ConnectError> {
     } else {
         Err(ConnectError::new(ConnectErrorKind::Credentials)
             .with_detail("the nkey seed is not a seed (`S...`)"))
+    }
+}
+
+/// The delay before reconnect attempt `attempts` (async-nats counts from
+/// 0): 25 ms doubling ten times at most (25.6 s), never above `max`.
+fn reconnect_delay(attempts: usize, max: Duration) -> Duration {
+    let doublings = u64::try_from(attempts).unwrap_or(u64::MAX).min(10);
+    Backoff::new(Duration::from_millis(25), max).delay(doublings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reconnect_delay;
+    use std::time::Duration;
+
+    /// The delays before `Backoff`: `25 ms << min(attempts, 10)`, at most
+    /// `max`.
+    fn before(attempts: usize, max: Duration) -> Duration {
+        let exponent = u32::try_from(attempts.min(10)).unwrap_or(10);
+        Duration::from_millis(25u64 << exponent).min(max)
+    }
+
+    #[test]
+    fn reconnect_delays_are_unchanged() {
+        for max in [
+            Duration::ZERO,
+            Duration::from_millis(100),
+            Duration::from_secs(8),
+            Duration::from_secs(3600),
+        ] {
+            for attempts in [0, 1, 2, 5, 9, 10, 11, 64, usize::MAX] {
+                assert_eq!(
+                    reconnect_delay(attempts, max),
+                    before(attempts, max),
+                    "{attempts} {max:?}"
+                );
+            }
+        }
+        let hour = Duration::from_secs(3600);
+        assert_eq!(reconnect_delay(0, hour), Duration::from_millis(25));
+        assert_eq!(reconnect_delay(3, hour), Duration::from_millis(200));
+        assert_eq!(reconnect_delay(10, hour), Duration::from_millis(25_600));
+        assert_eq!(
+            reconnect_delay(usize::MAX, hour),
+            Duration::from_millis(25_600)
+        );
     }
 }

@@ -580,11 +580,9 @@ where
 
     /// The delay after early delivery number `delivered`: doubling from
     /// `early_delay`, at most `max_early_delay`.
-    fn early_wait(&self, delivered: u64) -> Duration {
-        let doublings = u32::try_from(delivered.saturating_sub(1).min(20)).unwrap_or(20);
-        self.early_delay
-            .saturating_mul(1u32 << doublings)
-            .min(self.max_early_delay.max(self.early_delay))
+    pub(crate) fn early_wait(&self, delivered: u64) -> Duration {
+        let max = self.max_early_delay.max(self.early_delay);
+        crate::Backoff::new(self.early_delay, max).delay(delivered.saturating_sub(1).min(20))
     }
 
     /// Records the handled step. If the entry changed meanwhile (the

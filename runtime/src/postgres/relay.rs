@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 
 use super::error::{OutboxError, OutboxErrorKind, database};
 use super::outbox::Outbox;
+use crate::backoff::Backoff;
 use crate::bus::Bus;
 use crate::error::{PublishError, PublishErrorKind, chain};
 use crate::headers::{Headers, names};
@@ -64,8 +65,7 @@ pub struct Relay {
     batch_size: usize,
     workers: usize,
     poll_interval: Duration,
-    retry_delay: Duration,
-    max_retry_delay: Duration,
+    retry: Backoff,
     publish_timeout: Duration,
     retention: Option<Duration>,
     prune_interval: Duration,
@@ -133,8 +133,7 @@ impl Relay {
             batch_size: 256,
             workers: 2,
             poll_interval: Duration::from_secs(2),
-            retry_delay: Duration::from_millis(500),
-            max_retry_delay: Duration::from_secs(60),
+            retry: Backoff::new(Duration::from_millis(500), Duration::from_secs(60)),
             publish_timeout: Duration::from_secs(30),
             retention: None,
             prune_interval: Duration::from_secs(60),
@@ -171,8 +170,7 @@ impl Relay {
     /// tried again, doubling with each attempt up to `max`. Default 500 ms,
     /// at most 60 s.
     pub fn retry_delay(mut self, initial: Duration, max: Duration) -> Self {
-        self.retry_delay = initial;
-        self.max_retry_delay = max.max(initial);
+        self.retry = Backoff::new(initial, max.max(initial));
         self
     }
 
@@ -438,11 +436,11 @@ impl Relay {
         }
     }
 
+    /// The delay after `attempts` failed attempts (a row's, or the rounds'
+    /// in a row): the retry delay doubled per attempt, sixteen times at
+    /// most, never above its maximum.
     fn backoff(&self, attempts: i32) -> Duration {
-        let doublings = u32::try_from(attempts).unwrap_or(0).min(16);
-        self.retry_delay
-            .saturating_mul(1 << doublings)
-            .min(self.max_retry_delay)
+        retry_backoff(self.retry, attempts)
     }
 
     /// Runs the relay's workers ([`Relay::workers`]) on tasks until
@@ -685,5 +683,51 @@ impl RelayHandle {
     /// Whether every worker's task has ended.
     pub fn is_finished(&self) -> bool {
         self.tasks.iter().all(JoinHandle::is_finished)
+    }
+}
+
+/// [`Relay::backoff`]'s delay with `retry`: a negative count counts as 0.
+fn retry_backoff(retry: Backoff, attempts: i32) -> Duration {
+    retry.delay(u64::try_from(attempts).unwrap_or(0).min(16))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Backoff, retry_backoff};
+    use std::time::Duration;
+
+    /// The relay's delays before `Backoff`: `initial * 2^min(attempts, 16)`,
+    /// at most `max`.
+    fn before(initial: Duration, max: Duration, attempts: i32) -> Duration {
+        let doublings = u32::try_from(attempts).unwrap_or(0).min(16);
+        initial.saturating_mul(1 << doublings).min(max)
+    }
+
+    #[test]
+    fn retry_delays_are_unchanged() {
+        let ms = Duration::from_millis(1);
+        let default = Backoff::new(500 * ms, Duration::from_secs(60));
+        let attempts = [i32::MIN, -1, 0, 1, 2, 3, 6, 7, 8, 16, 17, 30, 31, i32::MAX];
+        for (initial, max) in [
+            (500 * ms, Duration::from_secs(60)),
+            (ms, Duration::from_secs(3600)),
+            (Duration::ZERO, Duration::from_secs(1)),
+            (Duration::from_secs(1), Duration::MAX),
+        ] {
+            for attempt in attempts {
+                assert_eq!(
+                    retry_backoff(Backoff::new(initial, max), attempt),
+                    before(initial, max, attempt),
+                    "{initial:?} {max:?} {attempt}"
+                );
+            }
+        }
+        assert_eq!(retry_backoff(default, 0), 500 * ms);
+        assert_eq!(retry_backoff(default, 3), Duration::from_secs(4));
+        assert_eq!(retry_backoff(default, 7), Duration::from_secs(60));
+        assert_eq!(retry_backoff(default, -5), 500 * ms);
+        // The doubling stops at 2^16 when the maximum is far.
+        let far = Backoff::new(ms, Duration::from_secs(3600));
+        assert_eq!(retry_backoff(far, 40), 65_536 * ms);
     }
 }
