@@ -94,6 +94,32 @@ const BUSY_LINGER: Duration = Duration::from_secs(1);
 /// The poll interval of a recently busy relay.
 const BUSY_POLL: Duration = Duration::from_millis(5);
 
+/// Where a relay worker is between rounds.
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    /// Counted idle (inserts notify): it waits for a notification or the
+    /// poll interval between rounds.
+    Idle,
+    /// Not counted idle: its last round with work was at `since`. It polls
+    /// every [`BUSY_POLL`] until [`BUSY_LINGER`] after that, then goes
+    /// idle.
+    Busy {
+        /// When a round last found work.
+        since: Instant,
+    },
+}
+
+/// A change in a worker's count of its relay's idle workers.
+#[derive(Debug, Clone, Copy)]
+enum Change {
+    /// The worker started (counted idle already): only sync the flag.
+    Started,
+    /// The worker found work.
+    WentBusy,
+    /// The worker went idle.
+    WentIdle,
+}
+
 /// How a round's transaction starts, in the same round trip as `BEGIN`.
 /// Rows marked sent leave dead entries in `outbox_pending` until the table
 /// is vacuumed. A bitmap scan (the planner's pick for a few hundred pending
@@ -464,12 +490,12 @@ impl Relay {
     /// lock, so the last write always matches the latest transition: two
     /// workers changing state at once cannot leave the flag saying idle
     /// while one works.
-    async fn count_idle(&self, idle_workers: &tokio::sync::Mutex<usize>, idle: Option<bool>) {
+    async fn count_idle(&self, idle_workers: &tokio::sync::Mutex<usize>, change: Change) {
         let mut count = idle_workers.lock().await;
-        match idle {
-            Some(true) => *count += 1,
-            Some(false) => *count = count.saturating_sub(1),
-            None => {}
+        match change {
+            Change::Started => {}
+            Change::WentBusy => *count = count.saturating_sub(1),
+            Change::WentIdle => *count += 1,
         }
         self.set_idle(*count == self.workers).await;
     }
@@ -492,25 +518,32 @@ impl Relay {
         // Counted idle from the start: the flag may say anything (a relay
         // that died while busy left it cleared), so set it before the first
         // round, which then finds what was committed before.
-        let mut idle = true;
-        self.count_idle(&idle_workers, None).await;
-        let mut last_work: Option<Instant> = None;
+        let mut phase = Phase::Idle;
+        self.count_idle(&idle_workers, Change::Started).await;
         while !*stop.borrow() {
             if listener.is_none() {
                 listener = listen(&self.pool, &channel).await;
             }
-            let wait = match self.publish_batch().await {
-                Ok(report) if report.claimed > 0 => {
+            let wait = match (phase, self.publish_batch().await) {
+                (Phase::Idle, Ok(report)) if report.claimed > 0 => {
+                    // Work after a sleep: inserts need not notify any more;
+                    // go on at once.
                     failures = 0;
-                    last_work = Some(Instant::now());
-                    // Busy: inserts need not notify; go on at once.
-                    if idle {
-                        self.count_idle(&idle_workers, Some(false)).await;
-                        idle = false;
-                    }
+                    phase = Phase::Busy {
+                        since: Instant::now(),
+                    };
+                    self.count_idle(&idle_workers, Change::WentBusy).await;
                     continue;
                 }
-                Ok(_) if !idle && last_work.is_some_and(|at| at.elapsed() < BUSY_LINGER) => {
+                (Phase::Busy { .. }, Ok(report)) if report.claimed > 0 => {
+                    // Still busy: go on at once.
+                    failures = 0;
+                    phase = Phase::Busy {
+                        since: Instant::now(),
+                    };
+                    continue;
+                }
+                (Phase::Busy { since }, Ok(_)) if since.elapsed() < BUSY_LINGER => {
                     // Recently busy: poll briefly rather than have every
                     // insert notify (and queue its commit behind the others).
                     failures = 0;
@@ -520,18 +553,20 @@ impl Relay {
                     }
                     continue;
                 }
-                Ok(_) if !idle => {
+                (Phase::Busy { .. }, Ok(_)) => {
                     // Going to sleep: ask inserts to notify, then look once
                     // more for rows committed before they could see that.
-                    self.count_idle(&idle_workers, Some(true)).await;
-                    idle = true;
+                    self.count_idle(&idle_workers, Change::WentIdle).await;
+                    phase = Phase::Idle;
                     continue;
                 }
-                Ok(_) => {
+                (Phase::Idle, Ok(_)) => {
+                    // Asleep, nothing to do: wait for a notification or the
+                    // poll interval.
                     failures = 0;
                     self.poll_interval
                 }
-                Err(err) => {
+                (_, Err(err)) => {
                     failures = failures.saturating_add(1);
                     let wait = self.backoff(i32::try_from(failures).unwrap_or(i32::MAX));
                     tracing::warn!(error = %chain(&err), retry_in = ?wait, "outbox relay round failed");
