@@ -10,14 +10,14 @@ use std::sync::Arc;
 
 use ordering_support::*;
 use typebus::nats::{ConnectOptions, NatsTransport};
-use typebus::ordering::{
-    JournalSequenceStore, KvSequenceStore, RecordKey, SequenceStore, State, Step, StoreErrorKind,
-    Swapped,
-};
+#[cfg(feature = "journal-experimental")]
+use typebus::ordering::{JournalSequenceStore, StoreErrorKind};
+use typebus::ordering::{KvSequenceStore, RecordKey, SequenceStore, State, Step, Swapped};
 use typebus::testing::NatsServer;
 use typebus::{Bus, consumer_name};
 
 const BUCKET: &str = "orders-service-sequences";
+#[cfg(feature = "journal-experimental")]
 const JOURNAL: &str = "orders-service";
 
 async fn connect(server: &NatsServer) -> NatsTransport {
@@ -44,6 +44,7 @@ async fn settled(transport: &NatsTransport) -> bool {
 #[derive(Clone, Copy)]
 enum Kind {
     Kv,
+    #[cfg(feature = "journal-experimental")]
     Journal,
 }
 
@@ -57,6 +58,7 @@ async fn open(kind: Kind, transport: &NatsTransport) -> Arc<dyn SequenceStore> {
         // A small snapshot interval: the 11,000 deliveries' ~22,000 swaps
         // compact the journal at least twice (every 4 x 2,000 records'
         // entries) while both instances write.
+        #[cfg(feature = "journal-experimental")]
         Kind::Journal => Arc::new(
             JournalSequenceStore::open(transport.jetstream(), JOURNAL)
                 .await
@@ -86,6 +88,7 @@ async fn shuffled_events_with_duplicates_are_applied_once_in_order() {
     shuffled_with_duplicates_on(Kind::Kv).await;
 }
 
+#[cfg(feature = "journal-experimental")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shuffled_events_with_duplicates_are_applied_once_in_order_with_a_journal() {
     shuffled_with_duplicates_on(Kind::Journal).await;
@@ -117,6 +120,7 @@ async fn a_missing_version_is_dead_lettered_with_the_gap_reason() {
     gap_on(Kind::Kv).await;
 }
 
+#[cfg(feature = "journal-experimental")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_version_is_dead_lettered_with_the_gap_reason_with_a_journal() {
     gap_on(Kind::Journal).await;
@@ -201,6 +205,7 @@ async fn two_concurrent_recorders_of_one_step_never_both_win() {
     never_both_win(Kind::Kv).await;
 }
 
+#[cfg(feature = "journal-experimental")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_concurrent_recorders_of_one_step_never_both_win_with_a_journal() {
     never_both_win(Kind::Journal).await;
@@ -210,6 +215,7 @@ async fn two_concurrent_recorders_of_one_step_never_both_win_with_a_journal() {
 /// batches, snapshots replace the journal, and an instance that opens it
 /// afterwards (or one that was open all along) sees every record's state
 /// at the revision its writer got.
+#[cfg(feature = "journal-experimental")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_journal_is_written_in_batches_and_compacted() {
     let server = NatsServer::start().expect("nats-server");
@@ -303,6 +309,7 @@ async fn a_journal_is_written_in_batches_and_compacted() {
 /// A message on the journal's subject that is not a journal message (a
 /// stray publish): the store stops answering with a corrupt-store error
 /// that says where, instead of folding garbage or panicking.
+#[cfg(feature = "journal-experimental")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_journal_with_a_foreign_message_reports_it() {
     let server = NatsServer::start().expect("nats-server");
@@ -346,6 +353,7 @@ async fn a_journal_with_a_foreign_message_reports_it() {
 /// (half the server's `max_payload`) go out in several, one each when two
 /// would not fit, and a state that fits in no message is refused with an
 /// error that says why.
+#[cfg(feature = "journal-experimental")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_journal_splits_batches_to_fit_the_server_and_refuses_what_never_fits() {
     let server = NatsServer::start().expect("nats-server");

@@ -1,5 +1,9 @@
-//! [`JournalSequenceStore`]: the sequences as a journal on a JetStream
-//! stream, written in batches and folded in memory by every instance.
+//! [`JournalSequenceStore`] (experimental, feature `journal-experimental`):
+//! the sequences as a journal on a JetStream stream, written in batches and
+//! folded in memory by every instance.
+//!
+//! Inside: a writer task per instance (group commit: [`write`], its state
+//! a [`Writer`]) and a reader task that folds the journal ([`read`]).
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -37,14 +41,32 @@ const MIN_SNAPSHOT_INTERVAL: u64 = 10_000;
 
 /// How many entries per record are written between two snapshots (at
 /// least): a snapshot costs a write and a read of every record, so it is
-/// spread over this many entries of each. With one per record, snapshots
-/// cost the ordering bench's journal mode (10,000 records) about a quarter
-/// of its rate; this makes them a quarter as frequent.
+/// spread over this many entries of each (the README's "Ordering" section
+/// has what snapshots cost the ordering bench).
 const SNAPSHOT_RATIO: u64 = 4;
 
 /// A [`SequenceStore`] kept as a journal on a JetStream stream and shared
 /// by every instance of a service, for listeners that apply many events a
 /// second.
+///
+/// **Experimental**: only with the `journal-experimental` feature, and not
+/// in the default build. It writes fewer JetStream messages per swap than
+/// [`KvSequenceStore`](super::KvSequenceStore), which makes a guarded
+/// listener faster (the README's "Ordering" section has the ordering
+/// bench's figures), but it costs more than it may be worth:
+///
+/// - every instance keeps every record it has seen in memory, and reads the
+///   whole journal when it opens;
+/// - compaction stops past about 20,000 records (a snapshot is one message,
+///   see below), and the stream, and the time an instance takes to open,
+///   then grow without bound;
+/// - the writer is intricate (group commit, messages in flight chained by
+///   expected message ids, a read of the journal whenever another instance
+///   wrote first or a write's fate is unknown, rollup snapshots), and its
+///   faults show only under contention and crashes.
+///
+/// Prefer [`KvSequenceStore`](super::KvSequenceStore) (bounded memory, any
+/// number of records) unless a measured rate says otherwise.
 ///
 /// Concurrent [`swap`](SequenceStore::swap)s are written together, as one
 /// message, by one writer task per instance (group commit): while one
@@ -497,21 +519,37 @@ impl Shared {
         self.advanced_to(sequence);
     }
 
-    /// Sends one batch: the swaps whose revision still matches and whose
-    /// record no message in flight changes, as one message. It is stored
-    /// only if the stream's last message is still `after` (the message
-    /// before it in flight, or the last one folded). `None` when nothing
-    /// was sent (every swap conflicted, or the send failed: answered).
-    async fn send(
-        &self,
-        batch: Vec<Request>,
-        after: After,
-        busy: &mut HashSet<u64>,
-    ) -> Option<InFlight> {
+    /// Sends the swaps to try again, then the queue's, as messages while
+    /// the window has room. With a message in flight it sends only a full
+    /// batch (or retries), else waits for that message's ack: fewer, larger
+    /// messages.
+    async fn fill(&self, window: &mut Window, again: &mut Vec<Request>) {
+        while window.has_room() {
+            let batch = {
+                let mut queue = self.queue();
+                if !window.is_empty() && again.is_empty() && queue.len() < FULL_BATCH {
+                    break;
+                }
+                next_batch(again, &mut queue, self.batch_bytes)
+            };
+            if batch.is_empty() {
+                break;
+            }
+            self.send(batch, window).await;
+        }
+    }
+
+    /// Sends one batch into `window`: the swaps whose revision still
+    /// matches and whose record no message in flight changes, as one
+    /// message. It is stored only if the stream's last message is still
+    /// the one it follows (the window's newest, or the last one folded).
+    /// Swaps not sent (they conflicted, or the send failed) are answered.
+    async fn send(&self, batch: Vec<Request>, window: &mut Window) {
         if let Err(err) = self.check() {
             answer_all(batch, &err);
-            return None;
+            return;
         }
+        let after = window.after();
         let (accepted, expected_last, body) = {
             let fold = self.fold();
             let mut accepted: Vec<Request> = Vec::with_capacity(batch.len());
@@ -519,16 +557,16 @@ impl Shared {
                 let current = fold.entries.get(&request.key).map(|entry| entry.revision);
                 // A record another message in flight (or another swap in
                 // this batch) changes is about to get a new revision.
-                if current != request.expected || busy.contains(&request.hash) {
+                if current != request.expected || window.busy.contains(&request.hash) {
                     self.conflicts.fetch_add(1, Ordering::Relaxed);
                     let _ = request.reply.send(Ok(Swapped::Conflict));
                 } else {
-                    busy.insert(request.hash);
+                    window.busy.insert(request.hash);
                     accepted.push(request);
                 }
             }
             if accepted.is_empty() {
-                return None;
+                return;
             }
             let expected_last = match &after {
                 After::Folded => fold.last,
@@ -550,7 +588,7 @@ impl Shared {
             .send_publish(self.subject.clone(), message)
             .await
         {
-            Ok(ack) => Some(InFlight {
+            Ok(ack) => window.messages.push_back(InFlight {
                 requests: accepted,
                 expected_last,
                 id,
@@ -558,29 +596,22 @@ impl Shared {
             }),
             Err(err) => {
                 for request in &accepted {
-                    busy.remove(&request.hash);
+                    window.busy.remove(&request.hash);
                 }
                 let err = StoreError::new(StoreErrorKind::Unavailable)
                     .with_detail(format!("writing to journal `{}`: {err}", self.stream));
                 answer_all(accepted, &err);
-                None
             }
         }
     }
 
-    /// Settles a message once its ack arrived. Returns the swaps to try
-    /// again (another instance wrote first), and whether this instance
-    /// must read the journal to its end before it writes again.
+    /// Settles a message taken out of the window once its ack arrived.
     async fn settle(
         &self,
         sent: InFlight,
-        acked: Result<u64, Publish>,
-        busy: &mut HashSet<u64>,
-    ) -> (Vec<Request>, bool) {
-        for request in &sent.requests {
-            busy.remove(&request.hash);
-        }
-        match acked {
+        ack: Result<jetstream::publish::PublishAck, jetstream::context::PublishError>,
+    ) -> Settled {
+        match acked(ack, &self.stream) {
             Ok(sequence) => {
                 let count = sent.requests.len() as u64;
                 let mut replies = Vec::with_capacity(sent.requests.len());
@@ -620,16 +651,19 @@ impl Shared {
                     for reply in replies {
                         let _ = reply.send(Err(copy(&err)));
                     }
-                    return (Vec::new(), true);
+                    return Settled::Unknown;
                 }
                 self.messages_written.fetch_add(1, Ordering::Relaxed);
                 self.swaps_written.fetch_add(count, Ordering::Relaxed);
                 for reply in replies {
                     let _ = reply.send(Ok(Swapped::Done { revision: sequence }));
                 }
-                (Vec::new(), false)
+                Settled::Stored
             }
-            Err(Publish::Behind) => (sent.requests, true),
+            Err(Publish::Behind) => Settled::Behind {
+                after: sent.expected_last,
+                retry: sent.requests,
+            },
             Err(Publish::Failed(why)) => {
                 // The message may or may not have been stored: the reader
                 // folds it if it was, and the callers' retries see it.
@@ -638,7 +672,7 @@ impl Shared {
                     sent.requests,
                     &StoreError::new(StoreErrorKind::Unavailable).with_detail(why),
                 );
-                (Vec::new(), true)
+                Settled::Unknown
             }
         }
     }
@@ -718,6 +752,25 @@ impl Shared {
             state.last_sequence
         };
         self.caught_up(end).await
+    }
+
+    /// Reads the journal as far as `catch_up` says.
+    async fn read_to(&self, catch_up: CatchUp) -> Result<(), StoreError> {
+        match catch_up {
+            CatchUp::Past(sequence) => self.caught_up(sequence + 1).await,
+            CatchUp::End => self.sync().await,
+        }
+    }
+
+    /// Waits until swaps are queued.
+    async fn queued(&self) {
+        loop {
+            let woken = self.wake.notified();
+            if !self.queue().is_empty() {
+                return;
+            }
+            woken.await;
+        }
     }
 
     /// A message id unique to this instance's next message.
@@ -819,6 +872,111 @@ struct InFlight {
     ack: <jetstream::context::PublishAckFuture as IntoFuture>::IntoFuture,
 }
 
+/// The writer's messages in flight, oldest first, and the records they
+/// change.
+#[derive(Default)]
+struct Window {
+    messages: VecDeque<InFlight>,
+    /// The hashes of the records the messages in flight change: each is
+    /// about to get a new revision, so a swap of it conflicts.
+    busy: HashSet<u64>,
+}
+
+impl Window {
+    fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+
+    /// Whether another message may go out.
+    fn has_room(&self) -> bool {
+        self.messages.len() < WINDOW
+    }
+
+    /// What the next message must follow.
+    fn after(&self) -> After {
+        match self.messages.back() {
+            None => After::Folded,
+            Some(previous) => After::InFlight {
+                id: previous.id.clone(),
+                sequence: previous.expected_last + 1,
+            },
+        }
+    }
+
+    /// The oldest message, taken out of the window, and its ack once it
+    /// arrived; `None` when nothing is in flight. Cancel safe: the message
+    /// stays in the window until its ack is there.
+    async fn acked(
+        &mut self,
+    ) -> Option<(
+        InFlight,
+        Result<jetstream::publish::PublishAck, jetstream::context::PublishError>,
+    )> {
+        let ack = (&mut self.messages.front_mut()?.ack).await;
+        let sent = self.messages.pop_front()?;
+        for request in &sent.requests {
+            self.busy.remove(&request.hash);
+        }
+        Some((sent, ack))
+    }
+}
+
+/// What became of a message once its ack arrived.
+enum Settled {
+    /// Stored, and folded: its swaps were answered.
+    Stored,
+    /// Not stored: another instance's message was stored after `after`,
+    /// where this one was to go. Its swaps are to be tried again once this
+    /// instance has read what the other wrote.
+    Behind {
+        /// The sequence the message was to follow.
+        after: u64,
+        /// Its swaps, unanswered.
+        retry: Vec<Request>,
+    },
+    /// Its fate is unknown (the write failed or timed out, or it was stored
+    /// and could not be folded in time): its swaps were answered with an
+    /// error, and this instance must read the journal to its end before it
+    /// writes again.
+    Unknown,
+}
+
+/// How far a resyncing writer reads the journal.
+#[derive(Debug, Clone, Copy)]
+enum CatchUp {
+    /// Up to the message after this sequence: another instance's, stored
+    /// where this instance's was to go.
+    Past(u64),
+    /// To the stream's current end: a write's fate is unknown.
+    End,
+}
+
+/// The writer task's state. Its messages in flight (a [`Window`]) are
+/// its data in every state; the state says what it does with them.
+enum Writer {
+    /// Nothing in flight, nothing to send: it compacts the journal if a
+    /// snapshot is due, then waits for swaps.
+    Idle,
+    /// Sending: retries, then the queue's swaps, go out as messages while
+    /// the window has room; then it waits for the oldest message's ack or,
+    /// while there is room, for more swaps.
+    Sending {
+        /// Swaps to send before the queue's: retries the window had no
+        /// room for yet.
+        again: Vec<Request>,
+    },
+    /// A message was not stored where it was to go, or its fate is
+    /// unknown: nothing more goes out until the messages in flight are
+    /// settled; then the writer reads the journal as far as `catch_up`
+    /// says and sends `again`, checked against what it read.
+    Resyncing {
+        /// How far to read, as the first message that went wrong says.
+        catch_up: CatchUp,
+        /// The swaps of the messages that were not stored.
+        again: Vec<Request>,
+    },
+}
+
 /// Why a journal message was not stored.
 enum Publish {
     /// Another message was stored since the expected last one.
@@ -894,82 +1052,68 @@ fn closed() -> StoreError {
 
 /// The writer: sends the swaps queued meanwhile as one message, with up to
 /// [`WINDOW`] messages in flight, each stored only right after the one
-/// before it.
+/// before it. One match arm per transition of its [`Writer`] state.
 async fn write(shared: Arc<Shared>) {
-    let mut again: Vec<Request> = Vec::new();
-    let mut in_flight: VecDeque<InFlight> = VecDeque::new();
-    let mut busy: HashSet<u64> = HashSet::new();
-    let mut resync = false;
-    // The sequence a message expected to follow when another instance's
-    // message was stored there first.
-    let mut behind: Option<u64> = None;
+    let mut window = Window::default();
+    let mut writer = Writer::Sending { again: Vec::new() };
     loop {
-        if in_flight.is_empty() && resync {
-            // Another instance wrote after `behind` (or a write's fate is
-            // unknown: read to the journal's end): read what it wrote
-            // before checking the batch again.
-            let caught_up = match behind.take() {
-                Some(after) => shared.caught_up(after + 1).await,
-                None => shared.sync().await,
-            };
-            if let Err(err) = caught_up {
-                answer_all(std::mem::take(&mut again), &err);
+        writer = match writer {
+            Writer::Idle => {
+                shared.compact().await;
+                shared.queued().await;
+                Writer::Sending { again: Vec::new() }
             }
-            resync = false;
-        }
-        while !resync && in_flight.len() < WINDOW {
-            let batch = {
-                let mut queue = shared.queue();
-                // With a message in flight, wait for a full batch (or its
-                // ack): fewer, larger messages.
-                if !in_flight.is_empty() && again.is_empty() && queue.len() < FULL_BATCH {
-                    break;
+            Writer::Sending { mut again } => {
+                shared.fill(&mut window, &mut again).await;
+                let room = window.has_room();
+                tokio::select! {
+                    biased;
+                    acked = window.acked() => match acked {
+                        // Nothing in flight after sending: nothing is left.
+                        None => Writer::Idle,
+                        Some((sent, ack)) => match shared.settle(sent, ack).await {
+                            Settled::Stored => Writer::Sending { again },
+                            // Read what the other instance wrote before
+                            // checking the swaps again.
+                            Settled::Behind { after, retry } => {
+                                again.extend(retry);
+                                Writer::Resyncing {
+                                    catch_up: CatchUp::Past(after),
+                                    again,
+                                }
+                            }
+                            Settled::Unknown => Writer::Resyncing {
+                                catch_up: CatchUp::End,
+                                again,
+                            },
+                        },
+                    },
+                    () = shared.wake.notified(), if room => Writer::Sending { again },
                 }
-                next_batch(&mut again, &mut queue, shared.batch_bytes)
-            };
-            if batch.is_empty() {
-                break;
             }
-            let after = match in_flight.back() {
-                None => After::Folded,
-                Some(previous) => After::InFlight {
-                    id: previous.id.clone(),
-                    sequence: previous.expected_last + 1,
+            Writer::Resyncing {
+                catch_up,
+                mut again,
+            } => match window.acked().await {
+                // Settling what is in flight; the first message that went
+                // wrong decided how far to read.
+                Some((sent, ack)) => match shared.settle(sent, ack).await {
+                    Settled::Behind { retry, .. } => {
+                        again.extend(retry);
+                        Writer::Resyncing { catch_up, again }
+                    }
+                    Settled::Stored | Settled::Unknown => Writer::Resyncing { catch_up, again },
                 },
-            };
-            if let Some(sent) = shared.send(batch, after, &mut busy).await {
-                in_flight.push_back(sent);
-            }
-        }
-        let room = !resync && in_flight.len() < WINDOW;
-        let Some(oldest) = in_flight.front_mut() else {
-            if resync {
-                continue;
-            }
-            shared.compact().await;
-            loop {
-                let woken = shared.wake.notified();
-                if !shared.queue().is_empty() {
-                    break;
-                }
-                woken.await;
-            }
-            continue;
+                // Nothing in flight any more: read, then send again.
+                None => match shared.read_to(catch_up).await {
+                    Ok(()) => Writer::Sending { again },
+                    Err(err) => {
+                        answer_all(again, &err);
+                        Writer::Sending { again: Vec::new() }
+                    }
+                },
+            },
         };
-        tokio::select! {
-            biased;
-            ack = &mut oldest.ack => {
-                let Some(sent) = in_flight.pop_front() else { continue };
-                let acked = acked(ack, &shared.stream);
-                if matches!(acked, Err(Publish::Behind)) && !resync {
-                    behind = Some(sent.expected_last);
-                }
-                let (retry, unsure) = shared.settle(sent, acked, &mut busy).await;
-                again.extend(retry);
-                resync |= unsure;
-            }
-            () = shared.wake.notified(), if room => {}
-        }
     }
 }
 

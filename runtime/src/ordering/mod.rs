@@ -19,11 +19,21 @@
 //!   `gap: waiting for <record>@<a+1>`.
 //!
 //! The last applied sequences live in a [`SequenceStore`], changed only by
-//! compare-and-set: [`MemorySequenceStore`] for one process; when several
-//! instances of a service share the work, [`JournalSequenceStore`] (a
-//! JetStream stream written in batches, every record's state in each
-//! instance's memory) or [`KvSequenceStore`] (a JetStream key-value
-//! bucket, one key per record, bounded memory).
+//! compare-and-set. The stores:
+//!
+//! - [`MemorySequenceStore`]: one process;
+//! - [`KvSequenceStore`] (feature `nats`, on by default): several instances
+//!   of a service sharing the work, one key per record in a JetStream
+//!   key-value bucket, bounded memory;
+//! - `PgSequenceStore` (feature `postgres`, in `typebus::postgres`): a
+//!   handler that writes to PostgreSQL, which can record its step in its
+//!   own transaction;
+//! - `JournalSequenceStore` (feature `journal-experimental`, **experimental**
+//!   and not in the default build): several instances, a JetStream stream
+//!   written in batches with every record's state in each instance's
+//!   memory; faster than the KV store, but its memory, its size limit (no
+//!   compaction past about 20,000 records) and its complexity are not yet
+//!   worth it (see its docs).
 //!
 //! # The contract: at-least-once calls, exactly-once effects
 //!
@@ -79,21 +89,18 @@
 //! and records the steps in one more before they are acknowledged
 //! ([`Ordered::batches`] turns that off).
 //!
-//! What those writes cost depends on the store (figures from the ordering
-//! bench, `runtime/benches/ordering.rs`, on a 2-core machine running
-//! nats-server and the listener; a plain delivery and its ack cost about
-//! 15 µs of CPU there, listener and server together):
+//! What those writes cost depends on the store; the ordering bench
+//! (`runtime/benches/ordering.rs`) measures it, and the README's
+//! "Ordering" section has its figures:
 //!
 //! - [`KvSequenceStore`]: each write is a JetStream publish that the server
-//!   stores and acknowledges, 30-40 µs of CPU. A guarded listener runs at
-//!   about plain / (plain + 2 writes), 0.2 of a plain listener's rate.
-//! - [`JournalSequenceStore`]: a batch's claims go out as one message and
-//!   its records as another (about 30 writes per message at the default
-//!   concurrency of 64, 75 at 256). A guarded listener ran at 0.43 of plain
-//!   at concurrency 64 and 0.54 at 256; two instances sharing one journal
-//!   did about as well together.
+//!   stores and acknowledges, costlier than a plain delivery and its ack.
+//!   A guarded listener runs at about plain / (plain + 2 writes).
+//! - `JournalSequenceStore` (experimental): a batch's claims go out as one
+//!   message and its records as another, so the publishes are shared by
+//!   the batch's events.
 //! - The bench's `guarded-handoff` mode, a store that answers at once but
-//!   on another task, bounds what any shared store can do: about 0.7.
+//!   on another task, bounds what any shared store can do.
 //!
 //! A [`MemorySequenceStore`] is reached only by this process, so its
 //! claims need not be stored: the guard keeps them in the store's
@@ -159,12 +166,12 @@ pub use memory_store::MemorySequenceStore;
 #[cfg(feature = "bus")]
 pub use store::{Claim, Entry, SequenceStore, State, StoreError, StoreErrorKind, Swap, Swapped};
 
-#[cfg(feature = "nats")]
+#[cfg(feature = "journal-experimental")]
 mod journal;
 #[cfg(feature = "nats")]
 mod kv;
 
-#[cfg(feature = "nats")]
+#[cfg(feature = "journal-experimental")]
 pub use journal::{JournalSequenceStore, JournalStats};
 
 #[cfg(feature = "nats")]

@@ -142,10 +142,16 @@ pub enum Swapped {
 /// step. One store (one bucket, one table) per service: the records are
 /// that service's view of what it has applied.
 ///
-/// Object safe; implementations: [`MemorySequenceStore`](super::MemorySequenceStore)
-/// (one process) and, with the `nats` feature,
-/// [`KvSequenceStore`](super::KvSequenceStore) (a JetStream key-value bucket,
-/// shared by every instance).
+/// Object safe; implementations:
+///
+/// - [`MemorySequenceStore`](super::MemorySequenceStore): one process;
+/// - [`KvSequenceStore`](super::KvSequenceStore) (feature `nats`): a
+///   JetStream key-value bucket, shared by every instance;
+/// - `PgSequenceStore` (feature `postgres`, in `typebus::postgres`): a
+///   PostgreSQL table, which a handler can write in its own transaction;
+/// - `JournalSequenceStore` (feature `journal-experimental`, experimental):
+///   a JetStream stream written in batches, every record in each
+///   instance's memory.
 pub trait SequenceStore: Send + Sync + 'static {
     /// The record's current entry; `None` when it has none.
     fn load<'a>(&'a self, key: &'a RecordKey) -> BoxFuture<'a, Result<Option<Entry>, StoreError>>;
