@@ -18,6 +18,15 @@
 //! spread over six impls: the file stays readable and typebus-codegen has
 //! far fewer tokens to build and format. Every path in the expansion is
 //! fully qualified.
+//!
+//! `decode` and `encode` are `#[inline]`: rustc then compiles them (and the
+//! JSON decoder and encoder of every event they dispatch to) only in a
+//! crate that calls them, not in the contracts crate. A service that only
+//! listens to its own events never pays for the catalog's thousands of
+//! decoders (`cargo bench -p typebus-codegen --bench compile`). Where it
+//! is called, each event's decoder is compiled once
+//! (`typebus::__private::from_json_tracked`), not twice as `from_json`'s
+//! fast path plus its path-finding one would be.
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
@@ -171,13 +180,14 @@ fn items(item: &DeriveInput, rows: &[Row]) -> TokenStream {
             /// Decodes a message body published on `subject`. Fails with the
             /// JSON path of the offending value, or when no event is
             /// published on `subject`.
+            #[inline]
             pub fn decode(
                 subject: &::core::primitive::str,
                 payload: &[::core::primitive::u8],
             ) -> ::core::result::Result<Self, ::typebus::DecodeError> {
                 let _ = payload;
                 match subject {
-                    #(#subjects => ::typebus::from_json::<#types>(subject, payload).map(Self::#variants),)*
+                    #(#subjects => ::typebus::__private::from_json_tracked::<#types>(subject, payload).map(Self::#variants),)*
                     _ => ::core::result::Result::Err(::typebus::DecodeError::from(
                         ::typebus::UnknownSubject::new(subject),
                     )),
@@ -192,6 +202,7 @@ fn items(item: &DeriveInput, rows: &[Row]) -> TokenStream {
             }
 
             /// The message body: the event's JSON and nothing else.
+            #[inline]
             pub fn encode(
                 &self,
             ) -> ::core::result::Result<

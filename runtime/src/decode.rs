@@ -127,6 +127,20 @@ pub fn from_json<E: DeserializeOwned>(subject: &str, payload: &[u8]) -> Result<E
     {
         return Ok(value);
     }
+    from_json_tracked(subject, payload)
+}
+
+/// [`from_json`] in one pass that always tracks the JSON path: the same
+/// values, errors and paths, with one instantiation of `E`'s decoder where
+/// [`from_json`] has two (its fast path and the one that finds the path).
+/// A catalog (`AnyEvent::decode`) dispatches to every event type through
+/// this, halving the decoders it compiles; listeners keep [`from_json`],
+/// which decodes faster.
+#[doc(hidden)]
+pub fn from_json_tracked<E: DeserializeOwned>(
+    subject: &str,
+    payload: &[u8],
+) -> Result<E, DecodeError> {
     let mut de = serde_json::Deserializer::from_slice(payload);
     let value = serde_path_to_error::deserialize(Strict(&mut de)).map_err(|err| {
         let path = json_path(err.path());

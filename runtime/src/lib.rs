@@ -125,4 +125,6 @@ pub mod __private {
     pub use serde;
     pub use serde_json;
     pub use typebus_macros::catalog;
+
+    pub use crate::decode::from_json_tracked;
 }

@@ -116,6 +116,12 @@ fn hostile_payloads_decode_exactly_or_fail_at_their_path() {
     ];
     for (body, path, reason) in &failing {
         let err = AnyEvent::decode("every:scalar", body.as_bytes()).unwrap_err();
+        // The catalog's type-erased decoding says exactly what a listener's
+        // `from_json` says.
+        let direct =
+            typebus::from_json::<EveryScalar>("every:scalar", body.as_bytes()).unwrap_err();
+        assert_eq!(err.to_string(), direct.to_string());
+        assert_eq!(err.path(), direct.path());
         // At the path, or inside it (the nesting case names its depth).
         let at = err.path().unwrap_or_default();
         assert!(
