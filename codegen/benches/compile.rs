@@ -18,7 +18,10 @@
 //! - `contracts`: the generated file as it is (contracts, `Event` impls,
 //!   the `AnyEvent` catalog), which its crate does not call;
 //! - `decoding`: the same file plus one function calling `AnyEvent::decode`
-//!   (where the catalog is used, its decoders are compiled).
+//!   (where the catalog is used, its decoders are compiled);
+//! - `plain-decoding`: `plain` plus a hand-written `match` on the subject
+//!   calling `serde_json::from_slice` for each event: the least any crate
+//!   that decodes every event compiles, the ceiling for `decoding`.
 //!
 //! Each build touches the crate's `lib.rs` and times `cargo build -p`
 //! without incremental compilation (a whole rebuild of the crate, as on a
@@ -40,14 +43,15 @@ use typebus_codegen::Builder;
 mod corpus;
 
 /// The crates measured, in build order within a round.
-const CRATES: [&str; 3] = ["plain", "contracts", "decoding"];
+const CRATES: [&str; 4] = ["plain", "plain-decoding", "contracts", "decoding"];
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
 
-/// The generated structs as plain serde derives, without the catalog.
-fn plain(code: &str) -> String {
+/// The generated structs as plain serde derives, without the catalog, and
+/// every event's (subject, type name).
+fn plain(code: &str) -> (String, Vec<(String, String)>) {
     const DERIVE: &str = "#[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq, ::serde::Serialize, ::serde::Deserialize)]";
     let catalog = code
         .find("#[::typebus::__private::catalog]")
@@ -55,15 +59,24 @@ fn plain(code: &str) -> String {
     // The catalog's doc comment starts after the last blank line before it.
     let cut = code[..catalog].rfind("\n\n").map_or(catalog, |at| at + 1);
     let mut out = String::with_capacity(cut);
+    let mut events = Vec::new();
+    let mut subject = None;
     for line in code[..cut].lines() {
+        if let Some(args) = line.strip_prefix("#[::typebus::contract(subject = \"") {
+            subject = args.split('"').next().map(str::to_owned);
+        }
         if line.starts_with("#[::typebus::contract") {
             out.push_str(DERIVE);
         } else {
+            if let (Some(name), Some(_)) = (line.strip_prefix("pub struct "), &subject) {
+                let name = name.split([' ', '{']).next().unwrap_or_default().to_owned();
+                events.push((subject.take().unwrap(), name));
+            }
             out.push_str(line);
         }
         out.push('\n');
     }
-    out
+    (out, events)
 }
 
 /// Writes the scratch workspace under `root`.
@@ -77,10 +90,21 @@ fn workspace(root: &Path, code: &str, repo: &Path) {
         )
     };
     let decode = "\n/// Calls the catalog once.\npub fn decode_any(subject: &str, payload: &[u8]) -> bool {\n    AnyEvent::decode(subject, payload).is_ok()\n}\n";
-    fs::write(root.join("plain.rs"), plain(code)).unwrap();
+    let (plain, events) = plain(code);
+    let arms: String = events
+        .iter()
+        .map(|(subject, name)| {
+            format!("        {subject:?} => ::serde_json::from_slice::<{name}>(payload).is_ok(),\n")
+        })
+        .collect();
+    let plain_decode = format!(
+        "\n/// Decodes with serde_json, one arm per event.\npub fn decode_any(subject: &str, payload: &[u8]) -> bool {{\n    match subject {{\n{arms}        _ => false,\n    }}\n}}\n"
+    );
+    fs::write(root.join("plain.rs"), plain).unwrap();
     fs::write(root.join("contracts.rs"), code).unwrap();
     for (name, file, extra) in [
         ("plain", "plain.rs", ""),
+        ("plain-decoding", "plain.rs", plain_decode.as_str()),
         ("contracts", "contracts.rs", ""),
         ("decoding", "contracts.rs", decode),
     ] {
@@ -95,7 +119,7 @@ fn workspace(root: &Path, code: &str, repo: &Path) {
     }
     fs::write(
         root.join("Cargo.toml"),
-        "[workspace]\nresolver = \"2\"\nmembers = [\"plain\", \"contracts\", \"decoding\"]\n",
+        "[workspace]\nresolver = \"2\"\nmembers = [\"plain\", \"plain-decoding\", \"contracts\", \"decoding\"]\n",
     )
     .unwrap();
     // The repository's lock pins the dependencies' versions.
@@ -211,7 +235,7 @@ fn main() {
                 _ => String::new(),
             };
             println!(
-                "{profile:8} {krate:10} {:7.1} s  ({:.2}x plain){memory}",
+                "{profile:8} {krate:15} {:7.1} s  ({:.2}x plain){memory}",
                 this.seconds,
                 this.seconds / base.seconds
             );
