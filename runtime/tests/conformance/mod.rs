@@ -105,6 +105,21 @@ async fn publish(bus: &Bus, range: std::ops::RangeInclusive<u64>) {
     }
 }
 
+/// Publishes a message as built, outside any publisher: what a foreign or
+/// broken service sends.
+async fn publish_raw(bus: &Bus, headers: Headers, payload: Bytes) {
+    bus.transport()
+        .publish(OutgoingMessage {
+            subject: SUBJECT.into(),
+            headers,
+            payload,
+        })
+        .await
+        .expect("the broker takes the message")
+        .await
+        .expect("the broker stores the message");
+}
+
 fn raw_spec(durable: &str, filter: &str, ack_wait: Duration) -> ConsumerSpec {
     ConsumerSpec {
         stream: None,
@@ -678,25 +693,11 @@ pub async fn undecodable_payload_is_dead_lettered_and_good_events_flow<B: Backen
     let (_backend, bus) = setup::<B>().await;
     let probe = Probe::new("strict-service", |_, _| Act::Ok);
     let handle = bus.listen(probe.clone()).await.unwrap();
-    let raw = |body: &'static [u8]| OutgoingMessage {
-        subject: SUBJECT.into(),
-        headers: Headers::new(),
-        payload: Bytes::from_static(body),
-    };
+    let raw = |body: &'static [u8]| publish_raw(&bus, Headers::new(), Bytes::from_static(body));
     publish(&bus, 1..=1).await;
-    bus.transport()
-        .publish(raw(b"{not json"))
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    raw(b"{not json").await;
     publish(&bus, 2..=2).await;
-    bus.transport()
-        .publish(raw(br#"{"id":"t9","price":"free"}"#))
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    raw(br#"{"id":"t9","price":"free"}"#).await;
     publish(&bus, 3..=3).await;
     let letters = dead_letters(&bus, "strict-service", 2).await;
     eventually("the 3 good events handled", || probe.calls().len() == 3).await;
@@ -735,16 +736,7 @@ pub async fn poison_near_the_size_limit_is_dead_lettered_cut_to_fit<B: Backend>(
     let mut headers = Headers::new();
     headers.append(names::MSG_ID, "near-limit");
     publish(&bus, 1..=1).await;
-    bus.transport()
-        .publish(OutgoingMessage {
-            subject: SUBJECT.into(),
-            headers,
-            payload: Bytes::from(body.clone()),
-        })
-        .await
-        .expect("the body fits the broker")
-        .await
-        .unwrap();
+    publish_raw(&bus, headers, Bytes::from(body.clone())).await;
     publish(&bus, 2..=2).await;
     let letters = dead_letters(&bus, "strict-service", 1).await;
     eventually("the 2 good events handled", || probe.calls().len() == 2).await;
@@ -778,16 +770,7 @@ pub async fn json_array_is_not_an_event<B: Backend>() {
     let probe = Probe::new("strict-service", |_, _| Act::Ok);
     let handle = bus.listen(probe.clone()).await.unwrap();
     publish(&bus, 1..=1).await;
-    bus.transport()
-        .publish(OutgoingMessage {
-            subject: SUBJECT.into(),
-            headers: Headers::new(),
-            payload: Bytes::from_static(br#"["t9",20]"#),
-        })
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    publish_raw(&bus, Headers::new(), Bytes::from_static(br#"["t9",20]"#)).await;
     publish(&bus, 2..=2).await;
     let letters = dead_letters(&bus, "strict-service", 1).await;
     eventually("the 2 good events handled", || probe.calls().len() == 2).await;
