@@ -16,8 +16,8 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -90,8 +90,14 @@ fn main() {
     let rounds = env("TYPEBUS_BENCH_ROUNDS", 5);
     println!("decode: {n} decodes per round, best of {rounds} rounds");
     for (name, (plain, typed)) in [
-        ("ticket:created (flat)", measure::<TicketCreated>(TICKET, n, rounds)),
-        ("order:created (nested, list)", measure::<OrderCreated>(ORDER, n, rounds)),
+        (
+            "ticket:created (flat)",
+            measure::<TicketCreated>(TICKET, n, rounds),
+        ),
+        (
+            "order:created (nested, list)",
+            measure::<OrderCreated>(ORDER, n, rounds),
+        ),
     ] {
         println!(
             "{name:30} serde_json {plain:7.1} ns   typebus::from_json {typed:7.1} ns   ratio {:.3}",
