@@ -138,8 +138,10 @@ pub(crate) fn strip_optional(ty: &TypeExpr) -> &TypeExpr {
 }
 
 /// Scalars: serde_json reads an integer into any wider integer and into
-/// floats, a float into the other float width (rounding), timestamps and
-/// uuids as strings; nothing else.
+/// floats, an `f32` into an `f64`, timestamps and uuids as strings; nothing
+/// else. An `f64` does not read as an `f32`: typebus refuses a number
+/// beyond `f32::MAX` (serde alone would make it infinity), as it refuses an
+/// integer beyond a narrower integer.
 fn scalar(w: Scalar, r: Scalar) -> bool {
     use Scalar::*;
     if w == r || r == Json {
@@ -152,7 +154,6 @@ fn scalar(w: Scalar, r: Scalar) -> bool {
             | (U32, U64)
             | (I32 | I64 | U32 | U64, F32 | F64)
             | (F32, F64)
-            | (F64, F32)
             | (Timestamp | Uuid, String)
     )
 }
@@ -177,7 +178,8 @@ mod tests {
         assert!(!scalar(Scalar::F64, Scalar::I64));
         assert!(!scalar(Scalar::F32, Scalar::U64));
         assert!(scalar(Scalar::I64, Scalar::F64));
-        assert!(scalar(Scalar::F64, Scalar::F32));
+        assert!(!scalar(Scalar::F64, Scalar::F32));
+        assert!(scalar(Scalar::F32, Scalar::F64));
     }
 
     #[test]
