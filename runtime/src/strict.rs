@@ -151,8 +151,16 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Struct<V> {
     }
 }
 
+macro_rules! forward_visit {
+    ($($method:ident($ty:ty))*) => {$(
+        fn $method<E: de::Error>(self, value: $ty) -> Result<V::Value, E> {
+            self.0.$method(value)
+        }
+    )*};
+}
+
 /// The visitor of an `f32`: a number that does not fit is an error, not
-/// infinity.
+/// infinity. Every other visit passes through unchanged.
 struct F32<V>(V);
 
 impl<'de, V: Visitor<'de>> Visitor<'de> for F32<V> {
@@ -171,25 +179,12 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for F32<V> {
         self.0.visit_f64(value)
     }
 
-    fn visit_i64<E: de::Error>(self, value: i64) -> Result<V::Value, E> {
-        self.0.visit_i64(value)
+    forward_visit! {
+        visit_bool(bool) visit_i8(i8) visit_i16(i16) visit_i32(i32) visit_i64(i64)
+        visit_i128(i128) visit_u8(u8) visit_u16(u16) visit_u32(u32) visit_u64(u64)
+        visit_u128(u128) visit_f32(f32) visit_char(char) visit_str(&str)
+        visit_borrowed_str(&'de str) visit_string(String)
     }
-
-    fn visit_u64<E: de::Error>(self, value: u64) -> Result<V::Value, E> {
-        self.0.visit_u64(value)
-    }
-
-    fn visit_f32<E: de::Error>(self, value: f32) -> Result<V::Value, E> {
-        self.0.visit_f32(value)
-    }
-}
-
-macro_rules! forward_visit {
-    ($($method:ident($ty:ty))*) => {$(
-        fn $method<E: de::Error>(self, value: $ty) -> Result<V::Value, E> {
-            self.0.$method(value)
-        }
-    )*};
 }
 
 impl<'de, V: Visitor<'de>> Visitor<'de> for Nested<V> {

@@ -385,6 +385,20 @@ pub trait MessageSource: Send + 'static {
     fn close(&mut self) -> BoxFuture<'_, ()>;
 }
 
+/// The error for a message over the broker's `max_payload` (every
+/// transport says it the same way): `size` is its body, which may fit
+/// alone while body and headers do not.
+pub(crate) fn too_large(subject: &str, size: usize, max_payload: usize) -> PublishError {
+    let size = if size > max_payload {
+        format!("{size} bytes")
+    } else {
+        format!("{size} bytes and its headers")
+    };
+    PublishError::new(crate::error::PublishErrorKind::MaxPayloadExceeded).with_detail(format!(
+        "`{subject}`: {size}, the server accepts {max_payload}"
+    ))
+}
+
 /// A message broker with JetStream semantics (see the module docs).
 pub trait Transport: Send + Sync + 'static {
     /// A short name for logs: `nats`, `memory`.

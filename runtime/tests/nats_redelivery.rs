@@ -425,6 +425,27 @@ mod postgres {
         _event: std::marker::PhantomData<fn(E)>,
     }
 
+    impl PgApply<()> {
+        /// This listener for events `E`, guarded by the store and observed
+        /// into `seen`.
+        fn guarded<E: Event + Versioned>(
+            &self,
+            seen: &Arc<Mutex<Vec<Seen>>>,
+        ) -> Observed<Ordered<PgApply<E>>> {
+            let apply = PgApply {
+                pool: self.pool.clone(),
+                store: Arc::clone(&self.store),
+                effects: self.effects.clone(),
+                calls: Arc::clone(&self.calls),
+                _event: std::marker::PhantomData,
+            };
+            let store = Arc::clone(&self.store) as Arc<dyn SequenceStore>;
+            let mut observed = Observed::new(Ordered::new(apply, store));
+            observed.seen = Arc::clone(seen);
+            observed
+        }
+    }
+
     impl<E: Event + Versioned> Listener for PgApply<E> {
         type Event = E;
 
@@ -483,32 +504,19 @@ mod postgres {
                 .unwrap();
             n as u64
         };
+        let apply = PgApply::<()> {
+            pool: pool.clone(),
+            store: Arc::clone(&store),
+            effects: effects.clone(),
+            calls: Arc::clone(&calls),
+            _event: std::marker::PhantomData,
+        };
         rolled_back(
             "PostgreSQL store",
             async |url, seen| {
                 let bus = Bus::new(connect(url).await);
-                let mut created = Observed::new(Ordered::new(
-                    PgApply::<TicketCreated> {
-                        pool: pool.clone(),
-                        store: Arc::clone(&store),
-                        effects: effects.clone(),
-                        calls: Arc::clone(&calls),
-                        _event: std::marker::PhantomData,
-                    },
-                    Arc::clone(&store) as Arc<dyn SequenceStore>,
-                ));
-                created.seen = Arc::clone(seen);
-                let mut updated = Observed::new(Ordered::new(
-                    PgApply::<TicketUpdated> {
-                        pool: pool.clone(),
-                        store: Arc::clone(&store),
-                        effects: effects.clone(),
-                        calls: Arc::clone(&calls),
-                        _event: std::marker::PhantomData,
-                    },
-                    Arc::clone(&store) as Arc<dyn SequenceStore>,
-                ));
-                updated.seen = Arc::clone(seen);
+                let created = apply.guarded::<TicketCreated>(seen);
+                let updated = apply.guarded::<TicketUpdated>(seen);
                 vec![
                     bus.listen_with(created, listen_options()).await.unwrap(),
                     bus.listen_with(updated, listen_options()).await.unwrap(),

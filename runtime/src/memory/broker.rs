@@ -237,19 +237,12 @@ impl Broker {
         crate::subject::check_publish(&message.subject)?;
         // Counted as nats-server counts it: headers and body together.
         let size = message.payload.len();
-        let total = size + message.headers.wire_len();
-        if total > self.shared.max_payload {
-            let size = if size > self.shared.max_payload {
-                format!("{size} bytes")
-            } else {
-                format!("{size} bytes and its headers")
-            };
-            return Err(
-                PublishError::new(PublishErrorKind::MaxPayloadExceeded).with_detail(format!(
-                    "`{}`: {size}, the broker accepts {}",
-                    message.subject, self.shared.max_payload
-                )),
-            );
+        if size + message.headers.wire_len() > self.shared.max_payload {
+            return Err(crate::transport::too_large(
+                &message.subject,
+                size,
+                self.shared.max_payload,
+            ));
         }
         let now = Instant::now();
         let mut state = self.shared.lock();

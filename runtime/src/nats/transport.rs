@@ -165,19 +165,6 @@ fn publish_error(
         .with_source(err)
 }
 
-/// A message over the server's `max_payload`: `size` is its body, which
-/// may fit alone while body and headers do not.
-fn too_large(subject: &str, size: usize, max_payload: usize) -> PublishError {
-    let size = if size > max_payload {
-        format!("{size} bytes")
-    } else {
-        format!("{size} bytes and its headers")
-    };
-    PublishError::new(PublishErrorKind::MaxPayloadExceeded).with_detail(format!(
-        "`{subject}`: {size}, the server accepts {max_payload}"
-    ))
-}
-
 impl Transport for NatsTransport {
     fn name(&self) -> &'static str {
         "nats"
@@ -206,7 +193,8 @@ impl Transport for NatsTransport {
                     // async-nats refuses body + headers over the server's
                     // max_payload before sending anything: say by how much.
                     NatsPublishErrorKind::MaxPayloadExceeded => {
-                        too_large(&subject, size, self.client.max_payload()).with_source(err)
+                        crate::transport::too_large(&subject, size, self.client.max_payload())
+                            .with_source(err)
                     }
                     _ => publish_error(err, &subject, self.is_closed()),
                 })?;
