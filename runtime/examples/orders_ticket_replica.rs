@@ -5,7 +5,7 @@
 //! The old listener of `ticket:updated` looked up the local ticket at
 //! `version - 1` and failed without an ack when there was none, so that an
 //! early event came back later; a duplicate was applied twice or failed
-//! forever. Here the handlers just apply the event: [`Ordered`] hands each
+//! forever. Here the handlers just apply the event: [`Sequenced`] hands each
 //! ticket's events over once, in version order, and acknowledges the
 //! duplicates.
 //!
@@ -31,9 +31,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use typebus::ordering::{MemorySequenceStore, Ordered, SequenceStore};
+use typebus::ordering::{MemorySequenceStore, SequenceStore, Sequenced};
 use typebus::{
-    Bus, Delivery, Event, HandlerError, Listener, ListenerHandle, StreamConfig, Versioned,
+    Bus, Delivery, Event, HandlerError, ListenOptions, Listener, ListenerHandle, StreamConfig,
+    Versioned,
 };
 
 /// `ticket:created`, as the tickets service publishes it.
@@ -144,8 +145,8 @@ pub struct TicketCreatedListener(pub Arc<Tickets>);
 impl Listener for TicketCreatedListener {
     type Event = TicketCreated;
 
-    fn queue_group(&self) -> &str {
-        "orders-service"
+    fn options(&self) -> ListenOptions {
+        ListenOptions::new("orders-service")
     }
 
     async fn on_message(&self, t: TicketCreated, _: &Delivery) -> Result<(), HandlerError> {
@@ -168,8 +169,8 @@ pub struct TicketUpdatedListener(pub Arc<Tickets>);
 impl Listener for TicketUpdatedListener {
     type Event = TicketUpdated;
 
-    fn queue_group(&self) -> &str {
-        "orders-service"
+    fn options(&self) -> ListenOptions {
+        ListenOptions::new("orders-service")
     }
 
     async fn on_message(&self, t: TicketUpdated, _: &Delivery) -> Result<(), HandlerError> {
@@ -194,7 +195,7 @@ pub async fn start(
     let early = Duration::from_millis(200);
     Ok(vec![
         bus.listen(
-            Ordered::new(
+            Sequenced::new(
                 TicketCreatedListener(Arc::clone(tickets)),
                 Arc::clone(&store),
             )
@@ -202,7 +203,7 @@ pub async fn start(
         )
         .await?,
         bus.listen(
-            Ordered::new(TicketUpdatedListener(Arc::clone(tickets)), store).early_delay(early),
+            Sequenced::new(TicketUpdatedListener(Arc::clone(tickets)), store).early_delay(early),
         )
         .await?,
     ])

@@ -92,8 +92,8 @@ mod tests {
         use std::sync::Arc;
         use std::time::Duration;
 
-        use crate::ordering::{MemorySequenceStore, Ordered, Versioned};
-        use crate::{Delivery, HandlerError, Listener};
+        use crate::ordering::{MemorySequenceStore, Sequenced, Versioned};
+        use crate::{Delivery, HandlerError, ListenOptions, Listener};
 
         #[derive(serde::Serialize, serde::Deserialize, crate::Event)]
         #[event(subject = "backoff.tick", version = 1)]
@@ -118,8 +118,8 @@ mod tests {
         impl Listener for Ticks {
             type Event = Tick;
 
-            fn queue_group(&self) -> &str {
-                "backoff"
+            fn options(&self) -> ListenOptions {
+                ListenOptions::new("backoff")
             }
 
             async fn on_message(&self, _: Tick, _: &Delivery) -> Result<(), HandlerError> {
@@ -137,11 +137,11 @@ mod tests {
                 Duration::from_secs(1u64 << exponent).min(Duration::from_secs(60))
             };
             for count in COUNTS {
-                assert_eq!(Ticks.retry_delay(count), before(count), "{count}");
+                assert_eq!(Ticks.options().retry_delay(count), before(count), "{count}");
             }
-            assert_eq!(Ticks.retry_delay(1), Duration::from_secs(1));
-            assert_eq!(Ticks.retry_delay(4), Duration::from_secs(8));
-            assert_eq!(Ticks.retry_delay(7), Duration::from_secs(60));
+            assert_eq!(Ticks.options().retry_delay(1), Duration::from_secs(1));
+            assert_eq!(Ticks.options().retry_delay(4), Duration::from_secs(8));
+            assert_eq!(Ticks.options().retry_delay(7), Duration::from_secs(60));
         }
 
         #[test]
@@ -161,7 +161,7 @@ mod tests {
                         u32::try_from(delivered.saturating_sub(1).min(20)).unwrap_or(20);
                     early.saturating_mul(1u32 << doublings).min(max.max(early))
                 };
-                let guard = Ordered::new(Ticks, Arc::new(MemorySequenceStore::new()))
+                let guard = Sequenced::new(Ticks, Arc::new(MemorySequenceStore::new()))
                     .early_delay(early)
                     .max_early_delay(max);
                 for delivered in COUNTS {
@@ -172,7 +172,7 @@ mod tests {
                     );
                 }
             }
-            let guard = Ordered::new(Ticks, Arc::new(MemorySequenceStore::new()))
+            let guard = Sequenced::new(Ticks, Arc::new(MemorySequenceStore::new()))
                 .early_delay(ms)
                 .max_early_delay(Duration::from_secs(3600));
             assert_eq!(guard.early_wait(40), (1 << 20) * ms, "at most 2^20");

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use crate::engine::{self, ListenerHandle};
 use crate::error::{ListenError, ListenErrorKind, ProvisionError};
 use crate::event::Event;
-use crate::listener::{ListenOptions, Listener};
+use crate::listener::Listener;
+use crate::options::ListenOptions;
 use crate::publisher::Publisher;
 use crate::transport::{ProvisionOutcome, StreamConfig, Transport};
 
@@ -83,20 +84,29 @@ impl Bus {
         Ok(outcome)
     }
 
-    /// Starts `listener` with the default [`ListenOptions`].
+    /// Starts `listener` with its [`options`](Listener::options):
+    /// provisions the dead-letter stream, binds the durable consumer named
+    /// after its queue group, and runs it on a task until the returned
+    /// handle stops it.
     pub async fn listen<L: Listener>(&self, listener: L) -> Result<ListenerHandle, ListenError> {
-        self.listen_with(listener, ListenOptions::default()).await
+        self.listen_with(listener, |options| options).await
     }
 
-    /// Starts `listener`: provisions the dead-letter stream, binds the
-    /// durable consumer named after its queue group, and runs it on a task
-    /// until the returned handle stops it.
+    /// Starts `listener` as [`listen`](Self::listen) does, with its options
+    /// mapped by `configure` (a deployment's concurrency, a test's short
+    /// timeout):
+    ///
+    /// ```no_run
+    /// # async fn demo(bus: typebus::Bus, listener: impl typebus::Listener) -> Result<(), typebus::ListenError> {
+    /// let handle = bus.listen_with(listener, |options| options.concurrency(8).prefetch(16)).await?;
+    /// # drop(handle); Ok(()) }
+    /// ```
     pub async fn listen_with<L: Listener>(
         &self,
         listener: L,
-        options: ListenOptions,
+        configure: impl FnOnce(ListenOptions) -> ListenOptions,
     ) -> Result<ListenerHandle, ListenError> {
-        let plan = engine::plan(&listener, &options)?;
+        let plan = engine::plan::<L::Event>(configure(listener.options()))?;
         if let Some(config) = &self.dead_letter_stream {
             self.transport.provision(config).await.map_err(|err| {
                 ListenError::new(ListenErrorKind::Other)

@@ -16,12 +16,11 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::delivery::Delivery;
+use crate::dispose::{Disposition, dispose, dispose_batch, retry_or_give_up};
 use crate::error::{ListenError, ListenErrorKind, PublishError, chain};
 use crate::event::Event;
-use crate::listener::{
-    DeadLetterKind, Disposition, ListenOptions, Listener, consumer_name, dispose, dispose_batch,
-    retry_or_give_up,
-};
+use crate::listener::{DeadLetterKind, Listener, consumer_name};
+use crate::options::{Dispatch, ListenOptions};
 use crate::publisher::{PublishRetry, send_with_retry};
 use crate::transport::{
     AckKind, Acker, ConsumerSpec, Incoming, MessageSource, PublishAck, Transport,
@@ -37,8 +36,8 @@ const FLUSH_LIMIT: Duration = Duration::from_secs(5);
 /// One running listener's settings, shared by its handler tasks.
 struct Engine<L> {
     listener: Arc<L>,
+    options: ListenOptions,
     transport: Arc<dyn Transport>,
-    queue_group: String,
     dead_letter_subject: String,
     progress_interval: Duration,
     handler_timeout: Duration,
@@ -46,25 +45,21 @@ struct Engine<L> {
 
 /// The consumer spec and engine settings a listener and its options ask for.
 pub(crate) struct Plan {
+    options: ListenOptions,
     spec: ConsumerSpec,
     dead_letter_subject: String,
-    concurrency: usize,
     handler_timeout: Duration,
-    ack_wait: Duration,
 }
 
-/// Validates a listener's settings and derives its consumer.
-pub(crate) fn plan<L: Listener>(
-    listener: &L,
-    options: &ListenOptions,
-) -> Result<Plan, ListenError> {
+/// Validates a listener's options and derives its consumer.
+pub(crate) fn plan<E: Event>(options: ListenOptions) -> Result<Plan, ListenError> {
     let invalid =
         |detail: String| ListenError::new(ListenErrorKind::InvalidConfig).with_detail(detail);
-    let group = listener.queue_group();
+    let group = &options.queue_group;
     if group.is_empty() {
         return Err(invalid("the queue group is empty".into()));
     }
-    let subject = L::Event::SUBJECT;
+    let subject = E::SUBJECT;
     let durable_name = consumer_name(group, subject);
     crate::subject::check_consume("subject", subject)?;
     let dead_letter_subject = options
@@ -72,20 +67,22 @@ pub(crate) fn plan<L: Listener>(
         .clone()
         .unwrap_or_else(|| crate::dead_letter::default_subject(group));
     crate::subject::check_consume("dead-letter subject", &dead_letter_subject)?;
-    if options.concurrency == 0 || options.batch == 0 {
-        return Err(invalid("concurrency and batch must be at least 1".into()));
+    if options.concurrency == 0 || options.prefetch == 0 {
+        return Err(invalid(
+            "concurrency and prefetch must be at least 1".into(),
+        ));
     }
-    if options.concurrency + options.batch > options.max_ack_pending {
+    if options.concurrency + options.prefetch > options.max_ack_pending {
         return Err(invalid(format!(
-            "concurrency ({}) + batch ({}) exceeds max_ack_pending ({})",
-            options.concurrency, options.batch, options.max_ack_pending
+            "concurrency ({}) + prefetch ({}) exceeds max_ack_pending ({})",
+            options.concurrency, options.prefetch, options.max_ack_pending
         )));
     }
-    let ack_wait = listener.ack_wait();
+    let ack_wait = options.ack_wait;
     if ack_wait < Duration::from_millis(100) {
         return Err(invalid(format!("ack_wait {ack_wait:?} is below 100ms")));
     }
-    if listener.max_deliver() == Some(0) {
+    if options.max_deliver == Some(0) {
         return Err(invalid("max_deliver must be at least 1".into()));
     }
     let spec = ConsumerSpec {
@@ -96,19 +93,18 @@ pub(crate) fn plan<L: Listener>(
         // One delivery more than the listener allows: a message whose last
         // allowed delivery never settled (a crash) comes back once more and
         // is dead-lettered instead of silently dropped by the server.
-        max_deliver: listener.max_deliver().map(|max| max.saturating_add(1)),
+        max_deliver: options.max_deliver.map(|max| max.saturating_add(1)),
         max_ack_pending: options.max_ack_pending,
         backoff: Vec::new(),
-        batch: options.batch,
+        batch: options.prefetch,
     };
     Ok(Plan {
         spec,
         dead_letter_subject,
-        concurrency: options.concurrency,
         handler_timeout: options
             .handler_timeout
             .unwrap_or(ack_wait.saturating_mul(6)),
-        ack_wait,
+        options,
     })
 }
 
@@ -119,25 +115,26 @@ pub(crate) async fn start<L: Listener>(
     plan: Plan,
 ) -> Result<ListenerHandle, ListenError> {
     let source = transport.consume(plan.spec.clone()).await?;
-    let queue_group = listener.queue_group().to_owned();
+    let queue_group = plan.options.queue_group.clone();
     tracing::info!(
         transport = transport.name(),
         subject = L::Event::SUBJECT,
         queue_group = %queue_group,
         consumer = %plan.spec.durable_name,
-        concurrency = plan.concurrency,
+        concurrency = plan.options.concurrency,
+        dispatch = ?plan.options.dispatch,
         "listener started"
     );
     let engine = Arc::new(Engine {
         listener: Arc::new(listener),
         transport,
-        queue_group: queue_group.clone(),
         dead_letter_subject: plan.dead_letter_subject,
-        progress_interval: (plan.ack_wait / 3).max(Duration::from_millis(10)),
+        progress_interval: (plan.options.ack_wait / 3).max(Duration::from_millis(10)),
         handler_timeout: plan.handler_timeout,
+        options: plan.options,
     });
     let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(run(engine, source, plan.concurrency, stopped));
+    let task = tokio::spawn(run(engine, source, stopped));
     Ok(ListenerHandle {
         stop,
         task,
@@ -157,14 +154,13 @@ async fn stop_requested(stopped: &mut watch::Receiver<bool>) {
 async fn run<L: Listener>(
     engine: Arc<Engine<L>>,
     mut source: Box<dyn MessageSource>,
-    concurrency: usize,
     mut stopped: watch::Receiver<bool>,
 ) -> Result<(), ListenError> {
+    let concurrency = engine.options.concurrency;
     let permits = Arc::new(Semaphore::new(concurrency));
-    let batch_limit = if engine.listener.batched() {
-        (concurrency / 2).max(1)
-    } else {
-        1
+    let batch_limit = match engine.options.dispatch {
+        Dispatch::Batches => (concurrency / 2).max(1),
+        Dispatch::OneByOne => 1,
     };
     let result = {
         let mut stop = pin!(stop_requested(&mut stopped));
@@ -190,22 +186,22 @@ async fn run<L: Listener>(
                 Ok(incoming) if batch_limit > 1 => {
                     let (batch, permit, failed) =
                         gather(incoming, permit, &permits, &mut *source, batch_limit);
-                    start_handling(handle_batch(Arc::clone(&engine), batch, permit));
+                    run_or_spawn(handle_batch(Arc::clone(&engine), batch, permit));
                     failed
                 }
                 Ok(incoming) => {
-                    start_handling(handle(Arc::clone(&engine), incoming, permit));
+                    run_or_spawn(handle(Arc::clone(&engine), incoming, permit));
                     None
                 }
                 Err(err) => Some(err),
             };
             if let Some(err) = failed {
-                tracing::error!(subject = L::Event::SUBJECT, queue_group = %engine.queue_group, error = %chain(&err), "listener stopped: message source failed");
+                tracing::error!(subject = L::Event::SUBJECT, queue_group = %engine.options.queue_group, error = %chain(&err), "listener stopped: message source failed");
                 break Err(err);
             }
         }
     };
-    tracing::info!(subject = L::Event::SUBJECT, queue_group = %engine.queue_group, "listener stopping: finishing in-flight messages");
+    tracing::info!(subject = L::Event::SUBJECT, queue_group = %engine.options.queue_group, "listener stopping: finishing in-flight messages");
     source.close().await;
     let all = u32::try_from(concurrency).unwrap_or(u32::MAX);
     if permits.acquire_many(all).await.is_err() {
@@ -221,18 +217,21 @@ async fn run<L: Listener>(
             tracing::warn!(limit = ?FLUSH_LIMIT, "acknowledgements not flushed in time on shutdown")
         }
     }
-    tracing::info!(subject = L::Event::SUBJECT, queue_group = %engine.queue_group, "listener stopped");
+    tracing::info!(subject = L::Event::SUBJECT, queue_group = %engine.options.queue_group, "listener stopped");
     result
 }
 
-/// Polls a message's (or batch's) handling once right here: a handler that
-/// finishes without waiting (and its ack) costs no task. One that waits
-/// continues on a task of its own, polled afresh there.
-fn start_handling(handling: impl Future<Output = ()> + Send + 'static) {
-    let mut handling = Box::pin(handling);
+/// Polls `work` (a message's or batch's handling, a guard's release) once
+/// right here: work that finishes without waiting (a handler and its ack)
+/// costs no task. Work that waits continues on a task of its own, polled
+/// afresh there; outside a runtime it is dropped.
+pub(crate) fn run_or_spawn(work: impl Future<Output = ()> + Send + 'static) {
+    let mut work = Box::pin(work);
     let mut cx = Context::from_waker(std::task::Waker::noop());
-    if handling.as_mut().poll(&mut cx).is_pending() {
-        tokio::spawn(handling);
+    if work.as_mut().poll(&mut cx).is_pending()
+        && let Ok(runtime) = tokio::runtime::Handle::try_current()
+    {
+        runtime.spawn(work);
     }
 }
 
@@ -276,7 +275,7 @@ async fn handle<L: Listener>(
     drop(permit);
 }
 
-/// Handles a batch ([`Listener::batched`]): [`dispose_batch`], then
+/// Handles a batch ([`Dispatch::Batches`]): [`dispose_batch`], then
 /// settles every message in order.
 async fn handle_batch<L: Listener>(
     engine: Arc<Engine<L>>,
@@ -311,7 +310,7 @@ impl<L: Listener> Engine<L> {
         ackers: &[Box<dyn Acker>],
     ) -> Vec<Disposition> {
         let ackers: Vec<&dyn Acker> = ackers.iter().map(|acker| &**acker).collect();
-        let disposing = dispose_batch(&*self.listener, messages);
+        let disposing = dispose_batch(&*self.listener, &self.options, messages);
         self.keep_alive(disposing, &ackers, |reason| {
             tracing::warn!(
                 subject = L::Event::SUBJECT,
@@ -322,7 +321,7 @@ impl<L: Listener> Engine<L> {
             messages
                 .iter()
                 .map(|(delivery, _)| {
-                    retry_or_give_up(&*self.listener, delivery, None, reason.clone())
+                    retry_or_give_up(&self.options, delivery, None, reason.clone())
                 })
                 .collect()
         })
@@ -338,7 +337,7 @@ impl<L: Listener> Engine<L> {
         payload: &[u8],
         acker: &dyn Acker,
     ) -> Disposition {
-        let disposing = dispose(&*self.listener, delivery, payload);
+        let disposing = dispose(&*self.listener, &self.options, delivery, payload);
         self.keep_alive(disposing, &[acker], |reason| {
             tracing::warn!(
                 subject = delivery.subject(),
@@ -346,7 +345,7 @@ impl<L: Listener> Engine<L> {
                 timeout = ?self.handler_timeout,
                 "handler did not finish in time; abandoned"
             );
-            retry_or_give_up(&*self.listener, delivery, None, reason)
+            retry_or_give_up(&self.options, delivery, None, reason)
         })
         .await
     }
@@ -453,7 +452,7 @@ impl<L: Listener> Engine<L> {
     ) -> Result<PublishAck, PublishError> {
         let message = crate::dead_letter::message(
             &self.dead_letter_subject,
-            &self.queue_group,
+            &self.options.queue_group,
             kind,
             reason,
             delivery,

@@ -47,6 +47,8 @@ mod dead_letter;
 #[cfg(feature = "bus")]
 mod delivery;
 #[cfg(feature = "bus")]
+mod dispose;
+#[cfg(feature = "bus")]
 mod engine;
 #[cfg(feature = "bus")]
 pub mod error;
@@ -56,6 +58,8 @@ pub mod headers;
 mod listener;
 #[cfg(feature = "bus")]
 pub mod memory;
+#[cfg(feature = "bus")]
+mod options;
 #[cfg(feature = "bus")]
 mod publisher;
 #[cfg(feature = "bus")]
@@ -83,6 +87,8 @@ pub use bus::Bus;
 #[cfg(feature = "bus")]
 pub use delivery::{Delivery, DeliveryInfo};
 #[cfg(feature = "bus")]
+pub use dispose::Disposition;
+#[cfg(feature = "bus")]
 pub use engine::{ListenerHandle, shutdown_all_on_signal, shutdown_signal};
 #[cfg(feature = "bus")]
 pub use error::{
@@ -92,10 +98,9 @@ pub use error::{
 #[cfg(feature = "bus")]
 pub use headers::Headers;
 #[cfg(feature = "bus")]
-pub use listener::{
-    DeadLetterKind, Disposition, HandlerError, ListenOptions, Listener, consumer_name, dispose,
-    dispose_batch,
-};
+pub use listener::{DeadLetterKind, HandlerError, Listener, consumer_name};
+#[cfg(feature = "bus")]
+pub use options::{Dispatch, ListenOptions};
 #[cfg(feature = "bus")]
 pub use publisher::{PendingPublish, PublishRetry, Publisher};
 #[cfg(feature = "bus")]

@@ -1,4 +1,4 @@
-//! Batched listeners ([`Listener::batched`]) over a real nats-server: the
+//! Listeners dispatched in batches ([`typebus::Dispatch::Batches`]) over a real nats-server: the
 //! engine hands them the messages at hand together, within half the
 //! concurrency, and settles each message of a batch by its own outcome
 //! (acknowledged, retried, dead-lettered, or dead-lettered unread).
@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use async_nats::HeaderMap;
 use nats_support::*;
-use typebus::{Delivery, HandlerError, ListenOptions, Listener};
+use typebus::{Delivery, Dispatch, HandlerError, ListenOptions, Listener};
 
 /// A probe whose deliveries come in batches; it records each batch's
 /// tickets and their delivery counts.
@@ -49,20 +49,8 @@ async fn publish_tickets(bus: &typebus::Bus, total: u64) {
 impl Listener for Batched {
     type Event = TicketCreated;
 
-    fn queue_group(&self) -> &str {
-        self.probe.queue_group()
-    }
-
-    fn max_deliver(&self) -> Option<u32> {
-        self.probe.max_deliver
-    }
-
-    fn retry_delay(&self, delivery_count: u64) -> Duration {
-        self.probe.retry_delay(delivery_count)
-    }
-
-    fn batched(&self) -> bool {
-        true
+    fn options(&self) -> ListenOptions {
+        self.probe.options().dispatch(Dispatch::Batches)
     }
 
     async fn on_message(
@@ -117,7 +105,7 @@ async fn a_batched_listener_settles_each_message_of_a_batch_by_its_outcome() {
         .await
         .unwrap();
     let handle = bus
-        .listen_with(listener, ListenOptions::new().concurrency(64))
+        .listen_with(listener, |o: ListenOptions| o.concurrency(64))
         .await
         .unwrap();
 
@@ -197,10 +185,9 @@ async fn a_batch_with_a_hung_handler_is_retried_whole_after_the_handler_timeout(
     let (listener, batches) = Batched::of(&probe);
     publish_tickets(&bus, total).await;
     let handle = bus
-        .listen_with(
-            listener,
-            ListenOptions::new().handler_timeout(Duration::from_secs(1)),
-        )
+        .listen_with(listener, |o: ListenOptions| {
+            o.handler_timeout(Duration::from_secs(1))
+        })
         .await
         .unwrap();
     eventually(Duration::from_secs(20), "the hung ticket handled", || {

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use fault_support::{ChildInstance, Forwarder, Observed};
 use ordering_support::{GROUP, TicketCreated, TicketEvent, event, publish_all, wait_until};
 use typebus::nats::{ConnectOptions, NatsTransport};
-use typebus::ordering::{KvSequenceStore, MemorySequenceStore, Ordered, SequenceStore};
+use typebus::ordering::{KvSequenceStore, MemorySequenceStore, SequenceStore, Sequenced};
 use typebus::testing::NatsServer;
 use typebus::{Bus, Delivery, HandlerError, ListenOptions, Listener, StreamConfig, consumer_name};
 
@@ -60,12 +60,8 @@ struct Apply {
 impl Listener for Apply {
     type Event = TicketCreated;
 
-    fn queue_group(&self) -> &str {
-        GROUP
-    }
-
-    fn ack_wait(&self) -> Duration {
-        ACK_WAIT
+    fn options(&self) -> ListenOptions {
+        ListenOptions::new(GROUP).ack_wait(ACK_WAIT)
     }
 
     async fn on_message(&self, ticket: TicketCreated, _: &Delivery) -> Result<(), HandlerError> {
@@ -119,11 +115,11 @@ async fn frozen_instance_process() {
     let transport = connect(&url).await;
     let js = transport.jetstream().clone();
     let store: Arc<dyn SequenceStore> = Arc::new(KvSequenceStore::open(&js, BUCKET).await.unwrap());
-    let mut listener = Observed::new(Ordered::new(Apply { instance: "a", js }, store));
+    let mut listener = Observed::new(Sequenced::new(Apply { instance: "a", js }, store));
     listener.hold = Some(Duration::from_millis(1500));
     listener.report = true;
     let _handle = Bus::new(transport)
-        .listen_with(listener, ListenOptions::new().concurrency(16).batch(16))
+        .listen_with(listener, |o: ListenOptions| o.concurrency(16).prefetch(16))
         .await
         .unwrap();
     println!("CHILD LISTENING");
@@ -207,7 +203,7 @@ async fn hand_over(fault: Fault) {
     let b_js = b_transport.jetstream().clone();
     let store: Arc<dyn SequenceStore> =
         Arc::new(KvSequenceStore::open(&b_js, BUCKET).await.unwrap());
-    let b = Observed::new(Ordered::new(
+    let b = Observed::new(Sequenced::new(
         Apply {
             instance: "b",
             js: b_js,
@@ -216,7 +212,7 @@ async fn hand_over(fault: Fault) {
     ));
     let seen = b.seen();
     let b_handle = Bus::new(b_transport)
-        .listen_with(b, ListenOptions::new().concurrency(16).batch(16))
+        .listen_with(b, |o: ListenOptions| o.concurrency(16).prefetch(16))
         .await
         .unwrap();
     wait_until(
@@ -309,12 +305,8 @@ struct Record {
 impl Listener for Record {
     type Event = TicketCreated;
 
-    fn queue_group(&self) -> &str {
-        GROUP
-    }
-
-    fn ack_wait(&self) -> Duration {
-        ACK_WAIT
+    fn options(&self) -> ListenOptions {
+        ListenOptions::new(GROUP).ack_wait(ACK_WAIT)
     }
 
     async fn on_message(&self, ticket: TicketCreated, _: &Delivery) -> Result<(), HandlerError> {
@@ -346,7 +338,7 @@ async fn a_listener_cut_off_longer_than_ack_wait_gets_its_events_again_applies_t
     let forwarder = Forwarder::start(server.port()).await;
     let applied = Arc::new(Mutex::new(HashMap::new()));
     let store: Arc<dyn SequenceStore> = Arc::new(MemorySequenceStore::new());
-    let listener = Observed::new(Ordered::new(
+    let listener = Observed::new(Sequenced::new(
         Record {
             applied: Arc::clone(&applied),
         },
@@ -354,7 +346,7 @@ async fn a_listener_cut_off_longer_than_ack_wait_gets_its_events_again_applies_t
     ));
     let seen = listener.seen();
     let handle = Bus::new(connect(&forwarder.url()).await)
-        .listen_with(listener, ListenOptions::new().concurrency(8).batch(16))
+        .listen_with(listener, |o: ListenOptions| o.concurrency(8).prefetch(16))
         .await
         .unwrap();
     let count = |applied: &Mutex<HashMap<(String, u64), u32>>| applied.lock().unwrap().len();
@@ -436,7 +428,7 @@ mod postgres {
 
     use sqlx::PgPool;
     use sqlx::postgres::PgPoolOptions;
-    use typebus::ordering::{Ordered, SequenceStore, Step};
+    use typebus::ordering::{SequenceStore, Sequenced, Step};
     use typebus::postgres::{PgSequenceStore, Schema};
     use typebus::{Bus, Delivery, HandlerError, ListenOptions, Listener, StreamConfig};
 
@@ -475,12 +467,8 @@ mod postgres {
     impl Listener for PgApply {
         type Event = TicketCreated;
 
-        fn queue_group(&self) -> &str {
-            GROUP
-        }
-
-        fn ack_wait(&self) -> Duration {
-            ACK_WAIT
+        fn options(&self) -> ListenOptions {
+            ListenOptions::new(GROUP).ack_wait(ACK_WAIT)
         }
 
         async fn on_message(
@@ -536,16 +524,14 @@ mod postgres {
             effects: format!("\"{name}\".effects"),
             hold: Some(Duration::from_millis(1500)),
         };
-        let mut listener = Observed::new(Ordered::new(handler, store as Arc<dyn SequenceStore>));
+        let mut listener = Observed::new(Sequenced::new(handler, store as Arc<dyn SequenceStore>));
         listener.report = true;
         let _handle = Bus::new(connect(&url).await)
-            .listen_with(
-                listener,
-                ListenOptions::new()
-                    .concurrency(16)
-                    .batch(16)
-                    .handler_timeout(Duration::from_secs(60)),
-            )
+            .listen_with(listener, |o: ListenOptions| {
+                o.concurrency(16)
+                    .prefetch(16)
+                    .handler_timeout(Duration::from_secs(60))
+            })
             .await
             .unwrap();
         println!("CHILD LISTENING");
@@ -600,8 +586,8 @@ mod postgres {
         };
         let b_handle = Bus::new(connect(&server.url()).await)
             .listen_with(
-                Ordered::new(b, store as Arc<dyn SequenceStore>),
-                ListenOptions::new().concurrency(16).batch(16),
+                Sequenced::new(b, store as Arc<dyn SequenceStore>),
+                |o: ListenOptions| o.concurrency(16).prefetch(16),
             )
             .await
             .unwrap();

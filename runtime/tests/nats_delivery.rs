@@ -98,7 +98,7 @@ async fn a_hung_handler_is_kept_alive_then_abandoned_and_retried() {
         }
     })
     .ack_wait(Duration::from_secs(1));
-    let options = ListenOptions::new().handler_timeout(Duration::from_millis(2500));
+    let options = |o: ListenOptions| o.handler_timeout(Duration::from_millis(2500));
     let handle = bus.listen_with(probe.instance(0), options).await.unwrap();
     bus.publisher::<TicketCreated>()
         .publish(&ticket(1))

@@ -53,7 +53,7 @@ async fn kill_9_and_restart_three_times_under_load_loses_and_duplicates_nothing(
     let listener_bus = connect(&server).await;
     let probe = Probe::<TicketCreated>::new("orders-service", |_, _| Act::Ok)
         .ack_wait(Duration::from_secs(2));
-    let options = ListenOptions::new().concurrency(32).batch(64);
+    let options = |o: ListenOptions| o.concurrency(32).prefetch(64);
     let handle = listener_bus
         .listen_with(probe.instance(0), options)
         .await

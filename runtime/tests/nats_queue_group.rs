@@ -19,7 +19,7 @@ async fn two_instances_share_the_work_and_handle_each_event_once() {
     let probe = Probe::<TicketCreated>::new("orders-service", |_, _| {
         Act::Sleep(Duration::from_millis(2))
     });
-    let options = ListenOptions::new().concurrency(8).batch(16);
+    let options = |o: ListenOptions| o.concurrency(8).prefetch(16);
     let a = bus_a
         .listen_with(probe.instance(1), options.clone())
         .await
@@ -81,10 +81,11 @@ async fn a_slow_handler_keeps_its_event_while_in_progress_acks_flow() {
         Act::Sleep(Duration::from_millis(3500))
     })
     .ack_wait(Duration::from_secs(1));
-    let options = ListenOptions::new()
-        .concurrency(4)
-        .batch(4)
-        .handler_timeout(Duration::from_secs(20));
+    let options = |o: ListenOptions| {
+        o.concurrency(4)
+            .prefetch(4)
+            .handler_timeout(Duration::from_secs(20))
+    };
     let a = bus_a
         .listen_with(probe.instance(1), options.clone())
         .await

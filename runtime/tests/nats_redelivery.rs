@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use fault_support::{Observed, Seen};
 use ordering_support::*;
 use typebus::nats::{ConnectOptions, NatsTransport};
-use typebus::ordering::{KvSequenceStore, MemorySequenceStore, Ordered, SequenceStore};
+use typebus::ordering::{KvSequenceStore, MemorySequenceStore, SequenceStore, Sequenced};
 use typebus::testing::NatsServer;
 use typebus::{Bus, ListenOptions, ListenerHandle, consumer_name};
 
@@ -49,8 +49,8 @@ async fn connect(url: &str) -> NatsTransport {
     NatsTransport::connect(options(url)).await.unwrap()
 }
 
-fn listen_options() -> ListenOptions {
-    ListenOptions::new().concurrency(64).batch(128)
+fn listen_options(options: ListenOptions) -> ListenOptions {
+    options.concurrency(64).prefetch(128)
 }
 
 /// The consumers' ack floors (stream sequence), or `None` while the server
@@ -193,17 +193,17 @@ async fn replica_instance(
     replica: &Arc<Replica>,
     store: Arc<dyn SequenceStore>,
 ) -> Vec<ListenerHandle> {
-    let mut created = Observed::new(Ordered::new(
+    let mut created = Observed::new(Sequenced::new(
         CreateReplica(Arc::clone(replica), 0),
         Arc::clone(&store),
     ));
     created.seen = Arc::clone(seen);
-    let mut updated = Observed::new(Ordered::new(UpdateReplica(Arc::clone(replica), 0), store));
+    let mut updated = Observed::new(Sequenced::new(UpdateReplica(Arc::clone(replica), 0), store));
     updated.seen = Arc::clone(seen);
     let bus = Bus::new(transport);
     vec![
-        bus.listen_with(created, listen_options()).await.unwrap(),
-        bus.listen_with(updated, listen_options()).await.unwrap(),
+        bus.listen_with(created, listen_options).await.unwrap(),
+        bus.listen_with(updated, listen_options).await.unwrap(),
     ]
 }
 
@@ -249,8 +249,8 @@ struct Counter {
 impl typebus::Listener for Counter {
     type Event = TicketUpdated;
 
-    fn queue_group(&self) -> &str {
-        &self.group
+    fn options(&self) -> ListenOptions {
+        ListenOptions::new(&self.group)
     }
 
     async fn on_message(
@@ -325,7 +325,7 @@ async fn kill_9_while_acks_flow_what_the_consumer_state_keeps() {
                         group: group.clone(),
                         calls: Arc::clone(&calls),
                     },
-                    listen_options(),
+                    listen_options,
                 )
                 .await
                 .unwrap();
@@ -405,7 +405,7 @@ mod postgres {
 
     use sqlx::PgPool;
     use sqlx::postgres::PgPoolOptions;
-    use typebus::ordering::{Ordered, SequenceStore, Step};
+    use typebus::ordering::{SequenceStore, Sequenced, Step};
     use typebus::postgres::{PgSequenceStore, Schema};
     use typebus::{Bus, Delivery, Event, HandlerError, Listener, Versioned};
 
@@ -431,7 +431,7 @@ mod postgres {
         fn guarded<E: Event + Versioned>(
             &self,
             seen: &Arc<Mutex<Vec<Seen>>>,
-        ) -> Observed<Ordered<PgApply<E>>> {
+        ) -> Observed<Sequenced<PgApply<E>>> {
             let apply = PgApply {
                 pool: self.pool.clone(),
                 store: Arc::clone(&self.store),
@@ -440,7 +440,7 @@ mod postgres {
                 _event: std::marker::PhantomData,
             };
             let store = Arc::clone(&self.store) as Arc<dyn SequenceStore>;
-            let mut observed = Observed::new(Ordered::new(apply, store));
+            let mut observed = Observed::new(Sequenced::new(apply, store));
             observed.seen = Arc::clone(seen);
             observed
         }
@@ -449,8 +449,8 @@ mod postgres {
     impl<E: Event + Versioned> Listener for PgApply<E> {
         type Event = E;
 
-        fn queue_group(&self) -> &str {
-            GROUP
+        fn options(&self) -> ListenOptions {
+            ListenOptions::new(GROUP)
         }
 
         async fn on_message(&self, event: E, _: &Delivery) -> Result<(), HandlerError> {
@@ -518,8 +518,8 @@ mod postgres {
                 let created = apply.guarded::<TicketCreated>(seen);
                 let updated = apply.guarded::<TicketUpdated>(seen);
                 vec![
-                    bus.listen_with(created, listen_options()).await.unwrap(),
-                    bus.listen_with(updated, listen_options()).await.unwrap(),
+                    bus.listen_with(created, listen_options).await.unwrap(),
+                    bus.listen_with(updated, listen_options).await.unwrap(),
                 ]
             },
             count,

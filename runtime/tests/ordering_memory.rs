@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use ordering_support::*;
 use typebus::memory::Broker;
-use typebus::ordering::{MemorySequenceStore, Ordered, RecordKey, SequenceStore, Step};
-use typebus::{Delivery, HandlerError, Listener, consumer_name};
+use typebus::ordering::{MemorySequenceStore, RecordKey, SequenceStore, Sequenced, Step};
+use typebus::{Delivery, HandlerError, ListenOptions, Listener, consumer_name};
 
 fn settled(broker: &Broker) -> bool {
     ["ticket:created", "ticket:updated"].iter().all(|subject| {
@@ -57,12 +57,11 @@ struct SelfRecording {
 impl Listener for SelfRecording {
     type Event = TicketCreated;
 
-    fn queue_group(&self) -> &str {
-        GROUP
-    }
-
-    fn retry_delay(&self, _: u64) -> std::time::Duration {
-        std::time::Duration::from_millis(20)
+    fn options(&self) -> ListenOptions {
+        ListenOptions::new(GROUP).retry(typebus::Backoff::new(
+            std::time::Duration::from_millis(20),
+            std::time::Duration::from_millis(20),
+        ))
     }
 
     async fn on_message(&self, ticket: TicketCreated, _: &Delivery) -> Result<(), HandlerError> {
@@ -104,7 +103,7 @@ async fn a_handler_may_record_its_own_step_and_retries_keep_their_meaning() {
         )
         .await;
         let handle = bus
-            .listen(Ordered::new(
+            .listen(Sequenced::new(
                 SharedListener(Arc::clone(&listener)),
                 Arc::clone(&store) as Arc<dyn SequenceStore>,
             ))
@@ -139,12 +138,8 @@ struct SharedListener<L>(Arc<L>);
 impl<L: Listener> Listener for SharedListener<L> {
     type Event = L::Event;
 
-    fn queue_group(&self) -> &str {
-        self.0.queue_group()
-    }
-
-    fn retry_delay(&self, count: u64) -> std::time::Duration {
-        self.0.retry_delay(count)
+    fn options(&self) -> ListenOptions {
+        self.0.options()
     }
 
     async fn on_message(&self, event: L::Event, delivery: &Delivery) -> Result<(), HandlerError> {

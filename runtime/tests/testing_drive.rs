@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use typebus::headers::names;
 use typebus::testing::drive;
 use typebus::transport::AckKind;
-use typebus::{DeadLetterKind, Delivery, Disposition, Event, HandlerError, Listener};
+use typebus::{
+    DeadLetterKind, Delivery, Disposition, Event, HandlerError, ListenOptions, Listener,
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Event)]
 #[event(subject = "ticket:updated", version = 2)]
@@ -40,12 +42,8 @@ impl TicketUpdatedListener {
 impl Listener for TicketUpdatedListener {
     type Event = TicketUpdated;
 
-    fn queue_group(&self) -> &str {
-        "orders-service"
-    }
-
-    fn max_deliver(&self) -> Option<u32> {
-        Some(5)
+    fn options(&self) -> ListenOptions {
+        ListenOptions::new("orders-service").max_deliver(Some(5))
     }
 
     async fn on_message(

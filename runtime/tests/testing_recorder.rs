@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use typebus::headers::Headers;
 use typebus::testing::Recorder;
 use typebus::transport::OutgoingMessage;
-use typebus::{Delivery, Event, HandlerError, Listener};
+use typebus::{Delivery, Event, HandlerError, ListenOptions, Listener};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Event)]
 #[event(subject = "order:created", version = 1)]
@@ -45,8 +45,8 @@ struct OrderCreatedListener {
 impl Listener for OrderCreatedListener {
     type Event = OrderCreated;
 
-    fn queue_group(&self) -> &str {
-        "tickets-service"
+    fn options(&self) -> ListenOptions {
+        ListenOptions::new("tickets-service")
     }
 
     async fn on_message(&self, event: OrderCreated, _: &Delivery) -> Result<(), HandlerError> {

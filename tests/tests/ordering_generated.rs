@@ -11,8 +11,10 @@ use ticketing_events::{
     OrderCancelled, OrderCancelledTicket, OrderCreated, OrderCreatedTicket, OrderStatus,
     TicketCreated, TicketUpdated,
 };
-use typebus::ordering::{MemorySequenceStore, Ordered, RecordKey, SequenceStore, Step};
-use typebus::{Delivery, Event, HandlerError, Listener, StreamConfig, Timestamp, Versioned};
+use typebus::ordering::{MemorySequenceStore, RecordKey, SequenceStore, Sequenced, Step};
+use typebus::{
+    Delivery, Event, HandlerError, ListenOptions, Listener, StreamConfig, Timestamp, Versioned,
+};
 use typebus_tests::golden::aggregates::{LedgerPosted, SeatReleased, SeatReserved};
 
 fn ticket(id: &str, version: u64) -> TicketUpdated {
@@ -108,8 +110,8 @@ struct OnUpdated(Arc<Replica>);
 
 impl Listener for OnCreated {
     type Event = TicketCreated;
-    fn queue_group(&self) -> &str {
-        "orders-service"
+    fn options(&self) -> ListenOptions {
+        ListenOptions::new("orders-service")
     }
     async fn on_message(&self, t: TicketCreated, _: &Delivery) -> Result<(), HandlerError> {
         *self
@@ -130,8 +132,8 @@ impl Listener for OnCreated {
 
 impl Listener for OnUpdated {
     type Event = TicketUpdated;
-    fn queue_group(&self) -> &str {
-        "orders-service"
+    fn options(&self) -> ListenOptions {
+        ListenOptions::new("orders-service")
     }
     async fn on_message(&self, t: TicketUpdated, _: &Delivery) -> Result<(), HandlerError> {
         *self
@@ -204,12 +206,12 @@ async fn the_guard_replicates_generated_ticket_events_once_in_order() {
     let early = Duration::from_millis(100);
     let handles = [
         bus.listen(
-            Ordered::new(OnCreated(Arc::clone(&replica)), Arc::clone(&store)).early_delay(early),
+            Sequenced::new(OnCreated(Arc::clone(&replica)), Arc::clone(&store)).early_delay(early),
         )
         .await
         .unwrap(),
         bus.listen(
-            Ordered::new(OnUpdated(Arc::clone(&replica)), Arc::clone(&store)).early_delay(early),
+            Sequenced::new(OnUpdated(Arc::clone(&replica)), Arc::clone(&store)).early_delay(early),
         )
         .await
         .unwrap(),

@@ -1,4 +1,4 @@
-//! The inbox side: a handler guarded by `Ordered` with the PostgreSQL
+//! The inbox side: a handler guarded by `Sequenced` with the PostgreSQL
 //! sequence store writes its change and records its step in one
 //! transaction. Made to fail after its write but before the commit (an
 //! error, a panic), and after the commit but before the ack (an error, a
@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use outbox_support::{RecordChanged, Rng, TestDb, nats};
 use sqlx::PgPool;
-use typebus::ordering::{Ordered, SequenceStore, Step};
+use typebus::ordering::{SequenceStore, Sequenced, Step};
 use typebus::postgres::PgSequenceStore;
-use typebus::{Delivery, HandlerError, Listener};
+use typebus::{Delivery, HandlerError, ListenOptions, Listener};
 
 const RECORDS: u64 = 200;
 const VERSIONS: u64 = 5;
@@ -63,16 +63,13 @@ struct Replica {
 impl Listener for Replica {
     type Event = RecordChanged;
 
-    fn queue_group(&self) -> &str {
-        "replica-service"
-    }
-
-    fn max_deliver(&self) -> Option<u32> {
-        None
-    }
-
-    fn retry_delay(&self, _: u64) -> Duration {
-        Duration::from_millis(50)
+    fn options(&self) -> ListenOptions {
+        ListenOptions::new("replica-service")
+            .retry(typebus::Backoff::new(
+                Duration::from_millis(50),
+                Duration::from_millis(50),
+            ))
+            .max_deliver(None)
     }
 
     async fn on_message(&self, event: RecordChanged, _: &Delivery) -> Result<(), HandlerError> {
@@ -173,7 +170,7 @@ async fn handler_faults_around_the_commit_apply_each_event_once() {
             store: Arc::clone(&store),
             counts: Arc::clone(&counts),
         };
-        let guarded = Ordered::new(replica, Arc::clone(&store) as Arc<dyn SequenceStore>)
+        let guarded = Sequenced::new(replica, Arc::clone(&store) as Arc<dyn SequenceStore>)
             .early_delay(Duration::from_millis(100))
             .patience(10_000);
         handles.push(bus.listen(guarded).await.expect("listen"));

@@ -19,14 +19,12 @@ pub mod events;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
-use ticketing_services::{
-    Journal, ObjectId, ServiceError, Verb, guarded, message_id, quick_retry_delay,
-};
-use typebus::ordering::{MemorySequenceStore, Ordered, SequenceStore};
+use ticketing_services::{Journal, ObjectId, QUICK_RETRY, ServiceError, Verb, guarded, message_id};
+use typebus::ordering::{MemorySequenceStore, SequenceStore, Sequenced};
 use typebus::{
-    Bus, Delivery, Event, HandlerError, ListenError, Listener, ListenerHandle, Publisher,
+    Bus, Delivery, Event, HandlerError, ListenError, ListenOptions, Listener, ListenerHandle,
+    Publisher,
 };
 
 use events::{OrderCancelled, OrderCreated, OrderStatus, PaymentCreated};
@@ -119,12 +117,12 @@ impl PaymentsService {
     }
 
     /// The guarded `order:created` listener.
-    pub fn order_created_listener(&self) -> Ordered<RecordOrder> {
+    pub fn order_created_listener(&self) -> Sequenced<RecordOrder> {
         guarded(RecordOrder(Arc::clone(&self.inner)), &self.inner.sequences)
     }
 
     /// The guarded `order:cancelled` listener.
-    pub fn order_cancelled_listener(&self) -> Ordered<CancelOrder> {
+    pub fn order_cancelled_listener(&self) -> Sequenced<CancelOrder> {
         guarded(CancelOrder(Arc::clone(&self.inner)), &self.inner.sequences)
     }
 
@@ -198,12 +196,8 @@ pub struct RecordOrder(Arc<Inner>);
 impl Listener for RecordOrder {
     type Event = OrderCreated;
 
-    fn queue_group(&self) -> &str {
-        QUEUE_GROUP
-    }
-
-    fn retry_delay(&self, delivery_count: u64) -> Duration {
-        quick_retry_delay(delivery_count)
+    fn options(&self) -> ListenOptions {
+        ListenOptions::new(QUEUE_GROUP).retry(QUICK_RETRY)
     }
 
     async fn on_message(&self, order: OrderCreated, _: &Delivery) -> Result<(), HandlerError> {
@@ -230,12 +224,8 @@ pub struct CancelOrder(Arc<Inner>);
 impl Listener for CancelOrder {
     type Event = OrderCancelled;
 
-    fn queue_group(&self) -> &str {
-        QUEUE_GROUP
-    }
-
-    fn retry_delay(&self, delivery_count: u64) -> Duration {
-        quick_retry_delay(delivery_count)
+    fn options(&self) -> ListenOptions {
+        ListenOptions::new(QUEUE_GROUP).retry(QUICK_RETRY)
     }
 
     async fn on_message(&self, event: OrderCancelled, _: &Delivery) -> Result<(), HandlerError> {

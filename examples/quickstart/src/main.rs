@@ -4,14 +4,14 @@ pub mod events {
     typebus::include_events!();
 }
 use events::{SUBJECTS, UserSignedUp};
-use typebus::{Bus, Delivery, HandlerError, Listener, StreamConfig};
+use typebus::{Bus, Delivery, HandlerError, ListenOptions, Listener, StreamConfig};
 
 struct WelcomeMailer(tokio::sync::mpsc::Sender<String>);
 
 impl Listener for WelcomeMailer {
     type Event = UserSignedUp;
-    fn queue_group(&self) -> &str {
-        "welcome-mailer" // one durable consumer, shared by every instance
+    fn options(&self) -> ListenOptions {
+        ListenOptions::new("welcome-mailer") // one durable consumer, shared by every instance
     }
     async fn on_message(&self, user: UserSignedUp, _: &Delivery) -> Result<(), HandlerError> {
         let _ = self.0.send(format!("welcome, {}!", user.email)).await;

@@ -12,12 +12,12 @@
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use chrono::Utc;
 use ticketing_events::{ExpirationComplete, OrderCreated};
 use typebus::{
-    Bus, Delivery, Event, HandlerError, ListenError, Listener, ListenerHandle, Publisher,
+    Bus, Delivery, Event, HandlerError, ListenError, ListenOptions, Listener, ListenerHandle,
+    Publisher,
 };
 
 use crate::{Journal, ServiceError, Verb, message_id};
@@ -89,18 +89,13 @@ pub struct ScheduleExpiration(Arc<Inner>);
 impl Listener for ScheduleExpiration {
     type Event = OrderCreated;
 
-    fn queue_group(&self) -> &str {
-        QUEUE_GROUP
+    fn options(&self) -> ListenOptions {
+        ListenOptions::new(QUEUE_GROUP)
+            .max_deliver(None)
+            .retry(crate::QUICK_RETRY)
     }
 
     /// Waiting for `expiresAt` takes as many deliveries as it takes.
-    fn max_deliver(&self) -> Option<u32> {
-        None
-    }
-
-    fn retry_delay(&self, delivery_count: u64) -> Duration {
-        crate::quick_retry_delay(delivery_count)
-    }
 
     async fn on_message(
         &self,

@@ -7,7 +7,7 @@
 //!
 //! | service | listens to | does |
 //! |---|---|---|
-//! | [`orders`] | `ticket:created`, `ticket:updated` | keeps a replica of tickets, guarded by [`typebus::ordering::Ordered`] |
+//! | [`orders`] | `ticket:created`, `ticket:updated` | keeps a replica of tickets, guarded by [`typebus::ordering::Sequenced`] |
 //! | [`orders`] | `expiration:complete` | cancels the order unless it is complete; publishes `order:cancelled` |
 //! | [`orders`] | `payment:created` | marks the order complete |
 //! | [`tickets`] | `order:created` | reserves the ticket; publishes `ticket:updated` with `orderId` |
@@ -44,6 +44,4 @@ pub mod tickets;
 pub use error::ServiceError;
 pub use ids::{ObjectId, message_id};
 pub use journal::{Describe, Entry, Journal, Verb};
-pub use retry::{
-    GUARD_EARLY_DELAY, GUARD_MAX_EARLY_DELAY, GUARD_PATIENCE, guarded, quick_retry_delay,
-};
+pub use retry::{GUARD_EARLY_DELAY, GUARD_MAX_EARLY_DELAY, GUARD_PATIENCE, QUICK_RETRY, guarded};

@@ -2,7 +2,7 @@
 //! tickets, and follows expirations and payments.
 //!
 //! The replica listeners (`ticket:created`, `ticket:updated`) run behind
-//! the ordering guard ([`Ordered`]): each ticket's events are applied once,
+//! the ordering guard ([`Sequenced`]): each ticket's events are applied once,
 //! in version order, where the old listener looked up the ticket at
 //! `version - 1` by hand and failed without an ack.
 
@@ -14,13 +14,14 @@ use ticketing_events::{
     ExpirationComplete, OrderCancelled, OrderCancelledTicket, OrderCreated, OrderCreatedTicket,
     OrderStatus, PaymentCreated, TicketCreated, TicketUpdated,
 };
-use typebus::ordering::{MemorySequenceStore, Ordered, SequenceStore};
+use typebus::ordering::{MemorySequenceStore, SequenceStore, Sequenced};
 use typebus::{
-    Bus, Delivery, Event, HandlerError, ListenError, Listener, ListenerHandle, Publisher, Timestamp,
+    Bus, Delivery, Event, HandlerError, ListenError, ListenOptions, Listener, ListenerHandle,
+    Publisher, Timestamp,
 };
 
 use crate::state::Table;
-use crate::{Journal, ObjectId, ServiceError, Verb, guarded, message_id, quick_retry_delay};
+use crate::{Journal, ObjectId, QUICK_RETRY, ServiceError, Verb, guarded, message_id};
 
 /// The orders service's queue group.
 pub const QUEUE_GROUP: &str = "orders-service";
@@ -157,12 +158,12 @@ impl OrdersService {
     }
 
     /// The guarded `ticket:created` listener.
-    pub fn ticket_created_listener(&self) -> Ordered<CopyTicket> {
+    pub fn ticket_created_listener(&self) -> Sequenced<CopyTicket> {
         guarded(CopyTicket(Arc::clone(&self.inner)), &self.inner.sequences)
     }
 
     /// The guarded `ticket:updated` listener.
-    pub fn ticket_updated_listener(&self) -> Ordered<UpdateTicketCopy> {
+    pub fn ticket_updated_listener(&self) -> Sequenced<UpdateTicketCopy> {
         guarded(
             UpdateTicketCopy(Arc::clone(&self.inner)),
             &self.inner.sequences,
@@ -277,12 +278,8 @@ pub struct CopyTicket(Arc<Inner>);
 impl Listener for CopyTicket {
     type Event = TicketCreated;
 
-    fn queue_group(&self) -> &str {
-        QUEUE_GROUP
-    }
-
-    fn retry_delay(&self, delivery_count: u64) -> Duration {
-        quick_retry_delay(delivery_count)
+    fn options(&self) -> ListenOptions {
+        ListenOptions::new(QUEUE_GROUP).retry(QUICK_RETRY)
     }
 
     async fn on_message(&self, ticket: TicketCreated, _: &Delivery) -> Result<(), HandlerError> {
@@ -308,12 +305,8 @@ pub struct UpdateTicketCopy(Arc<Inner>);
 impl Listener for UpdateTicketCopy {
     type Event = TicketUpdated;
 
-    fn queue_group(&self) -> &str {
-        QUEUE_GROUP
-    }
-
-    fn retry_delay(&self, delivery_count: u64) -> Duration {
-        quick_retry_delay(delivery_count)
+    fn options(&self) -> ListenOptions {
+        ListenOptions::new(QUEUE_GROUP).retry(QUICK_RETRY)
     }
 
     async fn on_message(&self, ticket: TicketUpdated, _: &Delivery) -> Result<(), HandlerError> {
@@ -337,12 +330,8 @@ pub struct ExpireOrder(Arc<Inner>);
 impl Listener for ExpireOrder {
     type Event = ExpirationComplete;
 
-    fn queue_group(&self) -> &str {
-        QUEUE_GROUP
-    }
-
-    fn retry_delay(&self, delivery_count: u64) -> Duration {
-        quick_retry_delay(delivery_count)
+    fn options(&self) -> ListenOptions {
+        ListenOptions::new(QUEUE_GROUP).retry(QUICK_RETRY)
     }
 
     async fn on_message(
@@ -389,12 +378,8 @@ pub struct CompleteOrder(Arc<Inner>);
 impl Listener for CompleteOrder {
     type Event = PaymentCreated;
 
-    fn queue_group(&self) -> &str {
-        QUEUE_GROUP
-    }
-
-    fn retry_delay(&self, delivery_count: u64) -> Duration {
-        quick_retry_delay(delivery_count)
+    fn options(&self) -> ListenOptions {
+        ListenOptions::new(QUEUE_GROUP).retry(QUICK_RETRY)
     }
 
     async fn on_message(&self, payment: PaymentCreated, _: &Delivery) -> Result<(), HandlerError> {

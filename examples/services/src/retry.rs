@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use typebus::ordering::{Ordered, SequenceStore, Versioned};
+use typebus::ordering::{SequenceStore, Sequenced, Versioned};
 use typebus::{Backoff, Listener};
 
 /// The ordering guard's first delay before an early event is delivered again.
@@ -18,28 +18,31 @@ pub const GUARD_PATIENCE: u32 = 30;
 
 /// Wraps `listener` in the ordering guard over `store`, with the short
 /// delays above.
-pub fn guarded<L>(listener: L, store: &Arc<dyn SequenceStore>) -> Ordered<L>
+pub fn guarded<L>(listener: L, store: &Arc<dyn SequenceStore>) -> Sequenced<L>
 where
     L: Listener,
     L::Event: Versioned,
 {
-    Ordered::new(listener, Arc::clone(store))
+    Sequenced::new(listener, Arc::clone(store))
         .early_delay(GUARD_EARLY_DELAY)
         .max_early_delay(GUARD_MAX_EARLY_DELAY)
         .patience(GUARD_PATIENCE)
 }
 
-/// The delay before a failed delivery is retried: 100 ms doubling, at most
-/// 2 s (the listeners' `retry_delay`).
-pub fn quick_retry_delay(delivery_count: u64) -> Duration {
-    Backoff::new(Duration::from_millis(100), Duration::from_secs(2))
-        .delay(delivery_count.saturating_sub(1))
-}
+/// The delays before a failed delivery is retried: 100 ms doubling, at
+/// most 2 s (the listeners' [`ListenOptions::retry`](typebus::ListenOptions::retry)).
+pub const QUICK_RETRY: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
 
 #[cfg(test)]
 mod tests {
-    use super::quick_retry_delay;
+    use super::QUICK_RETRY;
     use std::time::Duration;
+
+    fn quick_retry_delay(delivery_count: u64) -> Duration {
+        typebus::ListenOptions::new("services")
+            .retry(QUICK_RETRY)
+            .retry_delay(delivery_count)
+    }
 
     #[test]
     fn delays_double_up_to_two_seconds() {

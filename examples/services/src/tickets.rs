@@ -2,20 +2,21 @@
 //! orders are placed and cancelled.
 //!
 //! Its listeners of `order:created` and `order:cancelled` run behind the
-//! ordering guard ([`Ordered`]) on the order's version, so a duplicate
+//! ordering guard ([`Sequenced`]) on the order's version, so a duplicate
 //! `order:created` never bumps the ticket twice and an `order:cancelled`
 //! that overtakes its `order:created` waits for it.
 
 use std::sync::Arc;
 
 use ticketing_events::{OrderCancelled, OrderCreated, TicketCreated, TicketUpdated};
-use typebus::ordering::{MemorySequenceStore, Ordered, SequenceStore};
+use typebus::ordering::{MemorySequenceStore, SequenceStore, Sequenced};
 use typebus::{
-    Bus, Delivery, Event, HandlerError, ListenError, Listener, ListenerHandle, Publisher,
+    Bus, Delivery, Event, HandlerError, ListenError, ListenOptions, Listener, ListenerHandle,
+    Publisher,
 };
 
 use crate::state::Table;
-use crate::{Journal, ObjectId, ServiceError, Verb, guarded, message_id, quick_retry_delay};
+use crate::{Journal, ObjectId, QUICK_RETRY, ServiceError, Verb, guarded, message_id};
 
 /// The tickets service's queue group.
 pub const QUEUE_GROUP: &str = "tickets-service";
@@ -125,7 +126,7 @@ impl TicketsService {
 
     /// The guarded `order:created` listener, to start on a bus (one per
     /// instance of the service).
-    pub fn reserve_listener(&self) -> Ordered<ReserveTicket> {
+    pub fn reserve_listener(&self) -> Sequenced<ReserveTicket> {
         guarded(
             ReserveTicket(Arc::clone(&self.inner)),
             &self.inner.sequences,
@@ -133,7 +134,7 @@ impl TicketsService {
     }
 
     /// The guarded `order:cancelled` listener.
-    pub fn release_listener(&self) -> Ordered<ReleaseTicket> {
+    pub fn release_listener(&self) -> Sequenced<ReleaseTicket> {
         guarded(
             ReleaseTicket(Arc::clone(&self.inner)),
             &self.inner.sequences,
@@ -214,12 +215,8 @@ pub struct ReserveTicket(Arc<Inner>);
 impl Listener for ReserveTicket {
     type Event = OrderCreated;
 
-    fn queue_group(&self) -> &str {
-        QUEUE_GROUP
-    }
-
-    fn retry_delay(&self, delivery_count: u64) -> std::time::Duration {
-        quick_retry_delay(delivery_count)
+    fn options(&self) -> ListenOptions {
+        ListenOptions::new(QUEUE_GROUP).retry(QUICK_RETRY)
     }
 
     async fn on_message(&self, order: OrderCreated, _: &Delivery) -> Result<(), HandlerError> {
@@ -262,12 +259,8 @@ pub struct ReleaseTicket(Arc<Inner>);
 impl Listener for ReleaseTicket {
     type Event = OrderCancelled;
 
-    fn queue_group(&self) -> &str {
-        QUEUE_GROUP
-    }
-
-    fn retry_delay(&self, delivery_count: u64) -> std::time::Duration {
-        quick_retry_delay(delivery_count)
+    fn options(&self) -> ListenOptions {
+        ListenOptions::new(QUEUE_GROUP).retry(QUICK_RETRY)
     }
 
     async fn on_message(&self, order: OrderCancelled, _: &Delivery) -> Result<(), HandlerError> {

@@ -1,25 +1,16 @@
-//! [`Ordered`]: the ordering guard, a [`Listener`] that wraps another and
+//! [`Sequenced`]: the ordering guard, a [`Listener`] that wraps another and
 //! hands it each record's events once, in sequence.
 
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::FutureExt as _;
-use futures_util::future::Either;
+use futures_util::future::join_all;
 
-use super::memory_store::{Begin, MemorySequenceStore};
-use super::store::{
-    Claim, Entry, Position, SequenceStore, State, StoreError, Swap, Swapped, message_id, now_ms,
-};
+use super::store::{ClaimRequest, Finish, Finished, SequenceStore, StoreError, Verdict};
 use super::versioned::{RecordKey, Versioned};
 use crate::delivery::Delivery;
-use crate::error::chain;
 use crate::listener::{DeadLetterKind, HandlerError, Listener, caught};
-
-/// How many compare-and-set rounds one delivery tries before it gives up
-/// (retryable) on a record that keeps changing under it.
-const MAX_ROUNDS: usize = 16;
+use crate::options::{Dispatch, ListenOptions};
 
 /// The default delay before an event that arrived early is delivered again.
 const DEFAULT_EARLY_DELAY: Duration = Duration::from_secs(1);
@@ -39,10 +30,10 @@ const DEFAULT_PATIENCE: u32 = 10;
 ///   the handler (logged at debug).
 /// - `s = a + 1`, or the record's first event at
 ///   [`Versioned::INITIAL_SEQUENCE`]: the delivery claims the step in the
-///   store (compare-and-set), calls the handler, records `s` and
-///   acknowledges. Another delivery of the same step meanwhile (a
-///   duplicate on another instance) waits: it is delivered again after
-///   [`early_delay`](Self::early_delay) and then acknowledged as a duplicate.
+///   store, calls the handler, records `s` and acknowledges. Another
+///   delivery of the same step meanwhile (a duplicate on another instance)
+///   waits: it is delivered again after [`early_delay`](Self::early_delay)
+///   and then acknowledged as a duplicate.
 /// - `s > a + 1`: it arrived early. It is delivered again after
 ///   [`early_delay`](Self::early_delay), doubling with every delivery up to
 ///   [`max_early_delay`](Self::max_early_delay); on its
@@ -51,19 +42,20 @@ const DEFAULT_PATIENCE: u32 = 10;
 ///   `gap: waiting for <k>@<a+1>`. Other records keep flowing.
 ///
 /// Early events wait as unsettled deliveries, and a consumer hands out at
-/// most [`ListenOptions::max_ack_pending`](crate::ListenOptions::max_ack_pending)
-/// of those at a time: when more events than that wait for gaps, the
-/// events that would fill the gaps are not delivered until the patience
-/// dead-letters some. Keep `max_ack_pending` above the reordering the
-/// publishers can cause (it is small when each record is saved and
-/// published by one writer in order; a replay of a shuffled backlog needs
-/// a window as large as the backlog).
+/// most [`ListenOptions::max_ack_pending`] of those at a time: when more
+/// events than that wait for gaps, the events that would fill the gaps are
+/// not delivered until the patience dead-letters some. Keep
+/// `max_ack_pending` above the reordering the publishers can cause (it is
+/// small when each record is saved and published by one writer in order; a
+/// replay of a shuffled backlog needs a window as large as the backlog).
 ///
-/// Over a shared store the guard takes the messages the engine has at hand
-/// as one batch ([`batches`](Self::batches)): it claims their steps in one
-/// write, runs their handlers together, and records the steps in one write
-/// before any is acknowledged. A record's later events in the same batch
-/// are applied after its earlier ones, in rounds.
+/// The guard handles a batch of events in rounds, each round taking at
+/// most one event per record (its lowest sequence): one
+/// [`claim_all`](SequenceStore::claim_all) claims the round's steps, their
+/// handlers run together, and one [`finish_all`](SequenceStore::finish_all)
+/// records them before any is acknowledged. A single event is a batch of
+/// one. Over a store that [batches](SequenceStore::batches) (a shared one),
+/// the guard asks the engine for [`Dispatch::Batches`].
 ///
 /// The handler's own errors keep their meaning (retryable: delivered again;
 /// permanent: dead-lettered); its claim is released so the retry can claim
@@ -71,7 +63,7 @@ const DEFAULT_PATIENCE: u32 = 10;
 /// patience, so waiting for a gap does not eat the handler's retries.
 ///
 /// ```no_run
-/// # use typebus::{Delivery, HandlerError, Listener};
+/// # use typebus::{Delivery, HandlerError, ListenOptions, Listener};
 /// # #[derive(Debug, serde::Serialize, serde::Deserialize, typebus::Event)]
 /// # #[event(subject = "ticket:updated", version = 1)]
 /// # struct TicketUpdated { id: String, version: u64 }
@@ -83,31 +75,30 @@ const DEFAULT_PATIENCE: u32 = 10;
 /// # struct UpdateReplica;
 /// # impl Listener for UpdateReplica {
 /// #     type Event = TicketUpdated;
-/// #     fn queue_group(&self) -> &str { "orders-service" }
+/// #     fn options(&self) -> ListenOptions { ListenOptions::new("orders-service") }
 /// #     async fn on_message(&self, _: TicketUpdated, _: &Delivery) -> Result<(), HandlerError> { Ok(()) }
 /// # }
 /// # async fn demo(bus: typebus::Bus) -> Result<(), Box<dyn std::error::Error>> {
 /// use std::sync::Arc;
 /// use std::time::Duration;
-/// use typebus::ordering::{MemorySequenceStore, Ordered};
+/// use typebus::ordering::{MemorySequenceStore, Sequenced};
 ///
 /// let store = Arc::new(MemorySequenceStore::new());
 /// let handle = bus
-///     .listen(Ordered::new(UpdateReplica, store).early_delay(Duration::from_millis(500)).patience(60))
+///     .listen(Sequenced::new(UpdateReplica, store).early_delay(Duration::from_millis(500)).patience(60))
 ///     .await?;
 /// # drop(handle); Ok(()) }
 /// ```
-pub struct Ordered<L> {
+pub struct Sequenced<L> {
     listener: L,
     store: Arc<dyn SequenceStore>,
     early_delay: Duration,
     max_early_delay: Duration,
     patience: u32,
-    lease: Option<Duration>,
-    batch: bool,
+    lease: Duration,
 }
 
-impl<L> Ordered<L>
+impl<L> Sequenced<L>
 where
     L: Listener,
     L::Event: Versioned,
@@ -115,14 +106,14 @@ where
     /// Guards `listener` with the sequences in `store` (share one store
     /// between the listeners of one record's key space).
     pub fn new(listener: L, store: Arc<dyn SequenceStore>) -> Self {
+        let lease = listener.options().ack_wait.saturating_mul(7);
         Self {
             listener,
             store,
             early_delay: DEFAULT_EARLY_DELAY,
             max_early_delay: DEFAULT_MAX_EARLY_DELAY,
             patience: DEFAULT_PATIENCE,
-            lease: None,
-            batch: true,
+            lease,
         }
     }
 
@@ -149,26 +140,14 @@ where
         self
     }
 
-    /// Sets whether, over a shared store, the guard takes the engine's
-    /// messages in batches (see [`Listener::batched`]): one write claims the
-    /// steps of a batch, its handlers are polled together on one task, and
-    /// one write records the steps, where one event at a time costs two
-    /// writes and two task hand-offs per event (the ordering bench measures
-    /// both). Default `true`; turn it off for handlers that compute rather
-    /// than wait, which would hold up the rest of their batch. A
-    /// [`MemorySequenceStore`] is never batched: it has no writes to share.
-    pub fn batches(mut self, batch: bool) -> Self {
-        self.batch = batch;
-        self
-    }
-
-    /// Sets how long a claim on a step holds before another delivery may
-    /// take it over (when the claiming delivery's process died and its
-    /// message is not redelivered). Default: 7 x `ack_wait`, longer than
-    /// the engine's default handler timeout. Claims in a
-    /// [`MemorySequenceStore`] have no lease: they end with their delivery.
+    /// Sets how long a claim in a shared store holds before another
+    /// delivery may take it over (when the claiming delivery's process died
+    /// and its message is not redelivered). Default: 7 x the wrapped
+    /// listener's `ack_wait`, longer than the engine's default handler
+    /// timeout. Claims in a [`MemorySequenceStore`](super::MemorySequenceStore)
+    /// have no lease: they end with their delivery.
     pub fn lease(mut self, lease: Duration) -> Self {
-        self.lease = Some(lease);
+        self.lease = lease;
         self
     }
 
@@ -182,137 +161,10 @@ where
         &self.store
     }
 
-    fn lease_duration(&self) -> Duration {
-        self.lease
-            .unwrap_or_else(|| self.listener.ack_wait().saturating_mul(7))
-    }
-
-    /// The guard over a shared store: claim by compare-and-set, handle,
-    /// record by compare-and-set.
-    async fn guard_shared(&self, event: L::Event, delivery: &Delivery) -> Result<(), HandlerError> {
-        let key = RecordKey::of(&event);
-        let sequence = event.sequence();
-        let initial = <L::Event as Versioned>::INITIAL_SEQUENCE;
-        let message = message_id(delivery);
-        let delivered = delivery.delivery_count();
-        let store = &*self.store;
-
-        // What we know: the cache, or (for a record's first event) nothing
-        // yet: try to create it, and read only if that conflicts.
-        let mut current = store.cached(&key);
-        let mut fresh = false;
-        if current.is_none() && sequence != initial {
-            current = store.load(&key).await.map_err(retry)?;
-            fresh = true;
-        }
-        let mut rounds = 0;
-        let (applied, revision) = loop {
-            rounds += 1;
-            if rounds > MAX_ROUNDS {
-                return Err(HandlerError::retry(format!(
-                    "{key}@{sequence}: the record kept changing during {MAX_ROUNDS} attempts to claim it"
-                )));
-            }
-            let (applied, expected, claimed) =
-                match self.next_move(sequence, current.as_ref(), message.clone(), delivered) {
-                    Move::Applied(last) => {
-                        self.duplicate(&key, sequence, last);
-                        return Ok(());
-                    }
-                    Move::BelowInitial => return Err(below_initial(&key, sequence, initial)),
-                    // What is known may be stale: read the store, then decide.
-                    Move::Early { .. } | Move::Busy(_) if !fresh => {
-                        current = store.load(&key).await.map_err(retry)?;
-                        fresh = true;
-                        continue;
-                    }
-                    Move::Early { next } => return Err(self.early(&key, sequence, next, delivered)),
-                    Move::Busy(by) => return Err(self.busy(&key, sequence, Some(&by))),
-                    Move::Claim {
-                        applied,
-                        expected,
-                        state,
-                    } => (applied, expected, state),
-                };
-            match store.swap(&key, expected, &claimed).await.map_err(retry)? {
-                Swapped::Done { revision } => break (applied, revision),
-                Swapped::Conflict => {
-                    current = store.load(&key).await.map_err(retry)?;
-                    fresh = true;
-                }
-            }
-        };
-
-        let outcome = AssertUnwindSafe(self.listener.on_message(event, delivery))
-            .catch_unwind()
-            .await;
-        match outcome {
-            Ok(Ok(())) => self.finish(&key, sequence, applied, revision).await,
-            Ok(Err(err)) => {
-                self.release(&key, applied, revision).await;
-                Err(err)
-            }
-            Err(panic) => {
-                self.release(&key, applied, revision).await;
-                std::panic::resume_unwind(panic)
-            }
-        }
-    }
-
-    /// What a delivery (`message`, its `delivered` count) of step
-    /// `sequence` does, given the record's entry as far as it is known:
-    /// the rules both shared-store paths follow.
-    fn next_move(
-        &self,
-        sequence: u64,
-        current: Option<&Entry>,
-        message: String,
-        delivered: u64,
-    ) -> Move {
-        let initial = <L::Event as Versioned>::INITIAL_SEQUENCE;
-        let state = current.map(|entry| &entry.state);
-        let applied = state.and_then(|state| state.applied);
-        match Position::of(applied, sequence, initial) {
-            Position::Applied(last) => return Move::Applied(last),
-            Position::BelowInitial => return Move::BelowInitial,
-            Position::Early { next } => return Move::Early { next },
-            Position::Next => {}
-        }
-        let now = now_ms();
-        if let Some(claim) = state.and_then(|state| state.claim.as_ref())
-            && claim.sequence == sequence
-            && !claim.taken_over_by(&message, delivered, now)
-        {
-            return Move::Busy(claim.message.clone());
-        }
-        let lease_ms = u64::try_from(self.lease_duration().as_millis()).unwrap_or(u64::MAX);
-        Move::Claim {
-            applied,
-            expected: current.map(|entry| entry.revision),
-            state: State {
-                applied,
-                claim: Some(Claim {
-                    sequence,
-                    message,
-                    delivered,
-                    expires_ms: now.saturating_add(lease_ms),
-                }),
-            },
-        }
-    }
-
-    /// The guard over a shared store for a batch of deliveries: the steps
-    /// of [`guard_shared`](Self::guard_shared), with the batch's claims
-    /// written together, its handlers polled together, and its steps
-    /// recorded together ([`SequenceStore::swap_all`]). Each round takes at
-    /// most one event per record (the lowest sequence), so a record's next
-    /// event in the batch finds its step recorded. Whatever the cache
-    /// cannot decide (a record not seen yet, an early event, a claim held
-    /// elsewhere, a conflict) takes the one-event path.
-    async fn guard_batch(
-        &self,
-        events: Vec<(L::Event, &Delivery)>,
-    ) -> Vec<Result<(), HandlerError>> {
+    /// Guards a batch: in rounds of at most one event per record (its
+    /// lowest sequence first), so a record's later event finds its earlier
+    /// one recorded. The outcomes are in the events' order.
+    async fn guard(&self, events: Vec<(L::Event, &Delivery)>) -> Vec<Result<(), HandlerError>> {
         let mut outcomes: Vec<Option<Result<(), HandlerError>>> =
             std::iter::repeat_with(|| None).take(events.len()).collect();
         let mut waiting: Vec<Pending<'_, L::Event>> = events
@@ -326,19 +178,27 @@ where
             })
             .collect();
         while !waiting.is_empty() {
-            // Each record's lowest sequence first; its later events wait.
-            waiting.sort_by(|a, b| (&a.key, a.event.sequence()).cmp(&(&b.key, b.event.sequence())));
-            let mut round: Vec<Pending<'_, L::Event>> = Vec::with_capacity(waiting.len());
-            let mut later = Vec::new();
-            for pending in waiting {
-                if round.last().is_some_and(|last| last.key == pending.key) {
-                    later.push(pending);
-                } else {
-                    round.push(pending);
+            let round = if waiting.len() == 1 {
+                std::mem::take(&mut waiting)
+            } else {
+                waiting.sort_by(|a, b| {
+                    (&a.key, a.event.sequence()).cmp(&(&b.key, b.event.sequence()))
+                });
+                let mut round: Vec<Pending<'_, L::Event>> = Vec::with_capacity(waiting.len());
+                let mut later = Vec::new();
+                for pending in waiting {
+                    if round.last().is_some_and(|last| last.key == pending.key) {
+                        later.push(pending);
+                    } else {
+                        round.push(pending);
+                    }
                 }
+                waiting = later;
+                round
+            };
+            for (index, outcome) in self.round(round).await {
+                outcomes[index] = Some(outcome);
             }
-            self.guard_round(round, &mut outcomes).await;
-            waiting = later;
         }
         outcomes
             .into_iter()
@@ -352,213 +212,102 @@ where
             .collect()
     }
 
-    /// One round of [`guard_batch`](Self::guard_batch): claim, handle, record.
-    async fn guard_round<'d>(
+    /// One round: claim together, handle together, record together.
+    async fn round(
         &self,
-        round: Vec<Pending<'d, L::Event>>,
-        outcomes: &mut [Option<Result<(), HandlerError>>],
-    ) {
-        let store = &*self.store;
+        round: Vec<Pending<'_, L::Event>>,
+    ) -> Vec<(usize, Result<(), HandlerError>)> {
         let initial = <L::Event as Versioned>::INITIAL_SEQUENCE;
-        let mut alone: Vec<(usize, L::Event, &'d Delivery)> = Vec::new();
-        let mut claims = Vec::with_capacity(round.len());
-        let mut claiming = Vec::with_capacity(round.len());
-        for Pending {
-            index,
-            key,
-            event,
-            delivery,
-        } in round
-        {
-            let sequence = event.sequence();
-            let current = store.cached(&key);
-            // A record this instance has not seen: only its store knows.
-            if current.is_none() && sequence != initial {
-                alone.push((index, event, delivery));
-                continue;
-            }
-            let message = message_id(delivery);
-            match self.next_move(
-                sequence,
-                current.as_ref(),
-                message,
-                delivery.delivery_count(),
-            ) {
-                Move::Applied(last) => {
-                    self.duplicate(&key, sequence, last);
-                    outcomes[index] = Some(Ok(()));
-                }
-                Move::BelowInitial => {
-                    outcomes[index] = Some(Err(below_initial(&key, sequence, initial)));
-                }
-                // The cache may be stale: the one-event path reads the store.
-                Move::Early { .. } | Move::Busy(_) => alone.push((index, event, delivery)),
-                Move::Claim {
-                    applied,
-                    expected,
-                    state,
-                } => {
-                    claims.push(Swap {
-                        key,
-                        expected,
-                        state,
-                    });
-                    claiming.push((index, sequence, applied, event, delivery));
-                }
-            }
-        }
-
-        // Claim together.
-        let answers = if claims.is_empty() {
-            Vec::new()
-        } else {
-            store.swap_all(&claims).await
+        let requests: Vec<ClaimRequest> = round
+            .iter()
+            .map(|pending| {
+                let sequence = pending.event.sequence();
+                ClaimRequest::of(
+                    pending.key.clone(),
+                    sequence,
+                    initial,
+                    pending.delivery,
+                    self.lease,
+                )
+            })
+            .collect();
+        let verdicts = self.store.claim_all(&requests).await;
+        let mut outcomes = Vec::with_capacity(round.len());
+        let mut claimed = Unsettled {
+            store: &self.store,
+            finishes: Vec::with_capacity(round.len()),
         };
-        let mut steps = Vec::with_capacity(claiming.len());
-        let mut calls = Vec::with_capacity(claiming.len());
-        for ((claim, (index, sequence, applied, event, delivery)), answer) in
-            claims.into_iter().zip(claiming).zip(answers)
-        {
-            match answer {
-                Ok(Swapped::Done { revision }) => {
-                    steps.push((index, claim.key, sequence, applied, revision));
-                    calls.push((event, delivery));
+        let mut calls = Vec::with_capacity(round.len());
+        for ((pending, request), verdict) in round.into_iter().zip(requests).zip(verdicts) {
+            let ClaimRequest {
+                key,
+                sequence,
+                delivered,
+                ..
+            } = request;
+            let outcome = match verdict {
+                Ok(Verdict::Claimed(ticket)) => {
+                    claimed.finishes.push(Finish {
+                        key,
+                        sequence,
+                        ticket,
+                        handled: false,
+                    });
+                    calls.push((pending.index, pending.event, pending.delivery));
+                    continue;
                 }
-                Ok(Swapped::Conflict) => alone.push((index, event, delivery)),
-                Err(err) => outcomes[index] = Some(Err(retry(err))),
-            }
+                Ok(Verdict::Applied(last)) => {
+                    tracing::debug!(record = %key, sequence, applied = last, "duplicate or stale event acknowledged without handling");
+                    Ok(())
+                }
+                Ok(Verdict::BelowInitial) => Err(HandlerError::permanent(format!(
+                    "{key}@{sequence} is below the record's initial sequence {initial}"
+                ))),
+                Ok(Verdict::Early { next }) => Err(self.early(&key, sequence, next, delivered)),
+                Ok(Verdict::Busy(holder)) => {
+                    tracing::debug!(record = %key, sequence, claimed_by = %holder, "step being applied by another delivery; waiting");
+                    Err(HandlerError::retry_after(
+                        self.early_delay,
+                        format!("{key}@{sequence} is being applied by {holder}"),
+                    ))
+                }
+                Err(err) => Err(retry(err)),
+            };
+            outcomes.push((pending.index, outcome));
         }
-
-        // Handle together, with the events that go alone.
-        let handled = futures_util::future::join_all(
+        if calls.is_empty() {
+            return outcomes;
+        }
+        let (indices, calls): (Vec<usize>, Vec<_>) = calls
+            .into_iter()
+            .map(|(index, event, delivery)| (index, (event, delivery)))
+            .unzip();
+        let handled = join_all(
             calls
                 .into_iter()
                 .map(|(event, delivery)| caught(self.listener.on_message(event, delivery))),
-        );
-        let lone = futures_util::future::join_all(alone.into_iter().map(
-            |(index, event, delivery)| async move {
-                (index, caught(self.guard_shared(event, delivery)).await)
-            },
-        ));
-        let (handled, lone) = futures_util::future::join(handled, lone).await;
-        for (index, outcome) in lone {
-            outcomes[index] = Some(outcome);
-        }
-
-        // Record (or release) together.
-        let mut records = Vec::with_capacity(steps.len());
-        let mut recording = Vec::with_capacity(steps.len());
-        for ((index, key, sequence, applied, revision), outcome) in steps.into_iter().zip(handled) {
-            let applied_now = if outcome.is_ok() {
-                Some(sequence)
-            } else {
-                applied
-            };
-            records.push(Swap {
-                key,
-                expected: Some(revision),
-                state: State {
-                    applied: applied_now,
-                    claim: None,
-                },
-            });
-            recording.push((index, sequence, applied, revision, outcome));
-        }
-        let answers = if records.is_empty() {
-            Vec::new()
-        } else {
-            store.swap_all(&records).await
-        };
-        let mut moved = Vec::new();
-        for ((record, (index, sequence, applied, revision, outcome)), answer) in
-            records.into_iter().zip(recording).zip(answers)
-        {
-            match (outcome, answer) {
-                (Ok(()), Ok(Swapped::Done { .. })) => outcomes[index] = Some(Ok(())),
-                (Ok(()), Ok(Swapped::Conflict)) => {
-                    moved.push((index, record.key, sequence, applied, revision));
-                }
-                (Ok(()), Err(err)) => outcomes[index] = Some(Err(retry(err))),
-                (Err(err), released) => {
-                    if let Err(why) = released {
-                        tracing::debug!(record = %record.key, error = %chain(&why), "claim not released");
-                    }
-                    outcomes[index] = Some(Err(err));
-                }
-            }
-        }
-        // Records that changed while their handlers ran: one at a time.
-        let finished = futures_util::future::join_all(moved.into_iter().map(
-            |(index, key, sequence, applied, revision)| async move {
-                (index, self.finish(&key, sequence, applied, revision).await)
-            },
-        ))
-        .await;
-        for (index, outcome) in finished {
-            outcomes[index] = Some(outcome);
-        }
-    }
-
-    /// The guard over a [`MemorySequenceStore`]: the same steps, with the
-    /// claim taken and the step recorded in memory under the record's own
-    /// lock (no compare-and-set rounds, no stored claim to allocate).
-    async fn guard_in_memory(
-        &self,
-        memory: &MemorySequenceStore,
-        event: L::Event,
-        delivery: &Delivery,
-    ) -> Result<(), HandlerError> {
-        let key = RecordKey::of(&event);
-        let sequence = event.sequence();
-        let initial = <L::Event as Versioned>::INITIAL_SEQUENCE;
-        let claim = match memory.begin(&key, sequence, initial, delivery) {
-            Begin::Applied(last) => {
-                self.duplicate(&key, sequence, last);
-                return Ok(());
-            }
-            Begin::BelowInitial => return Err(below_initial(&key, sequence, initial)),
-            Begin::Early { next } => {
-                return Err(self.early(&key, sequence, next, delivery.delivery_count()));
-            }
-            Begin::Busy(by) => return Err(self.busy(&key, sequence, by.as_deref())),
-            Begin::Claimed(claim) => claim,
-        };
-        let outcome = AssertUnwindSafe(self.listener.on_message(event, delivery))
-            .catch_unwind()
-            .await;
-        match outcome {
-            Ok(Ok(())) => {
-                let applied = claim.applied();
-                claim
-                    .finish()
-                    .map_err(|moved| moved_while_handling(&key, sequence, applied, moved))
-            }
-            // Dropping the claim unfinished releases it.
-            Ok(Err(err)) => Err(err),
-            Err(panic) => {
-                drop(claim);
-                std::panic::resume_unwind(panic)
-            }
-        }
-    }
-
-    /// A duplicate or stale event: acknowledged without handling.
-    fn duplicate(&self, key: &RecordKey, sequence: u64, applied: u64) {
-        tracing::debug!(record = %key, sequence, applied, "duplicate or stale event acknowledged without handling");
-    }
-
-    /// The error for a step another delivery is applying (`by`: the message
-    /// its stored claim names; `None`: a delivery in this process): wait.
-    fn busy(&self, key: &RecordKey, sequence: u64, by: Option<&str>) -> HandlerError {
-        let by = by.map_or_else(
-            || "another delivery in this process".to_owned(),
-            |message| format!("message {message}"),
-        );
-        tracing::debug!(record = %key, sequence, claimed_by = %by, "step being applied by another delivery; waiting");
-        HandlerError::retry_after(
-            self.early_delay,
-            format!("{key}@{sequence} is being applied by {by}"),
         )
+        .await;
+        for (finish, outcome) in claimed.finishes.iter_mut().zip(&handled) {
+            finish.handled = outcome.is_ok();
+        }
+        let finished = self.store.finish_all(&claimed.finishes).await;
+        let finishes = std::mem::take(&mut claimed.finishes);
+        for (((index, finish), outcome), finished) in
+            indices.into_iter().zip(finishes).zip(handled).zip(finished)
+        {
+            let outcome = match (outcome, finished) {
+                (Err(err), _) => Err(err),
+                (Ok(()), Ok(Finished::Done)) => Ok(()),
+                (Ok(()), Ok(Finished::Moved(moved))) => Err(HandlerError::retry(format!(
+                    "{}@{}: the record moved from {:?} to {moved:?} while the handler ran",
+                    finish.key, finish.sequence, finish.ticket.applied
+                ))),
+                (Ok(()), Err(err)) => Err(retry(err)),
+            };
+            outcomes.push((index, outcome));
+        }
+        outcomes
     }
 
     /// The error for an early event: wait, or dead-letter once out of patience.
@@ -584,155 +333,56 @@ where
         let max = self.max_early_delay.max(self.early_delay);
         crate::Backoff::new(self.early_delay, max).delay(delivered.saturating_sub(1).min(20))
     }
-
-    /// Records the handled step. If the entry changed meanwhile (the
-    /// handler recorded the step itself, or a takeover claimed it), the
-    /// step is recorded over whatever claim is there as long as the record
-    /// still stands where this step started.
-    async fn finish(
-        &self,
-        key: &RecordKey,
-        sequence: u64,
-        applied: Option<u64>,
-        revision: u64,
-    ) -> Result<(), HandlerError> {
-        let done = State {
-            applied: Some(sequence),
-            claim: None,
-        };
-        let mut expected = Some(revision);
-        for _ in 0..MAX_ROUNDS {
-            if let Swapped::Done { .. } =
-                self.store.swap(key, expected, &done).await.map_err(retry)?
-            {
-                return Ok(());
-            }
-            let Some(current) = self.store.load(key).await.map_err(retry)? else {
-                return Err(HandlerError::retry(format!(
-                    "{key}@{sequence}: the record's entry vanished while the handler ran"
-                )));
-            };
-            match current.state.applied {
-                Some(last) if last >= sequence => return Ok(()),
-                last if last == applied => expected = Some(current.revision),
-                moved => return Err(moved_while_handling(key, sequence, applied, moved)),
-            }
-        }
-        Err(HandlerError::retry(format!(
-            "{key}@{sequence}: the record kept changing while recording the step"
-        )))
-    }
-
-    /// Gives up a claim after the handler failed, so that its retry (or a
-    /// duplicate) can claim the step at once. A claim that cannot be
-    /// released is taken over by the message's next delivery.
-    async fn release(&self, key: &RecordKey, applied: Option<u64>, revision: u64) {
-        let released = State {
-            applied,
-            claim: None,
-        };
-        match self.store.swap(key, Some(revision), &released).await {
-            Ok(_) => {}
-            Err(err) => {
-                tracing::debug!(record = %key, error = %chain(&err), "claim not released");
-            }
-        }
-    }
 }
 
-impl<L> Listener for Ordered<L>
+impl<L> Listener for Sequenced<L>
 where
     L: Listener,
     L::Event: Versioned,
 {
     type Event = L::Event;
 
-    fn queue_group(&self) -> &str {
-        self.listener.queue_group()
+    /// The wrapped listener's, with `max_deliver` raised by the patience
+    /// and, over a store that [batches](SequenceStore::batches),
+    /// [`Dispatch::Batches`].
+    fn options(&self) -> ListenOptions {
+        let mut options = self.listener.options();
+        options.max_deliver = options
+            .max_deliver
+            .map(|max| max.saturating_add(self.patience));
+        if self.store.batches() {
+            options.dispatch = Dispatch::Batches;
+        }
+        options
     }
 
-    fn ack_wait(&self) -> Duration {
-        self.listener.ack_wait()
-    }
-
-    fn max_deliver(&self) -> Option<u32> {
-        self.listener
-            .max_deliver()
-            .map(|max| max.saturating_add(self.patience))
-    }
-
-    fn retry_delay(&self, delivery_count: u64) -> Duration {
-        self.listener.retry_delay(delivery_count)
-    }
-
-    fn reads_version(&self, version: u32) -> bool {
-        self.listener.reads_version(version)
-    }
-
-    /// Batched over a shared store, unless [turned off](Self::batches): a
-    /// batch's claims and records are one write each.
-    fn batched(&self) -> bool {
-        self.batch && self.store.as_memory().is_none()
+    async fn on_message(&self, event: L::Event, delivery: &Delivery) -> Result<(), HandlerError> {
+        let mut outcomes = self.guard(vec![(event, delivery)]).await;
+        outcomes.pop().unwrap_or_else(|| {
+            Err(HandlerError::retry(
+                "the ordering guard gave no outcome for this event",
+            ))
+        })
     }
 
     fn on_batch<'a>(
         &'a self,
         events: Vec<(L::Event, &'a Delivery)>,
     ) -> impl Future<Output = Vec<Result<(), HandlerError>>> + Send + 'a {
-        match self.store.as_memory() {
-            Some(_) => Either::Left(futures_util::future::join_all(
-                events
-                    .into_iter()
-                    .map(|(event, delivery)| caught(self.on_message(event, delivery))),
-            )),
-            None => Either::Right(Box::pin(self.guard_batch(events))),
-        }
-    }
-
-    fn on_message(
-        &self,
-        event: L::Event,
-        delivery: &Delivery,
-    ) -> impl Future<Output = Result<(), HandlerError>> + Send {
-        match self.store.as_memory() {
-            Some(memory) => Either::Left(self.guard_in_memory(memory, event, delivery)),
-            // Boxed: its state (a few store round trips) would otherwise
-            // make every delivery's future, the in-memory path's too,
-            // several times larger.
-            None => Either::Right(Box::pin(self.guard_shared(event, delivery))),
-        }
+        self.guard(events)
     }
 }
 
-impl<L> std::fmt::Debug for Ordered<L> {
+impl<L> std::fmt::Debug for Sequenced<L> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ordered")
+        f.debug_struct("Sequenced")
             .field("listener", &std::any::type_name::<L>())
             .field("early_delay", &self.early_delay)
             .field("max_early_delay", &self.max_early_delay)
             .field("patience", &self.patience)
             .field("lease", &self.lease)
-            .field("batch", &self.batch)
             .finish_non_exhaustive()
     }
-}
-
-/// What a delivery of a record's step does ([`Ordered::next_move`]).
-enum Move {
-    /// A duplicate or stale event, at or below `.0`: acknowledge.
-    Applied(u64),
-    /// Below the record's initial sequence: refuse.
-    BelowInitial,
-    /// Beyond the record's next step, `next`: wait.
-    Early { next: u64 },
-    /// Another delivery (of the message named) is applying the step: wait.
-    Busy(String),
-    /// Claim the step: swap in `state` if the revision is `expected`.
-    Claim {
-        applied: Option<u64>,
-        expected: Option<u64>,
-        state: State,
-    },
 }
 
 /// An event of a batch waiting for its round.
@@ -744,29 +394,33 @@ struct Pending<'d, E> {
     delivery: &'d Delivery,
 }
 
+/// The claims of a round not finished yet. Dropped unfinished (the engine
+/// abandoned a handler that ran out of time), it releases them without
+/// waiting: at once in memory, on a task of its own in a shared store.
+struct Unsettled<'s> {
+    store: &'s Arc<dyn SequenceStore>,
+    finishes: Vec<Finish>,
+}
+
+impl Drop for Unsettled<'_> {
+    fn drop(&mut self) {
+        if self.finishes.is_empty() {
+            return;
+        }
+        let store = Arc::clone(self.store);
+        let mut releases = std::mem::take(&mut self.finishes);
+        for release in &mut releases {
+            release.handled = false;
+        }
+        crate::engine::run_or_spawn(async move {
+            store.finish_all(&releases).await;
+        });
+    }
+}
+
 /// A store failure: retry the delivery later.
 fn retry(err: StoreError) -> HandlerError {
     HandlerError::retry(err)
-}
-
-/// The error for an event below its record's initial sequence.
-fn below_initial(key: &RecordKey, sequence: u64, initial: u64) -> HandlerError {
-    HandlerError::permanent(format!(
-        "{key}@{sequence} is below the record's initial sequence {initial}"
-    ))
-}
-
-/// The error when a handled step cannot be recorded: the record moved
-/// from `applied` to `moved` while the handler ran.
-fn moved_while_handling(
-    key: &RecordKey,
-    sequence: u64,
-    applied: Option<u64>,
-    moved: Option<u64>,
-) -> HandlerError {
-    HandlerError::retry(format!(
-        "{key}@{sequence}: the record moved from {applied:?} to {moved:?} while the handler ran"
-    ))
 }
 
 #[cfg(test)]
@@ -781,9 +435,9 @@ mod tests {
 
     use super::*;
     use crate::delivery::DeliveryInfo;
+    use crate::dispose::{Disposition, dispose};
     use crate::headers::Headers;
-    use crate::listener::{Disposition, dispose};
-    use crate::ordering::{MemorySequenceStore, Step};
+    use crate::ordering::{Claim, Entry, Holder, MemorySequenceStore, State, Step, Swapped};
 
     #[derive(Debug, serde::Serialize, serde::Deserialize, crate::Event)]
     #[event(subject = "ticket:updated", version = 1)]
@@ -826,8 +480,8 @@ mod tests {
     impl Listener for Handler {
         type Event = TicketUpdated;
 
-        fn queue_group(&self) -> &str {
-            "orders-service"
+        fn options(&self) -> ListenOptions {
+            ListenOptions::new("orders-service")
         }
 
         async fn on_message(&self, event: TicketUpdated, _: &Delivery) -> Result<(), HandlerError> {
@@ -863,10 +517,10 @@ mod tests {
         }
     }
 
-    fn guarded() -> (Arc<Replica>, Ordered<Handler>) {
+    fn guarded() -> (Arc<Replica>, Sequenced<Handler>) {
         let replica = Arc::new(Replica::default());
         let store = Arc::clone(&replica.store) as Arc<dyn SequenceStore>;
-        let guard = Ordered::new(Handler(Arc::clone(&replica)), store)
+        let guard = Sequenced::new(Handler(Arc::clone(&replica)), store)
             .early_delay(Duration::from_millis(300))
             .patience(3);
         (replica, guard)
@@ -890,12 +544,13 @@ mod tests {
     }
 
     async fn deliver(
-        guard: &Ordered<Handler>,
+        guard: &Sequenced<Handler>,
         (id, version, mode): (&str, u64, &str),
         (stream_sequence, delivered): (u64, u64),
     ) -> Disposition {
         dispose(
             guard,
+            &guard.options(),
             &delivery(stream_sequence, delivered),
             &body(id, version, mode),
         )
@@ -1002,11 +657,10 @@ mod tests {
             let first = deliver(&guard, ("c", 1, "wait"), (2, 1));
             let second = async {
                 replica.entered.notified().await;
-                // The claim shows in the store: an empty message, no expiry.
+                // The claim shows in the store: held in this process.
                 let entry = replica.store.load(&key("c")).await.unwrap().unwrap();
                 let claim = entry.state.claim.expect("claimed");
-                assert_eq!((claim.sequence, claim.message.as_str()), (1, ""));
-                assert_eq!(claim.expires_ms, u64::MAX);
+                assert_eq!((claim.sequence, claim.holder), (1, Holder::Local));
                 let waiting = deliver(&guard, ("c", 1, "ok"), (3, 1)).await;
                 assert_retry(
                     &waiting,
@@ -1034,7 +688,8 @@ mod tests {
             {
                 let delivery = delivery(1, 1);
                 let body = body("d", 0, "wait");
-                let mut handling = Box::pin(dispose(&guard, &delivery, &body));
+                let options = guard.options();
+                let mut handling = Box::pin(dispose(&guard, &options, &delivery, &body));
                 let mut cx = Context::from_waker(Waker::noop());
                 assert!(handling.as_mut().poll(&mut cx).is_pending());
                 let entry = replica.store.load(&key("d")).await.unwrap().unwrap();
@@ -1060,9 +715,11 @@ mod tests {
                 applied: None,
                 claim: Some(Claim {
                     sequence: 0,
-                    message: "EVENTS/5".into(),
-                    delivered: 1,
-                    expires_ms,
+                    holder: Holder::Delivery {
+                        message: "EVENTS/5".into(),
+                        delivered: 1,
+                        expires_ms,
+                    },
                 }),
             };
             let Swapped::Done { revision } = store
@@ -1123,8 +780,7 @@ mod tests {
         fn load<'a>(
             &'a self,
             key: &'a RecordKey,
-        ) -> crate::transport::BoxFuture<'a, Result<Option<super::super::Entry>, StoreError>>
-        {
+        ) -> crate::transport::BoxFuture<'a, Result<Option<Entry>, StoreError>> {
             self.0.load(key)
         }
 
@@ -1137,15 +793,15 @@ mod tests {
             self.0.swap(key, expected, state)
         }
 
-        fn cached(&self, key: &RecordKey) -> Option<super::super::Entry> {
+        fn cached(&self, key: &RecordKey) -> Option<Entry> {
             self.0.cached(key)
         }
     }
 
-    fn guarded_shared() -> (Arc<Replica>, Ordered<Handler>) {
+    fn guarded_shared() -> (Arc<Replica>, Sequenced<Handler>) {
         let replica = Arc::new(Replica::default());
         let store = Arc::new(Shared(Arc::clone(&replica.store))) as Arc<dyn SequenceStore>;
-        let guard = Ordered::new(Handler(Arc::clone(&replica)), store)
+        let guard = Sequenced::new(Handler(Arc::clone(&replica)), store)
             .early_delay(Duration::from_millis(300))
             .patience(3);
         (replica, guard)
@@ -1154,7 +810,7 @@ mod tests {
     /// Disposes one batch: `(id, version, mode)` per message, stream
     /// sequences from `first`, first deliveries.
     async fn deliver_batch(
-        guard: &Ordered<Handler>,
+        guard: &Sequenced<Handler>,
         events: &[(&str, u64, &str)],
         first: u64,
     ) -> Vec<Disposition> {
@@ -1165,15 +821,14 @@ mod tests {
                 (delivery(sequence, 1), body(id, version, mode))
             })
             .collect();
-        crate::listener::dispose_batch(guard, &messages).await
+        crate::dispose::dispose_batch(guard, &guard.options(), &messages).await
     }
 
     #[test]
     fn a_batch_over_a_shared_store_applies_each_step_once_in_order() {
         block_on(async {
-            assert!(!guarded_shared().1.batches(false).batched());
             let (replica, guard) = guarded_shared();
-            assert!(guard.batched());
+            assert_eq!(guard.options().dispatch, Dispatch::Batches);
             let batch = [
                 ("a", 2, "ok"),
                 ("a", 0, "ok"),
@@ -1251,9 +906,11 @@ mod tests {
                 applied: None,
                 claim: Some(Claim {
                     sequence: 0,
-                    message: "EVENTS/5".into(),
-                    delivered: 1,
-                    expires_ms: u64::MAX,
+                    holder: Holder::Delivery {
+                        message: "EVENTS/5".into(),
+                        delivered: 1,
+                        expires_ms: u64::MAX,
+                    },
                 }),
             };
             let swapped = store.swap(&key("h"), None, &held).await.unwrap();
@@ -1293,7 +950,7 @@ mod tests {
     fn over_the_memory_store_a_guard_is_not_batched_but_can_be() {
         block_on(async {
             let (replica, guard) = guarded();
-            assert!(!guard.batched());
+            assert_eq!(guard.options().dispatch, Dispatch::OneByOne);
             let dispositions =
                 deliver_batch(&guard, &[("a", 0, "ok"), ("a", 0, "ok"), ("b", 1, "ok")], 1).await;
             assert_eq!(dispositions[..2], [Disposition::Ack, Disposition::Ack]);

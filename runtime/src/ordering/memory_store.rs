@@ -3,8 +3,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use super::decide::decide;
 use super::store::{
-    Claim, Entry, Position, SequenceStore, State, StoreError, Swapped, message_id, now_ms,
+    Claim, ClaimRequest, Entry, Finish, Finished, Holder, SequenceStore, State, StoreError,
+    Swapped, Ticket, Verdict,
 };
 use super::versioned::RecordKey;
 use crate::transport::BoxFuture;
@@ -18,13 +20,11 @@ use crate::transport::BoxFuture;
 /// Share one store between the listeners of one record's key space (e.g.
 /// `ticket:created` and `ticket:updated`) by cloning its `Arc`.
 ///
-/// Every delivery that applies its steps runs in this process, so the
-/// [`Ordered`](super::Ordered) guard claims and records steps in it
-/// directly (see [`SequenceStore::as_memory`]): one map lookup per event,
-/// and the claim is dropped with the delivery that holds it (a handler that
-/// fails, panics or is abandoned releases it at once). While a delivery
-/// holds it, [`load`](SequenceStore::load) shows it as a claim with an
-/// empty message that never expires.
+/// Every delivery that applies its steps runs in this process, so it
+/// answers the [`Sequenced`](super::Sequenced) guard's claims and records
+/// in memory, under each record's own lock: a claim is [`Holder::Local`],
+/// with no lease, and ends with the delivery that holds it (a handler that
+/// fails, panics or is abandoned releases it at once).
 #[derive(Debug, Default)]
 pub struct MemorySequenceStore {
     records: Mutex<HashMap<RecordKey, Arc<Slot>>>,
@@ -56,79 +56,6 @@ impl Slot {
         // Every change is a few plain assignments: a panic elsewhere while
         // the lock was held cannot have left it half-changed.
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// What [`MemorySequenceStore::begin`] found for a delivery of a record's
-/// step.
-pub(crate) enum Begin {
-    /// The step is applied already: a duplicate or a stale event.
-    Applied(u64),
-    /// The sequence is below the record's initial sequence.
-    BelowInitial,
-    /// The step arrived early: `next` is the record's next step.
-    Early {
-        /// The record's next sequence.
-        next: u64,
-    },
-    /// Another delivery is applying the step: one in this process
-    /// (`None`), or the message a stored claim names.
-    Busy(Option<String>),
-    /// This delivery claimed the step.
-    Claimed(LocalClaim),
-}
-
-/// A delivery's claim on a record's next step in a [`MemorySequenceStore`]:
-/// [`finish`](Self::finish) records the step; dropping it unfinished
-/// releases the claim.
-pub(crate) struct LocalClaim {
-    slot: Arc<Slot>,
-    /// The record's last applied sequence when the claim was taken.
-    applied: Option<u64>,
-    sequence: u64,
-    /// The entry's revision with this claim in it.
-    revision: u64,
-    finished: bool,
-}
-
-impl LocalClaim {
-    /// The record's last applied sequence when the step was claimed.
-    pub(crate) fn applied(&self) -> Option<u64> {
-        self.applied
-    }
-
-    /// Records the claimed step. If the entry changed meanwhile (the
-    /// handler recorded the step itself, or a takeover replaced the claim),
-    /// the step is recorded over whatever claim is there as long as the
-    /// record still stands where this step started. `Err` carries where the
-    /// record has moved to instead.
-    pub(crate) fn finish(mut self) -> Result<(), Option<u64>> {
-        self.finished = true;
-        let mut stored = self.slot.lock();
-        if stored.revision != self.revision {
-            match stored.state.applied {
-                Some(last) if last >= self.sequence => return Ok(()),
-                last if last == self.applied => {}
-                moved => return Err(moved),
-            }
-        }
-        stored.state.applied = Some(self.sequence);
-        stored.state.claim = None;
-        stored.revision += 1;
-        Ok(())
-    }
-}
-
-impl Drop for LocalClaim {
-    fn drop(&mut self) {
-        if self.finished {
-            return;
-        }
-        let mut stored = self.slot.lock();
-        if stored.revision == self.revision {
-            stored.state.claim = None;
-            stored.revision += 1;
-        }
     }
 }
 
@@ -187,54 +114,64 @@ impl MemorySequenceStore {
         slot
     }
 
-    /// Tries to claim step `sequence` of record `key` for `delivery` (the
-    /// guard's whole check, under the record's lock): see [`Begin`]. A
-    /// claim stored by another user of the store (through
-    /// [`swap`](SequenceStore::swap)) is respected as the guard respects it
-    /// in any store: taken over by a later delivery of its message or once
-    /// it expired.
-    pub(crate) fn begin(
-        &self,
-        key: &RecordKey,
-        sequence: u64,
-        initial: u64,
-        delivery: &crate::Delivery,
-    ) -> Begin {
-        let slot = self.slot(key);
+    /// Claims `request`'s step under its record's lock.
+    fn claim(&self, request: &ClaimRequest) -> Verdict {
+        let slot = self.slot(&request.key);
         let mut stored = slot.lock();
         let applied = stored.state.applied;
-        match Position::of(applied, sequence, initial) {
-            Position::Applied(last) => return Begin::Applied(last),
-            Position::BelowInitial => return Begin::BelowInitial,
-            Position::Early { next } => return Begin::Early { next },
-            Position::Next => {}
-        }
-        if let Some(claim) = &stored.state.claim
-            && claim.sequence == sequence
-        {
-            if claim.message.is_empty() {
-                return Begin::Busy(None);
+        let current = (stored.revision != 0).then_some(&stored.state);
+        // A claim stored by another user of the store (through `swap`) is
+        // respected as in any store; `now` is read only then.
+        let now = if current.is_some_and(|state| state.claim.is_some()) {
+            super::store::now_ms()
+        } else {
+            0
+        };
+        match decide(current, request, now) {
+            Verdict::Applied(last) => Verdict::Applied(last),
+            Verdict::BelowInitial => Verdict::BelowInitial,
+            Verdict::Early { next } => Verdict::Early { next },
+            Verdict::Busy(holder) => Verdict::Busy(holder),
+            Verdict::Claimed(()) => {
+                stored.state.claim = Some(Claim {
+                    sequence: request.sequence,
+                    holder: Holder::Local,
+                });
+                stored.revision += 1;
+                Verdict::Claimed(Ticket {
+                    applied,
+                    revision: stored.revision,
+                })
             }
-            if !claim.taken_over_by(&message_id(delivery), delivery.delivery_count(), now_ms()) {
-                return Begin::Busy(Some(claim.message.clone()));
+        }
+    }
+
+    /// Records (handled) or releases a claimed step under its record's
+    /// lock. If the entry changed meanwhile (the handler recorded the step
+    /// itself, or a takeover replaced the claim), the step is recorded over
+    /// whatever claim is there as long as the record still stands where
+    /// the step started, and a release leaves it alone.
+    fn finish(&self, finish: &Finish) -> Finished {
+        let Some(slot) = self.existing(&finish.key) else {
+            return Finished::Moved(None);
+        };
+        let mut stored = slot.lock();
+        if stored.revision != finish.ticket.revision {
+            if !finish.handled {
+                return Finished::Done;
+            }
+            match stored.state.applied {
+                Some(last) if last >= finish.sequence => return Finished::Done,
+                last if last == finish.ticket.applied => {}
+                moved => return Finished::Moved(moved),
             }
         }
-        stored.state.claim = Some(Claim {
-            sequence,
-            message: String::new(),
-            delivered: 0,
-            expires_ms: u64::MAX,
-        });
+        if finish.handled {
+            stored.state.applied = Some(finish.sequence);
+        }
+        stored.state.claim = None;
         stored.revision += 1;
-        let revision = stored.revision;
-        drop(stored);
-        Begin::Claimed(LocalClaim {
-            slot,
-            applied,
-            sequence,
-            revision,
-            finished: false,
-        })
+        Finished::Done
     }
 }
 
@@ -284,8 +221,25 @@ impl SequenceStore for MemorySequenceStore {
         Box::pin(std::future::ready(Ok(swapped)))
     }
 
-    fn as_memory(&self) -> Option<&MemorySequenceStore> {
-        Some(self)
+    fn claim_all<'a>(
+        &'a self,
+        requests: &'a [ClaimRequest],
+    ) -> BoxFuture<'a, Vec<Result<Verdict, StoreError>>> {
+        let verdicts = requests.iter().map(|request| Ok(self.claim(request)));
+        Box::pin(std::future::ready(verdicts.collect()))
+    }
+
+    fn finish_all<'a>(
+        &'a self,
+        finishes: &'a [Finish],
+    ) -> BoxFuture<'a, Vec<Result<Finished, StoreError>>> {
+        let finished = finishes.iter().map(|finish| Ok(self.finish(finish)));
+        Box::pin(std::future::ready(finished.collect()))
+    }
+
+    /// No: there are no writes to share.
+    fn batches(&self) -> bool {
+        false
     }
 }
 

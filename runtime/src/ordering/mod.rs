@@ -7,7 +7,7 @@
 //! when it arrives twice, and wait for it when it arrives early (another
 //! instance is slow, a publisher retried). Events whose schema declares
 //! `aggregate` implement [`Versioned`]; wrap a listener of such events in
-//! [`Ordered`] and it gets each record's events once, in order:
+//! [`Sequenced`] and it gets each record's events once, in order:
 //!
 //! - a duplicate or stale event (`s <= a`, `a` the record's last applied
 //!   sequence) is acknowledged without calling the handler;
@@ -27,13 +27,7 @@
 //!   key-value bucket, bounded memory;
 //! - `PgSequenceStore` (feature `postgres`, in `typebus::postgres`): a
 //!   handler that writes to PostgreSQL, which can record its step in its
-//!   own transaction;
-//! - `JournalSequenceStore` (feature `journal-experimental`, **experimental**
-//!   and not in the default build): several instances, a JetStream stream
-//!   written in batches with every record's state in each instance's
-//!   memory; faster than the KV store, but its memory, its size limit (no
-//!   compaction past about 20,000 records) and its complexity are not yet
-//!   worth it (see its docs).
+//!   own transaction.
 //!
 //! # The contract: at-least-once calls, exactly-once effects
 //!
@@ -70,7 +64,7 @@
 //! # Claims, and what they cost
 //!
 //! A claim names the claiming message and delivery and expires after the
-//! guard's [`lease`](Ordered::lease); a later delivery of the same message
+//! guard's [`lease`](Sequenced::lease); a later delivery of the same message
 //! (the earlier one was abandoned) or any delivery after the expiry takes
 //! it over. With a shared store ([`KvSequenceStore`], a database) every
 //! applied step is two compare-and-set writes: the claim before the
@@ -82,29 +76,22 @@
 //! dead-lettered as a gap). The store's cache spares the reads while an instance sees a
 //! record's events in a row.
 //!
-//! Over a shared store the guard is a batched listener
-//! ([`Listener::batched`](crate::Listener::batched)): it claims the steps
-//! of the messages the engine has at hand in one
-//! [`swap_all`](SequenceStore::swap_all), runs their handlers together,
-//! and records the steps in one more before they are acknowledged
-//! ([`Ordered::batches`] turns that off).
+//! Over a shared store the guard asks for
+//! [`Dispatch::Batches`](crate::Dispatch::Batches): it claims the steps of
+//! the messages the engine has at hand in one
+//! [`claim_all`](SequenceStore::claim_all) (one
+//! [`swap_all`](SequenceStore::swap_all)), runs their handlers together,
+//! and records the steps in one [`finish_all`](SequenceStore::finish_all)
+//! before they are acknowledged (`bus.listen_with(guard, |options|
+//! options.dispatch(Dispatch::OneByOne))` turns that off).
 //!
-//! What those writes cost depends on the store; the ordering bench
+//! What those writes cost depends on the store: the ordering bench
 //! (`runtime/benches/ordering.rs`) measures it, and the README's
-//! "Ordering" section has its figures:
-//!
-//! - [`KvSequenceStore`]: each write is a JetStream publish that the server
-//!   stores and acknowledges, costlier than a plain delivery and its ack.
-//!   A guarded listener runs at about plain / (plain + 2 writes).
-//! - `JournalSequenceStore` (experimental): a batch's claims go out as one
-//!   message and its records as another, so the publishes are shared by
-//!   the batch's events.
-//! - The bench's `guarded-handoff` mode, a store that answers at once but
-//!   on another task, bounds what any shared store can do.
+//! "Ordering" section has its figures.
 //!
 //! A [`MemorySequenceStore`] is reached only by this process, so its
 //! claims need not be stored: the guard keeps them in the store's
-//! per-record slots (see [`SequenceStore::as_memory`]), one map lookup
+//! per-record slots (claims held by [`Holder::Local`]), one map lookup
 //! per event, and a claim ends with the delivery holding it (a handler
 //! that fails, panics or is abandoned releases it at once; no lease).
 //!
@@ -116,8 +103,8 @@
 //!
 //! ```no_run
 //! # use std::sync::Arc;
-//! # use typebus::{Delivery, HandlerError, Listener};
-//! # use typebus::ordering::{MemorySequenceStore, Ordered};
+//! # use typebus::{Delivery, HandlerError, ListenOptions, Listener};
+//! # use typebus::ordering::{MemorySequenceStore, Sequenced};
 //! # #[derive(Debug, serde::Serialize, serde::Deserialize, typebus::Event)]
 //! # #[event(subject = "ticket:updated", version = 1)]
 //! # struct TicketUpdated { id: String, version: u64, title: String }
@@ -131,8 +118,8 @@
 //! impl Listener for UpdateReplica {
 //!     type Event = TicketUpdated;
 //!
-//!     fn queue_group(&self) -> &str {
-//!         "orders-service"
+//!     fn options(&self) -> ListenOptions {
+//!         ListenOptions::new("orders-service")
 //!     }
 //!
 //!     async fn on_message(&self, ticket: TicketUpdated, _: &Delivery) -> Result<(), HandlerError> {
@@ -144,7 +131,7 @@
 //!
 //! # async fn demo(bus: typebus::Bus) -> Result<(), Box<dyn std::error::Error>> {
 //! let store = Arc::new(MemorySequenceStore::new());
-//! let handle = bus.listen(Ordered::new(UpdateReplica, store)).await?;
+//! let handle = bus.listen(Sequenced::new(UpdateReplica, store)).await?;
 //! # drop(handle); Ok(()) }
 //! ```
 
@@ -153,6 +140,10 @@ mod versioned;
 pub use versioned::{RecordKey, Step, Versioned};
 
 #[cfg(feature = "bus")]
+mod cas;
+#[cfg(feature = "bus")]
+mod decide;
+#[cfg(feature = "bus")]
 mod guard;
 #[cfg(feature = "bus")]
 mod memory_store;
@@ -160,19 +151,17 @@ mod memory_store;
 mod store;
 
 #[cfg(feature = "bus")]
-pub use guard::Ordered;
+pub use guard::Sequenced;
 #[cfg(feature = "bus")]
 pub use memory_store::MemorySequenceStore;
 #[cfg(feature = "bus")]
-pub use store::{Claim, Entry, SequenceStore, State, StoreError, StoreErrorKind, Swap, Swapped};
+pub use store::{
+    Claim, ClaimRequest, Entry, Finish, Finished, Holder, SequenceStore, State, StoreError,
+    StoreErrorKind, Swap, Swapped, Ticket, Verdict,
+};
 
-#[cfg(feature = "journal-experimental")]
-mod journal;
 #[cfg(feature = "nats")]
 mod kv;
-
-#[cfg(feature = "journal-experimental")]
-pub use journal::{JournalSequenceStore, JournalStats};
 
 #[cfg(feature = "nats")]
 pub use kv::{KvSequenceStore, kv_key};

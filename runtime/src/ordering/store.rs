@@ -2,7 +2,7 @@
 //! applied sequence, changed only by compare-and-set.
 
 use std::fmt;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
@@ -22,73 +22,196 @@ pub struct State {
 
 /// A delivery's claim on a record's next step: while it holds, no other
 /// delivery calls the handler for that step.
-///
-/// A claim is superseded, and may be taken over, by a later delivery of
-/// the same message (the earlier one was abandoned: its process died or
-/// its handler timed out) or once it expires.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
     /// The sequence being applied (always `applied + 1`, or the initial one).
-    #[serde(rename = "s")]
     pub sequence: u64,
-    /// The claiming message: `<stream>/<stream sequence>`.
-    #[serde(rename = "m")]
-    pub message: String,
-    /// The claiming delivery's count.
-    #[serde(rename = "d")]
-    pub delivered: u64,
-    /// When the claim expires, in milliseconds since the Unix epoch.
-    #[serde(rename = "x")]
-    pub expires_ms: u64,
+    /// Who holds it.
+    pub holder: Holder,
 }
 
-impl Claim {
-    /// Whether a delivery (`message`, its `delivered` count, at `now_ms`)
-    /// may take this claim over: it is a later delivery of the claiming
-    /// message (the earlier one was abandoned), or the claim expired.
-    pub(crate) fn taken_over_by(&self, message: &str, delivered: u64, now_ms: u64) -> bool {
-        (self.message == message && delivered >= self.delivered) || now_ms >= self.expires_ms
+/// Who holds a [`Claim`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holder {
+    /// A delivery in this process, in a
+    /// [`MemorySequenceStore`](super::MemorySequenceStore): the claim ends
+    /// with the delivery holding it (a handler that fails, panics or is
+    /// abandoned releases it at once), so it has no lease. Never stored
+    /// elsewhere.
+    Local,
+    /// A delivery of any instance, in a shared store. It is superseded, and
+    /// may be taken over, by a later delivery of the same message (the
+    /// earlier one was abandoned: its process died or its handler timed
+    /// out) or once it expires.
+    Delivery {
+        /// The claiming message: `<stream>/<stream sequence>`.
+        message: String,
+        /// The claiming delivery's count.
+        delivered: u64,
+        /// When the claim expires, in milliseconds since the Unix epoch.
+        expires_ms: u64,
+    },
+}
+
+impl fmt::Display for Holder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Local => f.write_str("another delivery in this process"),
+            Self::Delivery { message, .. } => write!(f, "message {message}"),
+        }
     }
 }
 
-/// Where an event stands in its record's history.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Position {
-    /// At or below the last applied sequence: a duplicate or stale event.
+/// A [`Claim`] as shared stores keep it: `{"s", "m", "d", "x"}`.
+#[derive(Serialize, Deserialize)]
+struct StoredClaim<'a> {
+    s: u64,
+    #[serde(borrow)]
+    m: std::borrow::Cow<'a, str>,
+    d: u64,
+    x: u64,
+}
+
+impl Serialize for Claim {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Holder::Delivery {
+            message,
+            delivered,
+            expires_ms,
+        } = &self.holder
+        else {
+            return Err(serde::ser::Error::custom(
+                "a claim held in this process's memory is never stored",
+            ));
+        };
+        StoredClaim {
+            s: self.sequence,
+            m: std::borrow::Cow::Borrowed(message),
+            d: *delivered,
+            x: *expires_ms,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Claim {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let stored = StoredClaim::deserialize(deserializer)?;
+        Ok(Self {
+            sequence: stored.s,
+            holder: Holder::Delivery {
+                message: stored.m.into_owned(),
+                delivered: stored.d,
+                expires_ms: stored.x,
+            },
+        })
+    }
+}
+
+/// A delivery's request to apply a record's step
+/// ([`SequenceStore::claim_all`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimRequest {
+    /// The record.
+    pub key: RecordKey,
+    /// The step's sequence.
+    pub sequence: u64,
+    /// The record's first sequence ([`Versioned::INITIAL_SEQUENCE`](super::Versioned::INITIAL_SEQUENCE)).
+    pub initial: u64,
+    /// The delivering message: `<stream>/<stream sequence>`.
+    pub message: String,
+    /// The delivery's count.
+    pub delivered: u64,
+    /// How long a claim stored for it holds.
+    pub lease: Duration,
+}
+
+impl ClaimRequest {
+    /// The request of `delivery` to apply step `sequence` of `key`.
+    pub(crate) fn of(
+        key: RecordKey,
+        sequence: u64,
+        initial: u64,
+        delivery: &crate::Delivery,
+        lease: Duration,
+    ) -> Self {
+        let info = delivery.info();
+        Self {
+            key,
+            sequence,
+            initial,
+            message: format!("{}/{}", info.stream, info.stream_sequence),
+            delivered: info.delivered,
+            lease,
+        }
+    }
+
+    /// The claim a shared store keeps for this request at `now_ms`.
+    pub fn stored_claim(&self, now_ms: u64) -> Claim {
+        let lease_ms = u64::try_from(self.lease.as_millis()).unwrap_or(u64::MAX);
+        Claim {
+            sequence: self.sequence,
+            holder: Holder::Delivery {
+                message: self.message.clone(),
+                delivered: self.delivered,
+                expires_ms: now_ms.saturating_add(lease_ms),
+            },
+        }
+    }
+}
+
+/// A store's answer to a [`ClaimRequest`] ([`decide`](super::decide)'s
+/// rule): `T` is what a won claim carries, a [`Ticket`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict<T = Ticket> {
+    /// The step is applied already (the record's last applied sequence is
+    /// this): a duplicate or a stale event.
     Applied(u64),
-    /// Below the record's initial sequence (and the record has none applied).
+    /// The sequence is below the record's initial sequence.
     BelowInitial,
-    /// The record's next step.
-    Next,
-    /// Beyond the next step, `next`.
+    /// The step arrived early: `next` is the record's next step.
     Early {
         /// The record's next sequence.
         next: u64,
     },
+    /// Another delivery holds the step's claim.
+    Busy(Holder),
+    /// This delivery claimed the step.
+    Claimed(T),
 }
 
-impl Position {
-    /// Where `sequence` stands when the record's last applied sequence is
-    /// `applied` and its first is `initial`.
-    pub(crate) fn of(applied: Option<u64>, sequence: u64, initial: u64) -> Self {
-        if let Some(last) = applied
-            && sequence <= last
-        {
-            return Self::Applied(last);
-        }
-        let next = applied.map_or(initial, |last| last.saturating_add(1));
-        match sequence.cmp(&next) {
-            std::cmp::Ordering::Less => Self::BelowInitial,
-            std::cmp::Ordering::Equal => Self::Next,
-            std::cmp::Ordering::Greater => Self::Early { next },
-        }
-    }
+/// A won claim, as [`SequenceStore::finish_all`] needs it back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket {
+    /// The record's last applied sequence when the step was claimed.
+    pub applied: Option<u64>,
+    /// The record's revision with the claim in it.
+    pub revision: u64,
 }
 
-/// The message a claim names: `<stream>/<stream sequence>`.
-pub(crate) fn message_id(delivery: &crate::Delivery) -> String {
-    let info = delivery.info();
-    format!("{}/{}", info.stream, info.stream_sequence)
+/// The end of a claimed step ([`SequenceStore::finish_all`]): recorded as
+/// applied when its handler succeeded, released when it failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finish {
+    /// The record.
+    pub key: RecordKey,
+    /// The claimed step.
+    pub sequence: u64,
+    /// The claim.
+    pub ticket: Ticket,
+    /// Whether the handler succeeded (record) or not (release).
+    pub handled: bool,
+}
+
+/// What [`SequenceStore::finish_all`] did with a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    /// Recorded as applied (or found recorded: the handler recorded its own
+    /// step), or released.
+    Done,
+    /// Not recorded: the record moved elsewhere while the handler ran (from
+    /// the ticket's `applied` to this).
+    Moved(Option<u64>),
 }
 
 /// Wall-clock milliseconds: claims are compared across processes.
@@ -142,16 +265,21 @@ pub enum Swapped {
 /// step. One store (one bucket, one table) per service: the records are
 /// that service's view of what it has applied.
 ///
+/// The guard uses two operations, [`claim_all`](Self::claim_all) and
+/// [`finish_all`](Self::finish_all), each over a batch of steps. A shared
+/// store implements the compare-and-set primitives ([`load`](Self::load),
+/// [`swap`](Self::swap), optionally [`swap_all`](Self::swap_all) and
+/// [`cached`](Self::cached)) and gets both from them;
+/// [`MemorySequenceStore`](super::MemorySequenceStore) answers them in
+/// memory under each record's lock.
+///
 /// Object safe; implementations:
 ///
 /// - [`MemorySequenceStore`](super::MemorySequenceStore): one process;
 /// - [`KvSequenceStore`](super::KvSequenceStore) (feature `nats`): a
 ///   JetStream key-value bucket, shared by every instance;
 /// - `PgSequenceStore` (feature `postgres`, in `typebus::postgres`): a
-///   PostgreSQL table, which a handler can write in its own transaction;
-/// - `JournalSequenceStore` (feature `journal-experimental`, experimental):
-///   a JetStream stream written in batches, every record in each
-///   instance's memory.
+///   PostgreSQL table, which a handler can write in its own transaction.
 pub trait SequenceStore: Send + Sync + 'static {
     /// The record's current entry; `None` when it has none.
     fn load<'a>(&'a self, key: &'a RecordKey) -> BoxFuture<'a, Result<Option<Entry>, StoreError>>;
@@ -189,15 +317,40 @@ pub trait SequenceStore: Send + Sync + 'static {
         None
     }
 
-    /// This store as a [`MemorySequenceStore`](super::MemorySequenceStore),
-    /// when it is one. Every delivery that applies such a store's steps
-    /// runs in this process, so the guard claims and records them in it
-    /// directly, without compare-and-set rounds: its claims need not be
-    /// stored, only seen by this process. A wrapper that forwards this
-    /// hands the guard the memory store itself (bypassing the wrapper's
-    /// `load` and `swap`). Default: `None`.
-    fn as_memory(&self) -> Option<&super::MemorySequenceStore> {
-        None
+    /// Claims each request's step for its delivery, or says why not
+    /// ([`decide`](super::decide)'s rule), answered in order. A won claim
+    /// is stored with the request's lease; its [`Ticket`] goes back to
+    /// [`finish_all`](Self::finish_all). Default: what the cache decides,
+    /// claimed in one [`swap_all`](Self::swap_all); what it cannot
+    /// (a record not cached, a stale entry, a conflict) read from the
+    /// store and claimed one by one.
+    fn claim_all<'a>(
+        &'a self,
+        requests: &'a [ClaimRequest],
+    ) -> BoxFuture<'a, Vec<Result<Verdict, StoreError>>> {
+        Box::pin(super::cas::claim_all(self, requests))
+    }
+
+    /// Records each handled step as applied and releases each failed one's
+    /// claim, answered in order. A step is recorded over whatever claim is
+    /// there as long as the record still stands where the step started;
+    /// a release that fails is only logged (the claim is taken over later).
+    /// Default: one [`swap_all`](Self::swap_all); a conflict read and
+    /// retried one by one.
+    fn finish_all<'a>(
+        &'a self,
+        finishes: &'a [Finish],
+    ) -> BoxFuture<'a, Vec<Result<Finished, StoreError>>> {
+        Box::pin(super::cas::finish_all(self, finishes))
+    }
+
+    /// Whether the guard takes the engine's messages in batches over this
+    /// store ([`Dispatch::Batches`](crate::Dispatch::Batches)), so that a
+    /// batch's claims and records are one write each. Default `true`; a
+    /// store with no writes to share (in memory) says `false`, sparing
+    /// handlers the wait for their batch.
+    fn batches(&self) -> bool {
+        true
     }
 
     /// The record's last applied sequence.
@@ -260,8 +413,30 @@ impl<S: SequenceStore + ?Sized> SequenceStore for std::sync::Arc<S> {
         (**self).cached(key)
     }
 
-    fn as_memory(&self) -> Option<&super::MemorySequenceStore> {
-        (**self).as_memory()
+    fn claim_all<'a>(
+        &'a self,
+        requests: &'a [ClaimRequest],
+    ) -> BoxFuture<'a, Vec<Result<Verdict, StoreError>>> {
+        (**self).claim_all(requests)
+    }
+
+    fn finish_all<'a>(
+        &'a self,
+        finishes: &'a [Finish],
+    ) -> BoxFuture<'a, Vec<Result<Finished, StoreError>>> {
+        (**self).finish_all(finishes)
+    }
+
+    fn batches(&self) -> bool {
+        (**self).batches()
+    }
+
+    fn applied<'a>(&'a self, key: &'a RecordKey) -> BoxFuture<'a, Result<Option<u64>, StoreError>> {
+        (**self).applied(key)
+    }
+
+    fn record<'a>(&'a self, step: &'a Step) -> BoxFuture<'a, Result<bool, StoreError>> {
+        (**self).record(step)
     }
 }
 
@@ -275,6 +450,9 @@ pub enum StoreErrorKind {
     Corrupt,
     /// The store refused the request (a bad bucket name, a bad key).
     Rejected,
+    /// The record kept changing under compare-and-set: every attempt found
+    /// another revision.
+    Contended,
 }
 
 impl fmt::Display for StoreErrorKind {
@@ -283,6 +461,7 @@ impl fmt::Display for StoreErrorKind {
             Self::Unavailable => "sequence store unavailable",
             Self::Corrupt => "sequence store holds an unreadable value",
             Self::Rejected => "sequence store rejected the request",
+            Self::Contended => "the record kept changing under compare-and-set",
         })
     }
 }

@@ -21,7 +21,7 @@
 //!   may run: rows are claimed with `FOR UPDATE SKIP LOCKED`, and a row is
 //!   claimed only when no earlier row of its record is unsent, so each
 //!   record's events reach the stream in the order they were enqueued.
-//! - [`PgSequenceStore`] is the [`Ordered`](crate::ordering::Ordered)
+//! - [`PgSequenceStore`] is the [`Sequenced`](crate::ordering::Sequenced)
 //!   guard's [`SequenceStore`](crate::ordering::SequenceStore) in a table; a
 //!   handler records its step with [`PgSequenceStore::record_in`] in its
 //!   own transaction, so its write and the record of the step commit

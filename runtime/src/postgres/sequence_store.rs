@@ -6,7 +6,8 @@ use sqlx::{PgConnection, PgPool, Row as _};
 
 use super::schema::Schema;
 use crate::ordering::{
-    Claim, Entry, RecordKey, SequenceStore, State, Step, StoreError, StoreErrorKind, Swapped,
+    Claim, Entry, Holder, RecordKey, SequenceStore, State, Step, StoreError, StoreErrorKind,
+    Swapped,
 };
 use crate::transport::BoxFuture;
 
@@ -16,13 +17,13 @@ use crate::transport::BoxFuture;
 /// Compare-and-set is a conditional `UPDATE` on the row's revision, so two
 /// instances never both claim or record a step. Its point is
 /// [`record_in`](Self::record_in): a handler wrapped in
-/// [`Ordered`](crate::ordering::Ordered) writes its changes and records its
+/// [`Sequenced`](crate::ordering::Sequenced) writes its changes and records its
 /// step in one transaction, so they commit together or not at all.
 ///
 /// ```no_run
 /// # use std::sync::Arc;
 /// # use typebus::{Delivery, HandlerError, Listener};
-/// # use typebus::ordering::{Ordered, Step};
+/// # use typebus::ordering::{Sequenced, Step};
 /// # use typebus::postgres::PgSequenceStore;
 /// # #[derive(Debug, serde::Serialize, serde::Deserialize, typebus::Event)]
 /// # #[event(subject = "ticket:updated", version = 1)]
@@ -36,7 +37,7 @@ use crate::transport::BoxFuture;
 ///
 /// impl Listener for UpdateReplica {
 ///     type Event = TicketUpdated;
-///     fn queue_group(&self) -> &str { "orders-service" }
+///     fn options(&self) -> typebus::ListenOptions { typebus::ListenOptions::new("orders-service") }
 ///
 ///     async fn on_message(&self, ticket: TicketUpdated, _: &Delivery) -> Result<(), HandlerError> {
 ///         let mut tx = self.pool.begin().await.map_err(HandlerError::retry)?;
@@ -53,7 +54,7 @@ use crate::transport::BoxFuture;
 /// }
 /// # async fn demo(bus: typebus::Bus, pool: sqlx::PgPool) -> Result<(), Box<dyn std::error::Error>> {
 /// let store = Arc::new(PgSequenceStore::new(pool.clone(), typebus::postgres::Schema::new("orders")?));
-/// let handle = bus.listen(Ordered::new(UpdateReplica { pool, store: store.clone() }, store)).await?;
+/// let handle = bus.listen(Sequenced::new(UpdateReplica { pool, store: store.clone() }, store)).await?;
 /// # drop(handle); Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
@@ -172,11 +173,31 @@ impl SequenceStore for PgSequenceStore {
     ) -> BoxFuture<'a, Result<Swapped, StoreError>> {
         Box::pin(async move {
             let applied = state.applied.map(to_i64).transpose()?;
-            let claim = state.claim.as_ref();
-            let claim_sequence = claim.map(|c| to_i64(c.sequence)).transpose()?;
-            let claim_message = claim.map(|c| c.message.clone());
-            let claim_delivered = claim.map(|c| to_i64(c.delivered)).transpose()?;
-            let claim_expires = claim.map(|c| to_i64(c.expires_ms)).transpose()?;
+            let (claim_sequence, claim_message, claim_delivered, claim_expires) = match &state.claim
+            {
+                None => (None, None, None, None),
+                Some(Claim {
+                    sequence,
+                    holder:
+                        Holder::Delivery {
+                            message,
+                            delivered,
+                            expires_ms,
+                        },
+                }) => (
+                    Some(to_i64(*sequence)?),
+                    Some(message.clone()),
+                    Some(to_i64(*delivered)?),
+                    Some(to_i64(*expires_ms)?),
+                ),
+                Some(Claim {
+                    holder: Holder::Local,
+                    ..
+                }) => {
+                    return Err(StoreError::new(StoreErrorKind::Rejected)
+                        .with_detail("a claim held in this process's memory is never stored"));
+                }
+            };
             let row = match expected {
                 None => {
                     let statement = format!(
@@ -242,9 +263,11 @@ fn entry(key: &RecordKey, row: &PgRow) -> Result<Entry, StoreError> {
     ) {
         (Some(sequence), Some(message)) => Some(Claim {
             sequence: sequence.unsigned_abs(),
-            message,
-            delivered: get("claim_delivered")?.unwrap_or(0).unsigned_abs(),
-            expires_ms: get("claim_expires_ms")?.unwrap_or(0).unsigned_abs(),
+            holder: Holder::Delivery {
+                message,
+                delivered: get("claim_delivered")?.unwrap_or(0).unsigned_abs(),
+                expires_ms: get("claim_expires_ms")?.unwrap_or(0).unsigned_abs(),
+            },
         }),
         _ => None,
     };

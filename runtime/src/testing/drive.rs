@@ -6,9 +6,10 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::delivery::{Delivery, DeliveryInfo};
+use crate::dispose::{Disposition, dispose};
 use crate::event::Event;
 use crate::headers::{Headers, names};
-use crate::listener::{DeadLetterKind, Disposition, Listener, consumer_name, dispose};
+use crate::listener::{DeadLetterKind, Listener, consumer_name};
 use crate::timestamp::Timestamp;
 use crate::transport::AckKind;
 
@@ -37,7 +38,7 @@ use crate::transport::AckKind;
 ///
 /// impl Listener for UpdateTicket {
 ///     type Event = TicketUpdated;
-///     fn queue_group(&self) -> &str { "orders-service" }
+///     fn options(&self) -> typebus::ListenOptions { typebus::ListenOptions::new("orders-service") }
 ///     async fn on_message(&self, event: TicketUpdated, _: &Delivery) -> Result<(), HandlerError> {
 ///         if event.version != self.last_applied + 1 {
 ///             return Err(HandlerError::retry("not the next version yet"));
@@ -130,7 +131,7 @@ impl<'a, L: Listener> Drive<'a, L> {
     pub fn delivery(&self) -> Delivery {
         let info = DeliveryInfo {
             stream: "EVENTS".to_owned(),
-            consumer: consumer_name(self.listener.queue_group(), &self.subject),
+            consumer: consumer_name(&self.listener.options().queue_group, &self.subject),
             stream_sequence: self.stream_sequence,
             consumer_sequence: self.stream_sequence,
             delivered: self.delivery_count,
@@ -158,7 +159,8 @@ impl<'a, L: Listener> Drive<'a, L> {
     pub async fn payload(self, payload: impl AsRef<[u8]>) -> Outcome {
         let payload = Bytes::copy_from_slice(payload.as_ref());
         let delivery = self.delivery();
-        let disposition = dispose(self.listener, &delivery, &payload).await;
+        let options = self.listener.options();
+        let disposition = dispose(self.listener, &options, &delivery, &payload).await;
         Outcome {
             disposition,
             delivery,

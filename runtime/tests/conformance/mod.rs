@@ -275,20 +275,14 @@ impl Probe {
 impl Listener for Probe {
     type Event = TicketCreated;
 
-    fn queue_group(&self) -> &str {
-        self.group
-    }
-
-    fn ack_wait(&self) -> Duration {
-        self.ack_wait
-    }
-
-    fn max_deliver(&self) -> Option<u32> {
-        self.max_deliver
-    }
-
-    fn retry_delay(&self, _: u64) -> Duration {
-        Duration::from_millis(100)
+    fn options(&self) -> ListenOptions {
+        ListenOptions::new(self.group)
+            .retry(typebus::Backoff::new(
+                Duration::from_millis(100),
+                Duration::from_millis(100),
+            ))
+            .max_deliver(self.max_deliver)
+            .ack_wait(self.ack_wait)
     }
 
     async fn on_message(
@@ -439,7 +433,9 @@ pub async fn durable_consumer_replays_from_the_start<B: Backend>() {
     publish(&bus, 1..=5).await;
     let probe = Probe::new("replay-service", |_, _| Act::Ok);
     let handle = bus
-        .listen_with(probe.clone(), ListenOptions::new().concurrency(1).batch(1))
+        .listen_with(probe.clone(), |o: ListenOptions| {
+            o.concurrency(1).prefetch(1)
+        })
         .await
         .unwrap();
     eventually("5 events handled", || probe.calls().len() == 5).await;
@@ -467,7 +463,7 @@ pub async fn queue_group_shares_the_work<B: Backend>() {
     let probe = Probe::new("shared-service", |_, _| {
         Act::Sleep(Duration::from_millis(15))
     });
-    let options = ListenOptions::new().concurrency(1).batch(1);
+    let options = |o: ListenOptions| o.concurrency(1).prefetch(1);
     let a = bus
         .listen_with(probe.instance(1), options.clone())
         .await

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use typebus::{Delivery, HandlerError, Listener, Versioned};
+use typebus::{Delivery, HandlerError, ListenOptions, Listener, Versioned};
 
 /// One delivery as a wrapped listener saw it.
 #[derive(Debug, Clone)]
@@ -25,7 +25,7 @@ pub struct Seen {
     pub at: Instant,
 }
 
-/// Wraps a listener (an `Ordered` one, typically) and records every
+/// Wraps a listener (an `Sequenced` one, typically) and records every
 /// delivery before handing it on, batches included, so a test sees the
 /// redeliveries the guard acknowledges without calling the handler.
 /// `hold` delays every hand-off (a window in which the test freezes the
@@ -101,28 +101,8 @@ where
 {
     type Event = L::Event;
 
-    fn queue_group(&self) -> &str {
-        self.inner.queue_group()
-    }
-
-    fn ack_wait(&self) -> Duration {
-        self.inner.ack_wait()
-    }
-
-    fn max_deliver(&self) -> Option<u32> {
-        self.inner.max_deliver()
-    }
-
-    fn retry_delay(&self, delivery_count: u64) -> Duration {
-        self.inner.retry_delay(delivery_count)
-    }
-
-    fn reads_version(&self, version: u32) -> bool {
-        self.inner.reads_version(version)
-    }
-
-    fn batched(&self) -> bool {
-        self.inner.batched()
+    fn options(&self) -> ListenOptions {
+        self.inner.options()
     }
 
     async fn on_batch<'a>(

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use typebus::nats::{ConnectOptions, NatsTransport};
 use typebus::testing::NatsServer;
-use typebus::{Bus, Delivery, Event, HandlerError, Listener, StreamConfig};
+use typebus::{Bus, Delivery, Event, HandlerError, ListenOptions, Listener, StreamConfig};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Event)]
 #[event(subject = "ticket:created", version = 1)]
@@ -242,20 +242,14 @@ impl<E: Event + Clone> Probe<E> {
 impl<E: Event + Clone> Listener for Probe<E> {
     type Event = E;
 
-    fn queue_group(&self) -> &str {
-        &self.group
-    }
-
-    fn ack_wait(&self) -> Duration {
-        self.ack_wait
-    }
-
-    fn max_deliver(&self) -> Option<u32> {
-        self.max_deliver
-    }
-
-    fn retry_delay(&self, _delivery_count: u64) -> Duration {
-        Duration::from_millis(100)
+    fn options(&self) -> ListenOptions {
+        ListenOptions::new(&self.group)
+            .retry(typebus::Backoff::new(
+                Duration::from_millis(100),
+                Duration::from_millis(100),
+            ))
+            .max_deliver(self.max_deliver)
+            .ack_wait(self.ack_wait)
     }
 
     async fn on_message(&self, event: E, delivery: &Delivery) -> Result<(), HandlerError> {

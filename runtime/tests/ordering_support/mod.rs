@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use typebus::ordering::{Ordered, SequenceStore};
+use typebus::ordering::{SequenceStore, Sequenced};
 use typebus::{
     Bus, Delivery, Event, HandlerError, ListenOptions, Listener, ListenerHandle, StreamConfig,
     Versioned,
@@ -251,8 +251,8 @@ pub struct CreateReplica(pub Arc<Replica>, pub usize);
 impl Listener for CreateReplica {
     type Event = TicketCreated;
 
-    fn queue_group(&self) -> &str {
-        GROUP
+    fn options(&self) -> ListenOptions {
+        ListenOptions::new(GROUP)
     }
 
     async fn on_message(&self, ticket: TicketCreated, _: &Delivery) -> Result<(), HandlerError> {
@@ -284,8 +284,8 @@ pub struct UpdateReplica(pub Arc<Replica>, pub usize);
 impl Listener for UpdateReplica {
     type Event = TicketUpdated;
 
-    fn queue_group(&self) -> &str {
-        GROUP
+    fn options(&self) -> ListenOptions {
+        ListenOptions::new(GROUP)
     }
 
     async fn on_message(&self, ticket: TicketUpdated, _: &Delivery) -> Result<(), HandlerError> {
@@ -331,18 +331,15 @@ pub async fn start_instance(
     // more than max_ack_pending at once: the window must hold the whole
     // shuffled backlog, or the early events fill it and the ones that would
     // close their gaps are never delivered (until the patience runs out).
-    let options = ListenOptions::new()
-        .concurrency(32)
-        .batch(64)
-        .max_ack_pending(20_000);
-    let created = Ordered::new(
+    let options = |o: ListenOptions| o.concurrency(32).prefetch(64).max_ack_pending(20_000);
+    let created = Sequenced::new(
         CreateReplica(Arc::clone(replica), instance),
         Arc::clone(&store),
     )
     .early_delay(guard.early_delay)
     .max_early_delay(guard.max_early_delay)
     .patience(guard.patience);
-    let updated = Ordered::new(UpdateReplica(Arc::clone(replica), instance), store)
+    let updated = Sequenced::new(UpdateReplica(Arc::clone(replica), instance), store)
         .early_delay(guard.early_delay)
         .max_early_delay(guard.max_early_delay)
         .patience(guard.patience);
