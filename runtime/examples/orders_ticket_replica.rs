@@ -296,7 +296,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let transport =
                 typebus::nats::NatsTransport::connect(typebus::nats::ConnectOptions::new(url))
                     .await?;
-            let store = typebus::ordering::KvSequenceStore::open(
+            let store = typebus::nats::KvSequenceStore::open(
                 transport.jetstream(),
                 "orders-service-sequences",
             )

@@ -25,8 +25,9 @@ use std::time::{Duration, Instant};
 
 use fault_support::{ChildInstance, Forwarder, Observed};
 use ordering_support::{GROUP, TicketCreated, TicketEvent, event, publish_all, wait_until};
+use typebus::nats::KvSequenceStore;
 use typebus::nats::{ConnectOptions, NatsTransport};
-use typebus::ordering::{KvSequenceStore, MemorySequenceStore, SequenceStore, Sequenced};
+use typebus::ordering::{MemorySequenceStore, SequenceStore, Sequenced};
 use typebus::testing::NatsServer;
 use typebus::{Bus, Delivery, HandlerError, ListenOptions, Listener, StreamConfig, consumer_name};
 

@@ -29,8 +29,9 @@ use std::time::{Duration, Instant};
 
 use fault_support::{Observed, Seen};
 use ordering_support::*;
+use typebus::nats::KvSequenceStore;
 use typebus::nats::{ConnectOptions, NatsTransport};
-use typebus::ordering::{KvSequenceStore, MemorySequenceStore, SequenceStore, Sequenced};
+use typebus::ordering::{MemorySequenceStore, SequenceStore, Sequenced};
 use typebus::testing::NatsServer;
 use typebus::{Bus, ListenOptions, ListenerHandle, consumer_name};
 

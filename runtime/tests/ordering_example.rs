@@ -9,8 +9,9 @@ mod example;
 
 use std::sync::Arc;
 
+use typebus::nats::KvSequenceStore;
 use typebus::nats::{ConnectOptions, NatsTransport};
-use typebus::ordering::{KvSequenceStore, MemorySequenceStore, SequenceStore};
+use typebus::ordering::{MemorySequenceStore, SequenceStore};
 use typebus::testing::NatsServer;
 
 const TICKETS: usize = 20;

@@ -7,8 +7,9 @@ mod ordering_support;
 use std::sync::Arc;
 
 use ordering_support::*;
+use typebus::nats::KvSequenceStore;
 use typebus::nats::{ConnectOptions, NatsTransport};
-use typebus::ordering::{KvSequenceStore, RecordKey, SequenceStore, State, Step, Swapped};
+use typebus::ordering::{RecordKey, SequenceStore, State, Step, Swapped};
 use typebus::testing::NatsServer;
 use typebus::{Bus, consumer_name};
 

@@ -37,9 +37,11 @@ mod connect;
 mod consumer;
 mod options;
 mod provision;
+mod sequence_store;
 mod transport;
 
 pub use options::ConnectOptions;
+pub use sequence_store::{KvSequenceStore, kv_key};
 pub use transport::NatsTransport;
 
 use crate::bus::Bus;

@@ -14,7 +14,7 @@ use crate::transport::BoxFuture;
 /// A [`SequenceStore`] in this process's memory: for a service that runs
 /// one instance, for tests, and with the `memory` transport. Lost when the
 /// process ends (a restarted listener then sees every stored event as new:
-/// use [`KvSequenceStore`](super::KvSequenceStore) or a database when that
+/// use [`KvSequenceStore`](crate::nats::KvSequenceStore) or a database when that
 /// matters).
 ///
 /// Share one store between the listeners of one record's key space (e.g.

@@ -22,7 +22,7 @@
 //! compare-and-set. The stores:
 //!
 //! - [`MemorySequenceStore`]: one process;
-//! - [`KvSequenceStore`] (feature `nats`, on by default): several instances
+//! - [`KvSequenceStore`](crate::nats::KvSequenceStore) (feature `nats`, on by default): several instances
 //!   of a service sharing the work, one key per record in a JetStream
 //!   key-value bucket, bounded memory;
 //! - `PgSequenceStore` (feature `postgres`, in `typebus::postgres`): a
@@ -66,7 +66,7 @@
 //! A claim names the claiming message and delivery and expires after the
 //! guard's [`lease`](Sequenced::lease); a later delivery of the same message
 //! (the earlier one was abandoned) or any delivery after the expiry takes
-//! it over. With a shared store ([`KvSequenceStore`], a database) every
+//! it over. With a shared store ([`KvSequenceStore`](crate::nats::KvSequenceStore), a database) every
 //! applied step is two compare-and-set writes: the claim before the
 //! handler, the record after it. Neither can be left out: instances share
 //! nothing but the store, so without the claim two instances handed copies
@@ -160,8 +160,4 @@ pub use store::{
     StoreErrorKind, Swap, Swapped, Ticket, Verdict,
 };
 
-#[cfg(feature = "nats")]
-mod kv;
 
-#[cfg(feature = "nats")]
-pub use kv::{KvSequenceStore, kv_key};

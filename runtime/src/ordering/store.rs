@@ -276,7 +276,7 @@ pub enum Swapped {
 /// Object safe; implementations:
 ///
 /// - [`MemorySequenceStore`](super::MemorySequenceStore): one process;
-/// - [`KvSequenceStore`](super::KvSequenceStore) (feature `nats`): a
+/// - [`KvSequenceStore`](crate::nats::KvSequenceStore) (feature `nats`): a
 ///   JetStream key-value bucket, shared by every instance;
 /// - `PgSequenceStore` (feature `postgres`, in `typebus::postgres`): a
 ///   PostgreSQL table, which a handler can write in its own transaction.

@@ -8,8 +8,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
 
-use super::store::{Entry, SequenceStore, State, StoreError, StoreErrorKind, Swapped};
-use super::versioned::RecordKey;
+use crate::ordering::{
+    Entry, RecordKey, SequenceStore, State, StoreError, StoreErrorKind, Swapped,
+};
 use crate::transport::BoxFuture;
 
 /// How many entries the local cache keeps before it starts over.
@@ -32,7 +33,7 @@ const DEFAULT_CACHE_CAPACITY: usize = 100_000;
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// use typebus::nats::{ConnectOptions, NatsTransport};
-/// use typebus::ordering::KvSequenceStore;
+/// use typebus::nats::KvSequenceStore;
 ///
 /// let transport = NatsTransport::connect(ConnectOptions::new("nats://127.0.0.1:4222")).await?;
 /// let store = KvSequenceStore::open(transport.jetstream(), "orders-service-sequences").await?;
