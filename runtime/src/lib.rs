@@ -33,39 +33,20 @@
 extern crate self as typebus;
 
 mod backoff;
-mod decode;
-mod event;
-mod strict;
-mod timestamp;
+mod contract;
 
 pub mod ordering;
 
 #[cfg(feature = "bus")]
 mod bus;
 #[cfg(feature = "bus")]
-mod dead_letter;
-#[cfg(feature = "bus")]
-mod delivery;
-#[cfg(feature = "bus")]
-mod dispose;
-#[cfg(feature = "bus")]
-mod engine;
-#[cfg(feature = "bus")]
 pub mod error;
-#[cfg(feature = "bus")]
-pub mod headers;
-#[cfg(feature = "bus")]
-mod listener;
 #[cfg(feature = "bus")]
 pub mod memory;
 #[cfg(feature = "bus")]
-mod options;
+pub use bus::transport;
 #[cfg(feature = "bus")]
-mod publisher;
-#[cfg(feature = "bus")]
-mod subject;
-#[cfg(feature = "bus")]
-pub mod transport;
+pub use contract::headers;
 
 #[cfg(feature = "nats")]
 pub mod nats;
@@ -75,36 +56,36 @@ pub mod postgres;
 pub mod testing;
 
 pub use backoff::Backoff;
-pub use decode::{DecodeError, UnknownSubject, UnknownValue, from_json};
-pub use event::Event;
+pub use contract::decode::{DecodeError, UnknownSubject, UnknownValue, from_json};
+pub use contract::event::Event;
+pub use contract::timestamp::{ParseTimestampError, Timestamp};
 pub use ordering::Versioned;
-pub use timestamp::{ParseTimestampError, Timestamp};
 pub use typebus_macros::{Event, contract};
 pub use uuid::Uuid;
 
 #[cfg(feature = "bus")]
 pub use bus::Bus;
 #[cfg(feature = "bus")]
-pub use delivery::{Delivery, DeliveryInfo};
+pub use bus::delivery::{Delivery, DeliveryInfo};
 #[cfg(feature = "bus")]
-pub use dispose::Disposition;
+pub use bus::dispose::Disposition;
 #[cfg(feature = "bus")]
-pub use engine::{ListenerHandle, shutdown_all_on_signal, shutdown_signal};
+pub use bus::engine::{ListenerHandle, shutdown_all_on_signal, shutdown_signal};
+#[cfg(feature = "bus")]
+pub use bus::listener::{DeadLetterKind, HandlerError, Listener, consumer_name};
+#[cfg(feature = "bus")]
+pub use bus::options::{Dispatch, ListenOptions};
+#[cfg(feature = "bus")]
+pub use bus::publisher::{PendingPublish, PublishRetry, Publisher};
+#[cfg(feature = "bus")]
+pub use bus::transport::{ProvisionOutcome, PublishAck, Storage, StreamConfig, Transport};
+#[cfg(feature = "bus")]
+pub use contract::headers::Headers;
 #[cfg(feature = "bus")]
 pub use error::{
     AckError, AckErrorKind, ConnectError, ConnectErrorKind, ListenError, ListenErrorKind,
     ProvisionError, ProvisionErrorKind, PublishError, PublishErrorKind,
 };
-#[cfg(feature = "bus")]
-pub use headers::Headers;
-#[cfg(feature = "bus")]
-pub use listener::{DeadLetterKind, HandlerError, Listener, consumer_name};
-#[cfg(feature = "bus")]
-pub use options::{Dispatch, ListenOptions};
-#[cfg(feature = "bus")]
-pub use publisher::{PendingPublish, PublishRetry, Publisher};
-#[cfg(feature = "bus")]
-pub use transport::{ProvisionOutcome, PublishAck, Storage, StreamConfig, Transport};
 
 /// Includes the code that `typebus_codegen::Builder::compile` wrote to
 /// `$OUT_DIR/events.rs` from a build script.
@@ -131,5 +112,5 @@ pub mod __private {
     pub use serde_json;
     pub use typebus_macros::catalog;
 
-    pub use crate::decode::from_json_tracked;
+    pub use crate::contract::decode::from_json_tracked;
 }

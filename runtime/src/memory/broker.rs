@@ -11,13 +11,13 @@ use super::source::MemorySource;
 use super::stream::{StoredMessage, Stream};
 use super::subject;
 use crate::bus::Bus;
+use crate::bus::transport::{
+    BoxFuture, ConsumerSpec, MessageSource, OutgoingMessage, PendingAck, ProvisionOutcome,
+    StreamConfig, Transport,
+};
 use crate::error::{
     AckError, ListenError, ListenErrorKind, ProvisionError, ProvisionErrorKind, PublishError,
     PublishErrorKind,
-};
-use crate::transport::{
-    BoxFuture, ConsumerSpec, MessageSource, OutgoingMessage, PendingAck, ProvisionOutcome,
-    StreamConfig, Transport,
 };
 
 /// The largest message a broker accepts by default: 1 MiB, as
@@ -234,11 +234,11 @@ impl Broker {
     }
 
     fn publish_now(&self, message: OutgoingMessage) -> Result<PendingAck, PublishError> {
-        crate::subject::check_publish(&message.subject)?;
+        crate::bus::subject::check_publish(&message.subject)?;
         // Counted as nats-server counts it: headers and body together.
         let size = message.payload.len();
         if size + message.headers.wire_len() > self.shared.max_payload {
-            return Err(crate::transport::too_large(
+            return Err(crate::bus::transport::too_large(
                 &message.subject,
                 size,
                 self.shared.max_payload,
@@ -390,7 +390,7 @@ fn check_consumer_spec(spec: &ConsumerSpec) -> Result<(), ListenError> {
     if spec.max_deliver == Some(0) {
         return Err(invalid("max_deliver must be at least 1".into()));
     }
-    crate::subject::check_consume("filter subject", &spec.filter_subject)
+    crate::bus::subject::check_consume("filter subject", &spec.filter_subject)
 }
 
 impl Transport for Broker {

@@ -10,8 +10,8 @@ use tokio::time::Instant;
 
 use super::stream::Log;
 use super::subject;
+use crate::bus::transport::{AckKind, ConsumerSpec};
 use crate::error::{AckError, AckErrorKind};
-use crate::transport::{AckKind, ConsumerSpec};
 
 /// The settings of a consumer that a later bind may change.
 #[derive(Debug, Clone)]
@@ -273,9 +273,9 @@ mod tests {
     use tokio::time::Instant;
 
     use super::{Consumer, Settings};
+    use crate::bus::transport::AckKind;
     use crate::error::AckErrorKind;
     use crate::memory::stream::{Log, outgoing};
-    use crate::transport::AckKind;
 
     const SECOND: Duration = Duration::from_secs(1);
 

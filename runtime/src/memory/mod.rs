@@ -3,7 +3,7 @@
 //!
 //! A [`Broker`] keeps streams, message-id deduplication and durable
 //! consumers in memory and implements [`Transport`] with the contract the
-//! NATS transport keeps (see [`crate::transport`]): append-only streams
+//! NATS transport keeps (see [`crate::bus::transport`]): append-only streams
 //! numbered from 1, `Nats-Msg-Id` deduplication within the duplicate
 //! window, durable queue-group consumers that replay from the first message
 //! and hand each message to one bound source at a time, `ack_wait`
@@ -47,7 +47,7 @@ pub use broker::{Broker, ConsumerState};
 pub use stream::StoredMessage;
 
 #[cfg(doc)]
-use crate::transport::Transport;
+use crate::bus::transport::Transport;
 
 /// A [`Bus`](crate::Bus) over a new, empty [`Broker`].
 ///

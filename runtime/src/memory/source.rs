@@ -7,9 +7,9 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use super::broker::Shared;
-use crate::delivery::{Delivery, DeliveryInfo};
+use crate::bus::delivery::{Delivery, DeliveryInfo};
+use crate::bus::transport::{AckKind, Acker, BoxFuture, Incoming, MessageSource};
 use crate::error::{AckError, AckErrorKind, ListenError, ListenErrorKind};
-use crate::transport::{AckKind, Acker, BoxFuture, Incoming, MessageSource};
 
 /// One bound instance of a durable consumer: every source bound to the same
 /// consumer takes from the same queue.

@@ -9,9 +9,9 @@ use tokio::time::Instant;
 
 use super::consumer::Consumer;
 use super::subject;
-use crate::headers::{Headers, names};
-use crate::timestamp::Timestamp;
-use crate::transport::{OutgoingMessage, PublishAck, StreamConfig};
+use crate::bus::transport::{OutgoingMessage, PublishAck, StreamConfig};
+use crate::contract::headers::{Headers, names};
+use crate::contract::timestamp::Timestamp;
 
 /// A message as a memory stream stores it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -251,7 +251,7 @@ mod tests {
     use tokio::time::Instant;
 
     use super::{Log, Stream, outgoing};
-    use crate::transport::StreamConfig;
+    use crate::bus::transport::StreamConfig;
 
     #[test]
     fn sequences_count_from_one_and_ids_deduplicate_within_the_window() {

@@ -7,12 +7,12 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::Broker;
-use crate::error::{ListenErrorKind, ProvisionErrorKind, PublishErrorKind};
-use crate::headers::{Headers, names};
-use crate::transport::{
+use crate::bus::transport::{
     ConsumerSpec, Incoming, MessageSource, OutgoingMessage, ProvisionOutcome, Storage,
     StreamConfig, Transport,
 };
+use crate::contract::headers::{Headers, names};
+use crate::error::{ListenErrorKind, ProvisionErrorKind, PublishErrorKind};
 
 fn message(subject: &str, id: Option<&str>) -> OutgoingMessage {
     let mut headers = Headers::new();

@@ -8,10 +8,10 @@ use bytes::Bytes;
 use futures_util::{FutureExt as _, StreamExt as _};
 
 use super::transport::NatsTransport;
-use crate::delivery::{Delivery, DeliveryInfo};
+use crate::bus::delivery::{Delivery, DeliveryInfo};
+use crate::bus::transport::{AckKind, Acker, BoxFuture, ConsumerSpec, Incoming, MessageSource};
+use crate::contract::headers::Headers;
 use crate::error::{AckError, AckErrorKind, ListenError, ListenErrorKind, chain};
-use crate::headers::Headers;
-use crate::transport::{AckKind, Acker, BoxFuture, ConsumerSpec, Incoming, MessageSource};
 
 /// Pull request timings.
 #[derive(Debug, Clone, Copy)]

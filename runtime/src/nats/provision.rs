@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, context::GetStreamErrorKind, stream::StorageType};
 
+use crate::bus::transport::{ProvisionOutcome, Storage, StreamConfig};
 use crate::error::{ProvisionError, ProvisionErrorKind, chain};
-use crate::transport::{ProvisionOutcome, Storage, StreamConfig};
 
 /// Checks `config` before anything is sent.
 pub(crate) fn validate(config: &StreamConfig) -> Result<(), ProvisionError> {

@@ -8,10 +8,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
 
+use crate::bus::transport::BoxFuture;
 use crate::ordering::{
     Entry, RecordKey, SequenceStore, State, StoreError, StoreErrorKind, Swapped,
 };
-use crate::transport::BoxFuture;
 
 /// How many entries the local cache keeps before it starts over.
 const DEFAULT_CACHE_CAPACITY: usize = 100_000;

@@ -10,13 +10,13 @@ use async_nats::jetstream::{self, context::PublishErrorKind as NatsPublishErrorK
 use super::consumer::{NatsSource, PullSettings};
 use super::options::ConnectOptions;
 use super::provision;
+use crate::bus::transport::{
+    BoxFuture, ConsumerSpec, MessageSource, OutgoingMessage, PendingAck, ProvisionOutcome,
+    PublishAck, StreamConfig, Transport,
+};
 use crate::error::{
     AckError, AckErrorKind, ConnectError, ListenError, ProvisionError, PublishError,
     PublishErrorKind,
-};
-use crate::transport::{
-    BoxFuture, ConsumerSpec, MessageSource, OutgoingMessage, PendingAck, ProvisionOutcome,
-    PublishAck, StreamConfig, Transport,
 };
 
 /// The JetStream transport. Holds one NATS connection; clones share it.
@@ -179,7 +179,7 @@ impl Transport for NatsTransport {
             }
             // Only literal subjects: a wildcard here would be rejected by the
             // server at best, and must never be sent at all.
-            crate::subject::check_publish(&message.subject)?;
+            crate::bus::subject::check_publish(&message.subject)?;
             let size = message.payload.len();
             let publish = jetstream::message::PublishMessage::build()
                 .payload(message.payload)
@@ -193,7 +193,7 @@ impl Transport for NatsTransport {
                     // async-nats refuses body + headers over the server's
                     // max_payload before sending anything: say by how much.
                     NatsPublishErrorKind::MaxPayloadExceeded => {
-                        crate::transport::too_large(&subject, size, self.client.max_payload())
+                        crate::bus::transport::too_large(&subject, size, self.client.max_payload())
                             .with_source(err)
                     }
                     _ => publish_error(err, &subject, self.is_closed()),
@@ -240,7 +240,7 @@ impl Transport for NatsTransport {
         Box::pin(async move {
             // A consumer filtered on a wildcard would receive other events'
             // subjects: refuse it before any request is made.
-            crate::subject::check_consume("filter subject", &spec.filter_subject)?;
+            crate::bus::subject::check_consume("filter subject", &spec.filter_subject)?;
             let source = NatsSource::bind(self.clone(), spec, self.pull).await?;
             Ok(Box::new(source) as Box<dyn MessageSource>)
         })

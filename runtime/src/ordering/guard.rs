@@ -8,9 +8,9 @@ use futures_util::future::join_all;
 
 use super::store::{ClaimRequest, Finish, Finished, SequenceStore, StoreError, Verdict};
 use super::versioned::{RecordKey, Versioned};
-use crate::delivery::Delivery;
-use crate::listener::{DeadLetterKind, HandlerError, Listener, caught};
-use crate::options::{Dispatch, ListenOptions};
+use crate::bus::delivery::Delivery;
+use crate::bus::listener::{DeadLetterKind, HandlerError, Listener, caught};
+use crate::bus::options::{Dispatch, ListenOptions};
 
 /// The default delay before an event that arrived early is delivered again.
 const DEFAULT_EARLY_DELAY: Duration = Duration::from_secs(1);
@@ -412,7 +412,7 @@ impl Drop for Unsettled<'_> {
         for release in &mut releases {
             release.handled = false;
         }
-        crate::engine::run_or_spawn(async move {
+        crate::bus::engine::run_or_spawn(async move {
             store.finish_all(&releases).await;
         });
     }
@@ -434,9 +434,9 @@ mod tests {
     use tokio::sync::Notify;
 
     use super::*;
-    use crate::delivery::DeliveryInfo;
-    use crate::dispose::{Disposition, dispose};
-    use crate::headers::Headers;
+    use crate::bus::delivery::DeliveryInfo;
+    use crate::bus::dispose::{Disposition, dispose};
+    use crate::contract::headers::Headers;
     use crate::ordering::{Claim, Entry, Holder, MemorySequenceStore, State, Step, Swapped};
 
     #[derive(Debug, serde::Serialize, serde::Deserialize, crate::Event)]
@@ -780,7 +780,7 @@ mod tests {
         fn load<'a>(
             &'a self,
             key: &'a RecordKey,
-        ) -> crate::transport::BoxFuture<'a, Result<Option<Entry>, StoreError>> {
+        ) -> crate::bus::transport::BoxFuture<'a, Result<Option<Entry>, StoreError>> {
             self.0.load(key)
         }
 
@@ -789,7 +789,7 @@ mod tests {
             key: &'a RecordKey,
             expected: Option<u64>,
             state: &'a State,
-        ) -> crate::transport::BoxFuture<'a, Result<Swapped, StoreError>> {
+        ) -> crate::bus::transport::BoxFuture<'a, Result<Swapped, StoreError>> {
             self.0.swap(key, expected, state)
         }
 
@@ -821,7 +821,7 @@ mod tests {
                 (delivery(sequence, 1), body(id, version, mode))
             })
             .collect();
-        crate::dispose::dispose_batch(guard, &guard.options(), &messages).await
+        crate::bus::dispose::dispose_batch(guard, &guard.options(), &messages).await
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::store::{
     Swapped, Ticket, Verdict,
 };
 use super::versioned::RecordKey;
-use crate::transport::BoxFuture;
+use crate::bus::transport::BoxFuture;
 
 /// A [`SequenceStore`] in this process's memory: for a service that runs
 /// one instance, for tests, and with the `memory` transport. Lost when the

@@ -159,5 +159,3 @@ pub use store::{
     Claim, ClaimRequest, Entry, Finish, Finished, Holder, SequenceStore, State, StoreError,
     StoreErrorKind, Swap, Swapped, Ticket, Verdict,
 };
-
-

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use super::versioned::{RecordKey, Step};
-use crate::transport::BoxFuture;
+use crate::bus::transport::BoxFuture;
 
 /// What a store knows about one record.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

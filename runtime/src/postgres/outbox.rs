@@ -5,8 +5,8 @@ use sqlx::PgConnection;
 
 use super::error::{OutboxError, OutboxErrorKind, database, to_i64};
 use super::schema::Schema;
-use crate::event::Event;
-use crate::headers::{Headers, names};
+use crate::contract::event::Event;
+use crate::contract::headers::{Headers, names};
 use crate::ordering::{RecordKey, Versioned};
 
 /// The outbox of one service: enqueue events in your own transactions; a
@@ -127,7 +127,7 @@ impl OutboxMessage {
     /// it (JSON body, `Typebus-Version` and `Typebus-Event` headers), with a
     /// fresh message id.
     pub fn of<E: Event>(event: &E) -> Result<Self, OutboxError> {
-        crate::subject::check_literal(E::SUBJECT).map_err(|problem| {
+        crate::bus::subject::check_literal(E::SUBJECT).map_err(|problem| {
             OutboxError::new(OutboxErrorKind::InvalidSubject)
                 .with_detail(format!("`{}`: {problem}", E::SUBJECT))
         })?;

@@ -5,11 +5,11 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row as _};
 
 use super::schema::Schema;
+use crate::bus::transport::BoxFuture;
 use crate::ordering::{
     Claim, Entry, Holder, RecordKey, SequenceStore, State, Step, StoreError, StoreErrorKind,
     Swapped,
 };
-use crate::transport::BoxFuture;
 
 /// A [`SequenceStore`] in the `sequences` table of a [`Schema`] (created by
 /// [`Schema::install`]), shared by every instance of a service.

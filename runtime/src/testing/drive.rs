@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::delivery::{Delivery, DeliveryInfo};
-use crate::dispose::{Disposition, dispose};
-use crate::event::Event;
-use crate::headers::{Headers, names};
-use crate::listener::{DeadLetterKind, Listener, consumer_name};
-use crate::timestamp::Timestamp;
-use crate::transport::AckKind;
+use crate::bus::delivery::{Delivery, DeliveryInfo};
+use crate::bus::dispose::{Disposition, dispose};
+use crate::bus::listener::{DeadLetterKind, Listener, consumer_name};
+use crate::bus::transport::AckKind;
+use crate::contract::event::Event;
+use crate::contract::headers::{Headers, names};
+use crate::contract::timestamp::Timestamp;
 
 /// Starts a crafted delivery to `listener`: set the delivery count or
 /// headers, then hand it an [`event`](Drive::event) or a raw

@@ -10,11 +10,11 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::bus::Bus;
-use crate::decode::{DecodeError, from_json};
-use crate::event::Event;
-use crate::headers::{Headers, names};
+use crate::bus::transport::StreamConfig;
+use crate::contract::decode::{DecodeError, from_json};
+use crate::contract::event::Event;
+use crate::contract::headers::{Headers, names};
 use crate::memory::{Broker, StoredMessage};
-use crate::transport::StreamConfig;
 
 /// A [`Bus`] on an in-process [`Broker`] that remembers everything
 /// published, for a service's unit tests: hand [`bus`](Self::bus) to the

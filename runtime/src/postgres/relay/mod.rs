@@ -17,9 +17,9 @@ use super::error::{OutboxError, OutboxErrorKind, database};
 use super::outbox::Outbox;
 use crate::backoff::Backoff;
 use crate::bus::Bus;
+use crate::bus::transport::{OutgoingMessage, PublishAck, Transport};
+use crate::contract::headers::{Headers, names};
 use crate::error::{PublishError, PublishErrorKind, chain};
-use crate::headers::{Headers, names};
-use crate::transport::{OutgoingMessage, PublishAck, Transport};
 
 /// Publishes the outbox's committed rows through a bus's transport.
 ///

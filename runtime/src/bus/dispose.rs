@@ -6,10 +6,12 @@ use std::time::Duration;
 
 use futures_util::FutureExt as _;
 
-use crate::delivery::Delivery;
-use crate::event::Event;
-use crate::listener::{DeadLetterKind, HandlerError, HandlerErrorKind, Listener, caught, panicked};
-use crate::options::ListenOptions;
+use crate::bus::delivery::Delivery;
+use crate::bus::listener::{
+    DeadLetterKind, HandlerError, HandlerErrorKind, Listener, caught, panicked,
+};
+use crate::bus::options::ListenOptions;
+use crate::contract::event::Event;
 
 /// What becomes of one delivery, as [`dispose`] decides it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,7 +130,7 @@ pub(crate) fn admit<E: Event>(
     if let Some(disposition) = precheck::<E>(options, delivery) {
         return Err(disposition);
     }
-    crate::decode::from_json::<E>(delivery.subject(), payload).map_err(|err| {
+    crate::contract::decode::from_json::<E>(delivery.subject(), payload).map_err(|err| {
         Disposition::DeadLetter {
             kind: DeadLetterKind::Decode,
             reason: err.to_string(),
@@ -217,8 +219,8 @@ pub(crate) fn retry_or_give_up(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::delivery::DeliveryInfo;
-    use crate::headers::{Headers, names};
+    use crate::bus::delivery::DeliveryInfo;
+    use crate::contract::headers::{Headers, names};
 
     #[derive(Debug, serde::Serialize, serde::Deserialize, crate::Event)]
     #[event(subject = "ticket:created", version = 1)]

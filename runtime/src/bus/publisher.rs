@@ -12,10 +12,10 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::backoff::Backoff;
+use crate::bus::transport::{BoxFuture, OutgoingMessage, PendingAck, PublishAck, Transport};
+use crate::contract::event::Event;
+use crate::contract::headers::{Headers, names};
 use crate::error::{PublishError, PublishErrorKind};
-use crate::event::Event;
-use crate::headers::{Headers, names};
-use crate::transport::{BoxFuture, OutgoingMessage, PendingAck, PublishAck, Transport};
 
 /// How a publisher retries a publish whose outcome is unknown or transient
 /// (a timeout, no connection, no stream yet). Every attempt reuses the
@@ -114,7 +114,7 @@ impl<E: Event> Publisher<E> {
         Self {
             transport,
             retry: PublishRetry::default(),
-            subject_problem: crate::subject::check_literal(E::SUBJECT).err(),
+            subject_problem: crate::bus::subject::check_literal(E::SUBJECT).err(),
             _event: PhantomData,
         }
     }

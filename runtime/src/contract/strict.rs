@@ -327,7 +327,7 @@ mod tests {
 
     use serde::Deserialize;
 
-    use crate::decode::from_json;
+    use crate::contract::decode::from_json;
 
     #[derive(Debug, PartialEq, Deserialize)]
     struct Seat {

@@ -1,8 +1,8 @@
 //! [`Delivery`]: what a listener's handler learns about the message besides
 //! the event itself.
 
-use crate::headers::{Headers, names};
-use crate::timestamp::Timestamp;
+use crate::contract::headers::{Headers, names};
+use crate::contract::timestamp::Timestamp;
 
 /// Where a delivered message sits in its stream and how often it was delivered.
 ///

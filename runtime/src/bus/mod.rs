@@ -1,15 +1,25 @@
 //! [`Bus`]: the handle services hold — publishers, listeners and stream
 //! provisioning over one [`Transport`].
 
+pub(crate) mod dead_letter;
+pub(crate) mod delivery;
+pub(crate) mod dispose;
+pub(crate) mod engine;
+pub(crate) mod listener;
+pub(crate) mod options;
+pub(crate) mod publisher;
+pub(crate) mod subject;
+pub mod transport;
+
 use std::sync::Arc;
 
-use crate::engine::{self, ListenerHandle};
+use crate::bus::listener::Listener;
+use crate::bus::options::ListenOptions;
+use crate::bus::publisher::Publisher;
+use crate::bus::transport::{ProvisionOutcome, StreamConfig, Transport};
+use crate::contract::event::Event;
 use crate::error::{ListenError, ListenErrorKind, ProvisionError};
-use crate::event::Event;
-use crate::listener::Listener;
-use crate::options::ListenOptions;
-use crate::publisher::Publisher;
-use crate::transport::{ProvisionOutcome, StreamConfig, Transport};
+use engine::ListenerHandle;
 
 /// Publishers, listeners and stream provisioning over one transport.
 ///
@@ -49,7 +59,7 @@ impl Bus {
     /// The stream provisioned for dead letters unless configured otherwise:
     /// `TYPEBUS_DLQ`, storing `typebus.dlq.>` on file.
     pub fn default_dead_letter_stream() -> StreamConfig {
-        StreamConfig::new([format!("{}>", crate::dead_letter::PREFIX)])
+        StreamConfig::new([format!("{}>", crate::bus::dead_letter::PREFIX)])
             .name(Self::DEAD_LETTER_STREAM)
     }
 

@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::de::DeserializeOwned;
 
-use crate::strict::Strict;
+use crate::contract::strict::Strict;
 
 /// A subject that no event of a schema set is published on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

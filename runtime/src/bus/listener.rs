@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use futures_util::FutureExt as _;
 
-use crate::delivery::Delivery;
+use crate::bus::delivery::Delivery;
+use crate::bus::options::ListenOptions;
+use crate::contract::event::Event;
 use crate::error::BoxError;
-use crate::event::Event;
-use crate::options::ListenOptions;
 
 /// A service's handler of one event type.
 ///

@@ -4,10 +4,10 @@
 
 use bytes::Bytes;
 
-use crate::delivery::Delivery;
-use crate::headers::{Headers, names};
-use crate::listener::DeadLetterKind;
-use crate::transport::OutgoingMessage;
+use crate::bus::delivery::Delivery;
+use crate::bus::listener::DeadLetterKind;
+use crate::bus::transport::OutgoingMessage;
+use crate::contract::headers::{Headers, names};
 
 /// The prefix of default dead-letter subjects.
 pub(crate) const PREFIX: &str = "typebus.dlq.";
@@ -114,8 +114,8 @@ fn header_safe(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::delivery::DeliveryInfo;
-    use crate::timestamp::Timestamp;
+    use crate::bus::delivery::DeliveryInfo;
+    use crate::contract::timestamp::Timestamp;
 
     fn delivery(headers: Headers) -> Delivery {
         Delivery::new(

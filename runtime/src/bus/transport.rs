@@ -81,10 +81,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::delivery::Delivery;
-pub use crate::delivery::DeliveryInfo;
+use crate::bus::delivery::Delivery;
+pub use crate::bus::delivery::DeliveryInfo;
+use crate::contract::headers::Headers;
 use crate::error::{AckError, ListenError, ProvisionError, PublishError};
-use crate::headers::Headers;
 
 #[cfg(doc)]
 use crate::error::{AckErrorKind, PublishErrorKind};
@@ -414,7 +414,7 @@ pub trait Transport: Send + Sync + 'static {
     fn publish(&self, message: OutgoingMessage) -> BoxFuture<'_, Result<PendingAck, PublishError>>;
 
     /// The largest message it accepts, in bytes: body plus
-    /// [`Headers::wire_len`](crate::headers::Headers::wire_len), as the
+    /// [`Headers::wire_len`](crate::contract::headers::Headers::wire_len), as the
     /// server's `max_payload` counts them. Dead letters are cut to fit it.
     fn max_payload(&self) -> usize;
 

@@ -15,16 +15,16 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::delivery::Delivery;
-use crate::dispose::{Disposition, dispose, dispose_batch, retry_or_give_up};
-use crate::error::{ListenError, ListenErrorKind, PublishError, chain};
-use crate::event::Event;
-use crate::listener::{DeadLetterKind, Listener, consumer_name};
-use crate::options::{Dispatch, ListenOptions};
-use crate::publisher::{PublishRetry, send_with_retry};
-use crate::transport::{
+use crate::bus::delivery::Delivery;
+use crate::bus::dispose::{Disposition, dispose, dispose_batch, retry_or_give_up};
+use crate::bus::listener::{DeadLetterKind, Listener, consumer_name};
+use crate::bus::options::{Dispatch, ListenOptions};
+use crate::bus::publisher::{PublishRetry, send_with_retry};
+use crate::bus::transport::{
     AckKind, Acker, ConsumerSpec, Incoming, MessageSource, PublishAck, Transport,
 };
+use crate::contract::event::Event;
+use crate::error::{ListenError, ListenErrorKind, PublishError, chain};
 
 /// How long a message whose dead letter could not be stored waits before
 /// it is delivered (and dead-lettered) again.
@@ -61,12 +61,12 @@ pub(crate) fn plan<E: Event>(options: ListenOptions) -> Result<Plan, ListenError
     }
     let subject = E::SUBJECT;
     let durable_name = consumer_name(group, subject);
-    crate::subject::check_consume("subject", subject)?;
+    crate::bus::subject::check_consume("subject", subject)?;
     let dead_letter_subject = options
         .dead_letter_subject
         .clone()
-        .unwrap_or_else(|| crate::dead_letter::default_subject(group));
-    crate::subject::check_consume("dead-letter subject", &dead_letter_subject)?;
+        .unwrap_or_else(|| crate::bus::dead_letter::default_subject(group));
+    crate::bus::subject::check_consume("dead-letter subject", &dead_letter_subject)?;
     if options.concurrency == 0 || options.prefetch == 0 {
         return Err(invalid(
             "concurrency and prefetch must be at least 1".into(),
@@ -450,7 +450,7 @@ impl<L: Listener> Engine<L> {
         delivery: &Delivery,
         payload: Bytes,
     ) -> Result<PublishAck, PublishError> {
-        let message = crate::dead_letter::message(
+        let message = crate::bus::dead_letter::message(
             &self.dead_letter_subject,
             &self.options.queue_group,
             kind,
