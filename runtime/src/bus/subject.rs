@@ -42,6 +42,97 @@ pub(crate) fn check_consume(what: &str, subject: &str) -> Result<(), crate::List
     })
 }
 
+/// The checks `nats-server` makes on a stream configuration, made before
+/// anything is sent (the NATS transport) or stored (the memory broker): a
+/// valid name, at least one subject, each a valid pattern (no empty token,
+/// no whitespace, `*` and `>` only as whole tokens, `>` only last), no two
+/// overlapping, 1 to 5 replicas, and a duplicate window within `max_age`.
+#[cfg(feature = "bus")]
+pub(crate) fn check_stream(
+    config: &crate::StreamConfig,
+) -> Result<(), crate::error::ProvisionError> {
+    let name = &config.name;
+    let invalid = |detail: String| {
+        crate::error::ProvisionError::new(crate::error::ProvisionErrorKind::InvalidConfig)
+            .with_detail(detail)
+    };
+    if let Err(problem) = typebus_names::check_name(name) {
+        return Err(invalid(format!("stream name `{name}` {problem}")));
+    }
+    if config.subjects.is_empty() {
+        return Err(invalid(format!("stream `{name}` has no subjects")));
+    }
+    if let Some(pattern) = config
+        .subjects
+        .iter()
+        .find(|pattern| !valid_pattern(pattern))
+    {
+        return Err(invalid(format!(
+            "stream `{name}`: invalid subject `{pattern}`"
+        )));
+    }
+    if let Some((a, b)) = config
+        .subjects
+        .iter()
+        .enumerate()
+        .flat_map(|(i, a)| config.subjects[i + 1..].iter().map(move |b| (a, b)))
+        .find(|(a, b)| overlaps(a, b))
+    {
+        return Err(invalid(format!(
+            "stream `{name}`: subjects `{a}` and `{b}` overlap"
+        )));
+    }
+    if config.replicas == 0 || config.replicas > 5 {
+        return Err(invalid(format!(
+            "stream `{name}`: replicas must be 1 to 5, not {}",
+            config.replicas
+        )));
+    }
+    if let Some(max_age) = config.max_age
+        && config.duplicate_window > max_age
+    {
+        return Err(invalid(format!(
+            "stream `{name}`: duplicate_window {:?} exceeds max_age {max_age:?}",
+            config.duplicate_window
+        )));
+    }
+    Ok(())
+}
+
+/// Whether `pattern` is a subject a stream may hold: tokens not empty, no
+/// whitespace or control character, `*` and `>` only as whole tokens and
+/// `>` only last.
+fn valid_pattern(pattern: &str) -> bool {
+    let tokens: Vec<&str> = pattern.split('.').collect();
+    !pattern.chars().any(|c| c.is_whitespace() || c.is_control())
+        && tokens.iter().enumerate().all(|(index, token)| {
+            !token.is_empty()
+                && (!token.contains(['*', '>']) || *token == "*" || *token == ">")
+                && (*token != ">" || index + 1 == tokens.len())
+        })
+}
+
+/// Whether some subject could match both patterns (two streams may not
+/// share a subject).
+pub(crate) fn overlaps(a: &str, b: &str) -> bool {
+    let a_tokens: Vec<&str> = a.split('.').collect();
+    let b_tokens: Vec<&str> = b.split('.').collect();
+    let mut i = 0;
+    loop {
+        match (a_tokens.get(i), b_tokens.get(i)) {
+            (Some(&">"), Some(_)) | (Some(_), Some(&">")) => return true,
+            (Some(x), Some(y)) => {
+                if *x != "*" && *y != "*" && x != y {
+                    return false;
+                }
+            }
+            (None, None) => return true,
+            _ => return false,
+        }
+        i += 1;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::check_literal;

@@ -9,7 +9,6 @@ use tokio::time::Instant;
 use super::consumer::{Consumer, Settings};
 use super::source::MemorySource;
 use super::stream::{StoredMessage, Stream};
-use super::subject;
 use crate::bus::Bus;
 use crate::bus::transport::{
     BoxFuture, ConsumerSpec, MessageSource, OutgoingMessage, PendingAck, ProvisionOutcome,
@@ -114,7 +113,7 @@ impl Broker {
                     .config
                     .subjects
                     .iter()
-                    .find(|taken| subject::overlaps(wanted, taken))
+                    .find(|taken| crate::bus::subject::overlaps(wanted, taken))
                 {
                     return Err(ProvisionError::new(ProvisionErrorKind::Rejected).with_detail(format!(
                         "subject `{wanted}` of stream `{}` overlaps subject `{taken}` of stream `{name}`",
@@ -322,43 +321,10 @@ impl std::fmt::Debug for Broker {
     }
 }
 
-/// The checks `nats-server` makes on a stream configuration.
+/// The checks `nats-server` makes on a stream configuration, and the one
+/// this broker adds: it is one server.
 fn check_stream_config(config: &StreamConfig) -> Result<(), ProvisionError> {
-    let invalid =
-        |detail: String| ProvisionError::new(ProvisionErrorKind::InvalidConfig).with_detail(detail);
-    if let Err(problem) = typebus_names::check_name(&config.name) {
-        return Err(invalid(format!("stream name `{}` {problem}", config.name)));
-    }
-    if config.subjects.is_empty() {
-        return Err(invalid(format!("stream `{}` has no subjects", config.name)));
-    }
-    for pattern in &config.subjects {
-        let tokens_ok = !pattern.is_empty()
-            && pattern.split('.').all(|token| !token.is_empty())
-            && !pattern.chars().any(|c| c.is_whitespace() || c.is_control());
-        let wildcards_ok = pattern.split('.').enumerate().all(|(index, token)| {
-            let last = index + 1 == pattern.split('.').count();
-            (token != ">" || last) && (!token.contains(['*', '>']) || token == "*" || token == ">")
-        });
-        if !tokens_ok || !wildcards_ok {
-            return Err(invalid(format!(
-                "stream `{}`: invalid subject `{pattern}`",
-                config.name
-            )));
-        }
-    }
-    if let Some((a, b)) = config
-        .subjects
-        .iter()
-        .enumerate()
-        .flat_map(|(i, a)| config.subjects[i + 1..].iter().map(move |b| (a, b)))
-        .find(|(a, b)| subject::overlaps(a, b))
-    {
-        return Err(invalid(format!(
-            "stream `{}`: subjects `{a}` and `{b}` overlap",
-            config.name
-        )));
-    }
+    crate::bus::subject::check_stream(config)?;
     if config.replicas != 1 {
         return Err(
             ProvisionError::new(ProvisionErrorKind::Rejected).with_detail(format!(
@@ -366,14 +332,6 @@ fn check_stream_config(config: &StreamConfig) -> Result<(), ProvisionError> {
                 config.name, config.replicas
             )),
         );
-    }
-    if let Some(max_age) = config.max_age
-        && config.duplicate_window > max_age
-    {
-        return Err(invalid(format!(
-            "stream `{}`: duplicate_window {:?} exceeds max_age {max_age:?}",
-            config.name, config.duplicate_window
-        )));
     }
     Ok(())
 }

@@ -18,30 +18,10 @@ pub(crate) fn matches(pattern: &str, subject: &str) -> bool {
     subject_tokens.next().is_none()
 }
 
-/// Whether some subject could match both patterns (two streams may not
-/// share a subject).
-pub(crate) fn overlaps(a: &str, b: &str) -> bool {
-    let a_tokens: Vec<&str> = a.split('.').collect();
-    let b_tokens: Vec<&str> = b.split('.').collect();
-    let mut i = 0;
-    loop {
-        match (a_tokens.get(i), b_tokens.get(i)) {
-            (Some(&">"), Some(_)) | (Some(_), Some(&">")) => return true,
-            (Some(x), Some(y)) => {
-                if *x != "*" && *y != "*" && x != y {
-                    return false;
-                }
-            }
-            (None, None) => return true,
-            _ => return false,
-        }
-        i += 1;
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{matches, overlaps};
+    use super::matches;
+    use crate::bus::subject::overlaps;
 
     #[test]
     fn literal_and_wildcard_matching() {

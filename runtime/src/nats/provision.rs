@@ -7,33 +7,6 @@ use async_nats::jetstream::{self, context::GetStreamErrorKind, stream::StorageTy
 use crate::bus::transport::{ProvisionOutcome, Storage, StreamConfig};
 use crate::error::{ProvisionError, ProvisionErrorKind, chain};
 
-/// Checks `config` before anything is sent.
-pub(crate) fn validate(config: &StreamConfig) -> Result<(), ProvisionError> {
-    let invalid =
-        |detail: String| ProvisionError::new(ProvisionErrorKind::InvalidConfig).with_detail(detail);
-    let name = &config.name;
-    if let Err(problem) = typebus_names::check_name(name) {
-        return Err(invalid(format!("stream name `{name}` {problem}")));
-    }
-    if config.subjects.is_empty() {
-        return Err(invalid(format!("stream `{name}` has no subjects")));
-    }
-    if let Some(subject) = config.subjects.iter().find(|s| {
-        s.is_empty() || s.split('.').any(str::is_empty) || s.chars().any(char::is_whitespace)
-    }) {
-        return Err(invalid(format!(
-            "stream `{name}`: invalid subject `{subject}`"
-        )));
-    }
-    if config.replicas == 0 || config.replicas > 5 {
-        return Err(invalid(format!(
-            "stream `{name}`: replicas must be 1 to 5, not {}",
-            config.replicas
-        )));
-    }
-    Ok(())
-}
-
 fn storage_type(storage: Storage) -> StorageType {
     match storage {
         Storage::File => StorageType::File,
@@ -62,7 +35,7 @@ pub(crate) async fn provision(
     js: &jetstream::Context,
     config: &StreamConfig,
 ) -> Result<ProvisionOutcome, ProvisionError> {
-    validate(config)?;
+    crate::bus::subject::check_stream(config)?;
     let name = config.name.as_str();
     let existing = match js.get_stream(name).await {
         Ok(stream) => Some(stream.cached_info().config.clone()),
@@ -155,7 +128,7 @@ mod tests {
 
     #[test]
     fn invalid_configs_are_refused_before_sending() {
-        assert!(validate(&StreamConfig::new(["a"])).is_ok());
+        assert!(crate::bus::subject::check_stream(&StreamConfig::new(["a"])).is_ok());
         for bad in [
             StreamConfig::new(["a"]).name("A.B"),
             StreamConfig::new(["a"]).name(""),
@@ -163,7 +136,7 @@ mod tests {
             StreamConfig::new(["a..b"]),
             StreamConfig::new(["a"]).replicas(0),
         ] {
-            let err = validate(&bad).unwrap_err();
+            let err = crate::bus::subject::check_stream(&bad).unwrap_err();
             assert_eq!(err.kind(), ProvisionErrorKind::InvalidConfig, "{err}");
         }
     }
