@@ -60,21 +60,7 @@ pub(crate) async fn claim_all<S: SequenceStore + ?Sized>(
             }
         }
     }
-    let alone = join_all(
-        answers
-            .iter()
-            .enumerate()
-            .filter(|(_, answer)| answer.is_none())
-            .map(|(index, _)| async move { (index, claim_one(store, &requests[index]).await) }),
-    )
-    .await;
-    for (index, answer) in alone {
-        answers[index] = Some(answer);
-    }
-    answers
-        .into_iter()
-        .map(|answer| answer.unwrap_or_else(|| Err(contended("no answer for the claim"))))
-        .collect()
+    answer_the_rest(answers, |index| claim_one(store, &requests[index])).await
 }
 
 /// One request, from the store: read, decide, swap, until the swap holds.
@@ -144,15 +130,28 @@ pub(crate) async fn finish_all<S: SequenceStore + ?Sized>(
             }
         });
     }
-    let moved = join_all(
-        answers
-            .iter()
-            .enumerate()
-            .filter(|(_, answer)| answer.is_none())
-            .map(|(index, _)| async move { (index, record_one(store, &finishes[index]).await) }),
-    )
+    answer_the_rest(answers, |index| record_one(store, &finishes[index])).await
+}
+
+/// Answers each step the batch left unanswered with `one(its index)`, all
+/// polled together.
+async fn answer_the_rest<T, F>(
+    mut answers: Vec<Option<Result<T, StoreError>>>,
+    one: impl Fn(usize) -> F,
+) -> Vec<Result<T, StoreError>>
+where
+    F: Future<Output = Result<T, StoreError>>,
+{
+    let unanswered = answers
+        .iter()
+        .enumerate()
+        .filter(|(_, answer)| answer.is_none());
+    let rest = join_all(unanswered.map(|(index, _)| {
+        let answering = one(index);
+        async move { (index, answering.await) }
+    }))
     .await;
-    for (index, answer) in moved {
+    for (index, answer) in rest {
         answers[index] = Some(answer);
     }
     answers
