@@ -37,6 +37,19 @@
 //! Targets: a shared store (KV or journal) >= 0.8 of plain, memory >= 0.95
 //! of plain.
 //!
+//! With feature `postgres`, the `pg-*` modes measure the guard where its
+//! writes meet a handler's own: a handler that upserts one row per event
+//! in a transaction of its own, `pg-plain` alone and `pg-guarded` behind
+//! `Ordered` over a `PgSequenceStore` (on `DATABASE_URL`, see below; a
+//! fresh schema per run), recording its step with `record_in` in that
+//! transaction. They run after the modes above, in rounds of their own,
+//! and print the guarded mode's store reads and writes per event outside
+//! the handler. Target >= 0.9 of `pg-plain`.
+//!
+//! ```text
+//! TYPEBUS_BENCH_ONLY=pg-plain,pg-guarded cargo bench -p typebus --features postgres,testing --bench ordering
+//! ```
+//!
 //! After the rounds, the `redelivery-*` modes measure a mass redelivery of
 //! events already applied (what a consumer whose acks were rolled back, e.g.
 //! by a crash that empties its state file, delivers): for each store a
@@ -474,16 +487,18 @@ async fn main() {
         "ordering bench: {records} records x {VERSIONS} versions = {total} events, in order, one nats-server"
     );
 
-    if !MODES.iter().any(|name| selected(name)) {
-        // Only `redelivery-*` modes were asked for.
-        redelivery(&bus, &js, total).await;
-        return;
-    }
     let rounds: usize = std::env::var("TYPEBUS_BENCH_ROUNDS")
         .ok()
         .and_then(|n| n.parse().ok())
         .filter(|&n| n > 0)
         .unwrap_or(3);
+    if !MODES.iter().any(|name| selected(name)) {
+        // Only `pg-*` or `redelivery-*` modes were asked for.
+        #[cfg(feature = "postgres")]
+        postgres::rounds(&bus, total, rounds).await;
+        redelivery(&bus, &js, total).await;
+        return;
+    }
     let show_cpu = std::env::var_os("TYPEBUS_BENCH_CPU").is_some();
     let mut best = [0.0f64; 6];
     let mut ratios: [Vec<f64>; 5] = Default::default();
@@ -632,6 +647,8 @@ async fn main() {
         "  guarded, journal, 2 inst. {pair:>10.0} msgs/s   ratio {:.3} (two instances together)",
         pair / plain
     );
+    #[cfg(feature = "postgres")]
+    postgres::rounds(&bus, total, rounds).await;
     redelivery(&bus, &js, total).await;
 }
 
@@ -721,8 +738,8 @@ async fn redelivery(bus: &Bus, js: &async_nats::jetstream::Context, total: u64) 
     }
     #[cfg(feature = "postgres")]
     let database = if selected("redelivery-pg") {
-        let database = postgres::Database::new().await;
-        stores.push(("pg", database.store()));
+        let database = postgres::Database::new(&postgres::pool().await).await;
+        stores.push(("pg", Arc::new(database.store())));
         Some(database)
     } else {
         None
@@ -771,15 +788,36 @@ async fn redelivery(bus: &Bus, js: &async_nats::jetstream::Context, total: u64) 
     }
 }
 
-/// The PostgreSQL store of `redelivery-pg`, in a schema of its own.
+/// The `pg-*` modes, and the PostgreSQL store of `redelivery-pg`: each
+/// run in a schema of its own.
 #[cfg(feature = "postgres")]
 mod postgres {
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Instant;
 
     use sqlx::PgPool;
     use sqlx::postgres::PgPoolOptions;
-    use typebus::ordering::SequenceStore;
+    use tokio::sync::Notify;
+    use typebus::ordering::{Ordered, Step};
     use typebus::postgres::{PgSequenceStore, Schema};
+    use typebus::{Bus, Delivery, HandlerError, Listener};
+
+    use super::{Count, Counting, Run, TicketUpdated, cpu_ticks, finish, listen_options, selected};
+
+    /// The modes, in the order of their index in `rounds`.
+    const MODES: [&str; 2] = ["pg-plain", "pg-guarded"];
+
+    /// The pool every run shares, on `DATABASE_URL`.
+    pub(crate) async fn pool() -> PgPool {
+        let url = std::env::var("DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        PgPoolOptions::new()
+            .max_connections(16)
+            .connect(&url)
+            .await
+            .expect("PostgreSQL at DATABASE_URL (or 127.0.0.1:5432/test)")
+    }
 
     pub(crate) struct Database {
         pool: PgPool,
@@ -787,22 +825,28 @@ mod postgres {
     }
 
     impl Database {
-        pub(crate) async fn new() -> Self {
-            let url = std::env::var("DATABASE_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-            let pool = PgPoolOptions::new()
-                .max_connections(16)
-                .connect(&url)
-                .await
-                .expect("PostgreSQL at DATABASE_URL (or 127.0.0.1:5432/test)");
+        /// A schema of its own: the store's tables and a `tickets` table
+        /// for the `pg-*` handler.
+        pub(crate) async fn new(pool: &PgPool) -> Self {
             let name = format!("bench_{}", nuid::next().to_string().to_lowercase());
             let schema = Schema::new(name).expect("schema name");
-            schema.install(&pool).await.expect("install");
-            Self { pool, schema }
+            schema.install(pool).await.expect("install");
+            sqlx::query(&format!(
+                "CREATE TABLE \"{}\".tickets (id text PRIMARY KEY, version bigint NOT NULL, \
+                   title text NOT NULL, price double precision NOT NULL, user_id text NOT NULL)",
+                schema.name()
+            ))
+            .execute(pool)
+            .await
+            .expect("tickets table");
+            Self {
+                pool: pool.clone(),
+                schema,
+            }
         }
 
-        pub(crate) fn store(&self) -> Arc<dyn SequenceStore> {
-            Arc::new(PgSequenceStore::new(self.pool.clone(), self.schema.clone()))
+        pub(crate) fn store(&self) -> PgSequenceStore {
+            PgSequenceStore::new(self.pool.clone(), self.schema.clone())
         }
 
         pub(crate) async fn drop_schema(self) {
@@ -810,5 +854,151 @@ mod postgres {
                 .execute(&self.pool)
                 .await;
         }
+    }
+
+    /// The `pg-*` handler: upserts the ticket's row in a transaction of its
+    /// own and, guarded, records the step in that transaction.
+    struct Write {
+        pool: PgPool,
+        upsert: String,
+        /// Guarded: the store the step is recorded in.
+        store: Option<Arc<Counting<PgSequenceStore>>>,
+        count: Count,
+    }
+
+    impl Listener for Write {
+        type Event = TicketUpdated;
+
+        fn queue_group(&self) -> &str {
+            self.count.queue_group()
+        }
+
+        async fn on_message(
+            &self,
+            event: TicketUpdated,
+            delivery: &Delivery,
+        ) -> Result<(), HandlerError> {
+            let mut tx = self.pool.begin().await.map_err(HandlerError::retry)?;
+            sqlx::query(&self.upsert)
+                .bind(&event.id)
+                .bind(event.version as i64)
+                .bind(&event.title)
+                .bind(event.price)
+                .bind(&event.user_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(HandlerError::retry)?;
+            if let Some(store) = &self.store
+                && !store
+                    .inner
+                    .record_in(&mut tx, &Step::of(&event))
+                    .await
+                    .map_err(HandlerError::retry)?
+            {
+                return Ok(()); // applied meanwhile: roll back
+            }
+            tx.commit().await.map_err(HandlerError::retry)?;
+            self.count.on_message(event, delivery).await
+        }
+    }
+
+    /// Consumes the whole stream with a fresh consumer: the handler alone,
+    /// or behind `Ordered` over `store`.
+    async fn consume(
+        bus: &Bus,
+        database: &Database,
+        group: &str,
+        store: Option<Arc<Counting<PgSequenceStore>>>,
+        total: u64,
+    ) -> Run {
+        let seen = Arc::new(AtomicU64::new(0));
+        let done = Arc::new(Notify::new());
+        let write = Write {
+            pool: database.pool.clone(),
+            upsert: format!(
+                "INSERT INTO \"{}\".tickets (id, version, title, price, user_id) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, title = EXCLUDED.title, \
+                   price = EXCLUDED.price, user_id = EXCLUDED.user_id",
+                database.schema.name()
+            ),
+            store: store.clone(),
+            count: Count {
+                group: group.to_owned(),
+                seen: Arc::clone(&seen),
+                target: total,
+                done: Arc::clone(&done),
+            },
+        };
+        let cpu_before = cpu_ticks();
+        let start = Instant::now();
+        let handle = match store {
+            None => bus.listen_with(write, listen_options()).await,
+            Some(store) => {
+                bus.listen_with(Ordered::new(write, store), listen_options())
+                    .await
+            }
+        }
+        .expect("listen");
+        finish(group, &seen, &done, total, start, cpu_before, vec![handle]).await
+    }
+
+    /// The `pg-*` modes in `rounds` rounds, as the other modes: the best
+    /// rate of each and the median of the per-round ratios.
+    pub(crate) async fn rounds(bus: &Bus, total: u64, rounds: usize) {
+        if !MODES.iter().any(|name| selected(name)) {
+            return;
+        }
+        let pool = pool().await;
+        let mut best = [0.0f64; 2];
+        let mut ratios = Vec::new();
+        for round in 0..rounds {
+            let mut rates = [0.0f64; 2];
+            let mut order = [0, 1];
+            if round % 2 == 1 {
+                order.reverse();
+            }
+            for i in order {
+                let name = MODES[i];
+                if !selected(name) {
+                    continue;
+                }
+                let database = Database::new(&pool).await;
+                let store = (i == 1).then(|| {
+                    Arc::new(Counting {
+                        inner: database.store(),
+                        loads: AtomicU64::new(0),
+                        swaps: AtomicU64::new(0),
+                    })
+                });
+                let group = format!("bench-{name}-{round}");
+                let run = consume(bus, &database, &group, store.clone(), total).await;
+                let rate = run.rate;
+                println!("  round {round}  {name:<15} {rate:>10.0} msgs/s");
+                if let Some(store) = store {
+                    // Besides the handler's BEGIN, upsert, record_in, COMMIT.
+                    println!(
+                        "    store ops per event outside the handler: {:.2} reads, {:.2} writes",
+                        store.loads.load(Ordering::Relaxed) as f64 / total as f64,
+                        store.swaps.load(Ordering::Relaxed) as f64 / total as f64,
+                    );
+                }
+                database.drop_schema().await;
+                best[i] = best[i].max(rate);
+                rates[i] = rate;
+            }
+            ratios.push(rates[1] / rates[0]);
+        }
+        ratios.sort_by(f64::total_cmp);
+        println!(
+            "median of the per-round ratios, PostgreSQL handler: {:.3}",
+            ratios[ratios.len() / 2]
+        );
+        let [plain, guarded] = best;
+        println!("best of {rounds}:");
+        println!("  pg-plain                  {plain:>10.0} msgs/s");
+        println!(
+            "  pg-guarded                {guarded:>10.0} msgs/s   ratio {:.3} (target >= 0.90)",
+            guarded / plain
+        );
     }
 }
