@@ -26,7 +26,6 @@ pub mod ident;
 mod load;
 pub mod lock;
 pub mod model;
-mod parallel;
 #[cfg(feature = "schema-format")]
 pub mod schema_format;
 pub mod serde_case;

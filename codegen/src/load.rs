@@ -145,10 +145,9 @@ impl SchemaSet {
             files.push(name.clone());
             unique.push((name, bytes));
         }
-        // Files parse independently: on several threads, results in order.
         let mut parsed = Vec::with_capacity(unique.len());
-        for result in crate::parallel::map(unique, |(name, bytes)| parse_file(&name, bytes)) {
-            match result {
+        for (name, bytes) in unique {
+            match parse_file(&name, bytes) {
                 Ok(file) => parsed.push(file),
                 Err(diagnostic) => diagnostics.push(diagnostic),
             }

@@ -8,9 +8,7 @@
 //! which adds `enum Subject`, `SUBJECTS` and the per-event impls.
 //!
 //! Output order follows the model (sorted by name, fields in wire order), so
-//! the same model always gives the same bytes. Large models are emitted,
-//! parsed and formatted in chunks on several threads; the chunks are joined
-//! in order, so the bytes never depend on scheduling. Every path in the output is
+//! the same model always gives the same bytes. Every path in the output is
 //! fully qualified (`::core::`, `::std::`, `::typebus::`), so user code that
 //! shadows `Result`, `Option`, `String` or even `str` cannot break it.
 //!
@@ -53,30 +51,7 @@ pub use types::rust_type;
 /// assert!(code.contains("pub enum AnyEvent {}"));
 /// ```
 pub fn emit(model: &Model) -> Result<String, Error> {
-    let tables = Tables::new(model);
-    let jobs = jobs(model);
-    let chunks: Vec<&[Job]> = jobs.chunks(CHUNK).collect();
-    // Chunks render independently: on several threads, outputs in order.
-    let outputs = crate::parallel::map(chunks, |chunk| render_chunk(model, &tables, chunk));
-    let mut diagnostics = Diagnostics::new();
-    let mut parse_error = None;
-    let mut body = String::new();
-    for output in outputs {
-        for diagnostic in output.diagnostics {
-            diagnostics.push(diagnostic);
-        }
-        match output.text {
-            Ok(text) => body.push_str(&text),
-            Err(err) => parse_error = parse_error.or(Some(err)),
-        }
-    }
-    if !diagnostics.is_empty() {
-        return Err(Error::Schema(diagnostics.into_sorted()));
-    }
-    if let Some(err) = parse_error {
-        return Err(err);
-    }
-    Ok(with_header(model, body))
+    format(model, tokens(model)?)
 }
 
 /// The `@generated` header line, the fingerprint line, then `body`.
@@ -158,43 +133,15 @@ fn job_tokens(cx: &mut Context<'_>, job: Job) -> TokenStream {
     }
 }
 
-/// Jobs per chunk: small enough to balance work across threads, large
-/// enough that a small schema set is one chunk and runs on the caller's
-/// thread alone.
-const CHUNK: usize = 32;
-
-/// What one chunk of jobs produced.
-struct ChunkOutput {
-    text: Result<String, Error>,
-    diagnostics: Vec<Diagnostic>,
-}
-
-/// Emits, parses and formats one chunk (tokens are not `Send`, so a chunk
-/// goes from model to text on one thread).
-fn render_chunk(model: &Model, tables: &Tables<'_>, chunk: &[Job]) -> ChunkOutput {
-    let mut cx = Context::with_tables(model, tables);
-    let mut tokens = TokenStream::new();
-    for &job in chunk {
-        tokens.extend(job_tokens(&mut cx, job));
-    }
-    let diagnostics = cx.diagnostics.into_sorted();
-    let text = if diagnostics.is_empty() {
-        format_items(tokens)
-    } else {
-        Ok(String::new())
-    };
-    ChunkOutput { text, diagnostics }
-}
-
 /// What every emitter function shares: name lookups into the model and the
 /// diagnostics collector.
 pub(crate) struct Context<'m> {
     model: &'m Model,
-    tables: TablesRef<'m>,
+    tables: Tables<'m>,
     diagnostics: Diagnostics,
 }
 
-/// Lookups computed once per model and shared by every thread.
+/// Lookups computed once per model.
 struct Tables<'m> {
     types: BTreeMap<&'m str, &'m TypeDef>,
     recursive: types::Recursion,
@@ -209,44 +156,23 @@ impl<'m> Tables<'m> {
     }
 }
 
-/// A context's tables: its own, or shared with other threads.
-enum TablesRef<'m> {
-    Owned(Box<Tables<'m>>),
-    Shared(&'m Tables<'m>),
-}
-
 impl<'m> Context<'m> {
     fn new(model: &'m Model) -> Self {
         Self {
             model,
-            tables: TablesRef::Owned(Box::new(Tables::new(model))),
+            tables: Tables::new(model),
             diagnostics: Diagnostics::new(),
-        }
-    }
-
-    fn with_tables(model: &'m Model, tables: &'m Tables<'m>) -> Self {
-        Self {
-            model,
-            tables: TablesRef::Shared(tables),
-            diagnostics: Diagnostics::new(),
-        }
-    }
-
-    fn tables(&self) -> &Tables<'m> {
-        match &self.tables {
-            TablesRef::Owned(tables) => tables,
-            TablesRef::Shared(tables) => tables,
         }
     }
 
     /// The shared type named `name`.
     fn type_def(&self, name: &str) -> Option<&'m TypeDef> {
-        self.tables().types.get(name).copied()
+        self.tables.types.get(name).copied()
     }
 
     /// Whether a field of type `to` inside struct `from` must be boxed.
     fn leads_back(&self, to: &str, from: &str) -> bool {
-        self.tables().recursive.leads_back(to, from)
+        self.tables.recursive.leads_back(to, from)
     }
 
     /// Records a problem in the model.

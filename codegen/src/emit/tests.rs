@@ -1,11 +1,11 @@
-//! The parallel path of [`emit`](super::emit) against the sequential one.
+//! [`emit`](super::emit) on a large model.
 
 use std::fmt::Write as _;
 
 use crate::SchemaSet;
 use crate::model::Model;
 
-/// A model big enough to be split into many chunks.
+/// A model of `events` events sharing one enum and one struct.
 fn big_model(events: usize) -> Model {
     let mut yaml = String::from(
         "types:\n  Level:\n    enum: [low, high]\n  Part:\n    fields:\n      level: Level\nevents:\n",
@@ -24,18 +24,7 @@ fn big_model(events: usize) -> Model {
 }
 
 #[test]
-fn parallel_output_equals_sequential_output() {
-    let model = big_model(150);
-    let parallel = super::emit(&model).unwrap();
-    let sequential = super::format(&model, super::tokens(&model).unwrap()).unwrap();
-    assert_eq!(parallel, sequential);
-    assert!(parallel.contains("pub struct Event149 {"));
-    assert_eq!(parallel.matches("pub struct Event").count(), 150);
-    assert_eq!(super::emit(&model).unwrap(), parallel);
-}
-
-#[test]
-fn problems_in_every_chunk_are_all_reported_in_order() {
+fn problems_throughout_a_large_model_are_all_reported_in_order() {
     let mut model = big_model(130);
     for i in [3, 47, 90, 129] {
         model.events[i].fields[0].ident.name = format!("bad name {i}");
