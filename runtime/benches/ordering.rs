@@ -1,12 +1,7 @@
 //! The ordering guard's cost: one in-order workload consumed by a plain
-//! listener and by the same listener behind `Ordered`, with the sequences
-//! in memory, in a JetStream key-value bucket and in a journal stream, all
-//! on one nats-server in one run. Prints msgs/s and the guarded/plain
-//! ratios.
-//!
-//! `guarded-journal-x2` runs two instances of the guarded listener in one
-//! queue group, each on its own connection with its own journal store on
-//! one journal: what two writers of one journal do to each other.
+//! listener and by the same listener behind `Sequenced`, with the sequences
+//! in memory and in a JetStream key-value bucket, all on one nats-server in
+//! one run. Prints msgs/s and the guarded/plain ratios.
 //!
 //! A further mode, `guarded-handoff`, runs the guard over the memory store
 //! answering each write on another task at once: no broker, no encoding,
@@ -24,23 +19,23 @@
 //! median of the per-round ratios. `TYPEBUS_BENCH_CPU=1` adds the CPU time
 //! the bench process and nats-server spent per 1,000 events in each mode
 //! (Linux), and every round prints the KV store's reads and writes per
-//! event and the journal's messages per event. `TYPEBUS_BENCH_ONLY=plain,journal`
-//! runs only the modes named (by the end of their names).
+//! event. `TYPEBUS_BENCH_ONLY=plain,kv` runs only the modes named (by the
+//! end of their names).
 //!
 //! Before the broker runs, it measures the guard's own cost on one thread:
 //! the workload's events handed straight to a plain handler and to the
-//! same handler behind `Ordered` with the memory store.
+//! same handler behind `Sequenced` with the memory store.
 //!
 //! Every listener runs with the same options: the defaults (concurrency
 //! 64), or `TYPEBUS_BENCH_CONCURRENCY` handlers at once.
 //!
-//! Targets: a shared store (KV or journal) >= 0.8 of plain, memory >= 0.95
-//! of plain.
+//! Target: memory >= 0.95 of plain (the KV store's writes are JetStream
+//! publishes; its ratio is reported, with what one write costs).
 //!
 //! With feature `postgres`, the `pg-*` modes measure the guard where its
 //! writes meet a handler's own: a handler that upserts one row per event
 //! in a transaction of its own, `pg-plain` alone and `pg-guarded` behind
-//! `Ordered` over a `PgSequenceStore` (on `DATABASE_URL`, see below; a
+//! `Sequenced` over a `PgSequenceStore` (on `DATABASE_URL`, see below; a
 //! fresh schema per run), recording its step with `record_in` in that
 //! transaction. They run after the modes above, in rounds of their own,
 //! and print the guarded mode's store reads and writes per event outside
@@ -63,7 +58,7 @@
 //! `postgres://postgres@127.0.0.1:5432/test`, in a schema of its own).
 //!
 //! ```text
-//! TYPEBUS_BENCH_RECORDS=2000 TYPEBUS_BENCH_ONLY=redelivery-plain,redelivery-memory,redelivery-kv,redelivery-journal,redelivery-pg \
+//! TYPEBUS_BENCH_RECORDS=2000 TYPEBUS_BENCH_ONLY=redelivery-plain,redelivery-memory,redelivery-kv,redelivery-pg \
 //!   cargo bench -p typebus --features postgres,testing --bench ordering
 //! ```
 
@@ -74,10 +69,9 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
-use typebus::nats::{ConnectOptions, NatsTransport};
+use typebus::nats::{ConnectOptions, KvSequenceStore, NatsTransport};
 use typebus::ordering::{
-    Entry, JournalSequenceStore, KvSequenceStore, MemorySequenceStore, Ordered, RecordKey,
-    SequenceStore, State, StoreError, Swapped,
+    Entry, MemorySequenceStore, RecordKey, SequenceStore, Sequenced, State, StoreError, Swapped,
 };
 use typebus::testing::NatsServer;
 use typebus::transport::BoxFuture;
@@ -120,8 +114,8 @@ struct Count {
 impl Listener for Count {
     type Event = TicketUpdated;
 
-    fn queue_group(&self) -> &str {
-        &self.group
+    fn options(&self) -> ListenOptions {
+        ListenOptions::new(&self.group)
     }
 
     async fn on_message(&self, event: TicketUpdated, _: &Delivery) -> Result<(), HandlerError> {
@@ -137,10 +131,6 @@ enum Mode {
     Plain,
     Memory,
     Kv(Arc<Counting<KvSequenceStore>>),
-    Journal(Arc<JournalSequenceStore>),
-    /// Two instances of the service in one queue group, each on its own
-    /// connection with its own store on the same journal.
-    JournalPair([(Bus, Arc<JournalSequenceStore>); 2]),
     Handoff,
 }
 
@@ -247,32 +237,26 @@ struct Run {
     cpu: (f64, f64),
 }
 
-/// The options every listener of the bench runs with.
-fn listen_options() -> ListenOptions {
+/// The options every listener of the bench runs with: its own, or
+/// `TYPEBUS_BENCH_CONCURRENCY` handlers at once.
+fn listen_options(options: ListenOptions) -> ListenOptions {
     match std::env::var("TYPEBUS_BENCH_CONCURRENCY")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
     {
         Some(concurrency) => {
-            let batch = concurrency.max(128);
-            ListenOptions::new()
+            let prefetch = concurrency.max(128);
+            options
                 .concurrency(concurrency)
-                .batch(batch)
-                .max_ack_pending((concurrency + batch).max(1000))
+                .prefetch(prefetch)
+                .max_ack_pending((concurrency + prefetch).max(1000))
         }
-        None => ListenOptions::new(),
+        None => options,
     }
 }
 
 /// The modes of the rounds, in the order of `Mode`'s use in `main`.
-const MODES: [&str; 6] = [
-    "plain",
-    "guarded-memory",
-    "guarded-kv",
-    "guarded-journal",
-    "guarded-handoff",
-    "guarded-journal-x2",
-];
+const MODES: [&str; 4] = ["plain", "guarded-memory", "guarded-kv", "guarded-handoff"];
 
 /// Whether `TYPEBUS_BENCH_ONLY` (a comma-separated list of name endings)
 /// selects the mode `name`; every mode when it is not set.
@@ -293,58 +277,23 @@ async fn consume(bus: &Bus, group: &str, mode: &Mode, total: u64) -> Run {
         target: total,
         done: Arc::clone(&done),
     };
-    let options = listen_options();
     let cpu_before = cpu_ticks();
     let start = Instant::now();
-    if let Mode::JournalPair(instances) = mode {
-        return consume_pair(instances, group, options, total).await;
-    }
     let store: Option<Arc<dyn SequenceStore>> = match mode {
         Mode::Plain => None,
         Mode::Memory => Some(Arc::new(MemorySequenceStore::new())),
         Mode::Kv(store) => Some(Arc::clone(store) as Arc<dyn SequenceStore>),
-        Mode::Journal(store) => Some(Arc::clone(store) as Arc<dyn SequenceStore>),
         Mode::Handoff => Some(Arc::new(Handoff(Arc::new(MemorySequenceStore::new())))),
-        Mode::JournalPair(_) => unreachable!("consumed by consume_pair"),
     };
     let handle = match store {
-        None => bus.listen_with(listener, options).await,
+        None => bus.listen_with(listener, listen_options).await,
         Some(store) => {
-            bus.listen_with(Ordered::new(listener, store), options)
+            bus.listen_with(Sequenced::new(listener, store), listen_options)
                 .await
         }
     }
     .expect("listen");
     finish(group, &seen, &done, total, start, cpu_before, vec![handle]).await
-}
-
-/// Consumes the whole stream with two guarded instances of one queue group.
-async fn consume_pair(
-    instances: &[(Bus, Arc<JournalSequenceStore>); 2],
-    group: &str,
-    options: ListenOptions,
-    total: u64,
-) -> Run {
-    let seen = Arc::new(AtomicU64::new(0));
-    let done = Arc::new(Notify::new());
-    let cpu_before = cpu_ticks();
-    let start = Instant::now();
-    let mut handles = Vec::new();
-    for (bus, store) in instances {
-        let listener = Count {
-            group: group.to_owned(),
-            seen: Arc::clone(&seen),
-            target: total,
-            done: Arc::clone(&done),
-        };
-        let store: Arc<dyn SequenceStore> = Arc::clone(store) as Arc<dyn SequenceStore>;
-        handles.push(
-            bus.listen_with(Ordered::new(listener, store), options.clone())
-                .await
-                .expect("listen"),
-        );
-    }
-    finish(group, &seen, &done, total, start, cpu_before, handles).await
 }
 
 /// Waits until every event was handled, stops the listeners, and measures.
@@ -383,7 +332,7 @@ async fn finish(
 }
 
 /// The guard's own CPU cost, without a broker: the in-order workload's
-/// events handed straight to `on_message`, plain and behind `Ordered` with
+/// events handed straight to `on_message`, plain and behind `Sequenced` with
 /// the memory store. Returns ns per event for each.
 async fn guard_cost(records: u64) -> (f64, f64) {
     let info = typebus::DeliveryInfo {
@@ -432,7 +381,7 @@ async fn guard_cost(records: u64) -> (f64, f64) {
     for _ in 0..3 {
         plain = plain.min(run(&count(), &events, &delivery).await);
         let store: Arc<dyn SequenceStore> = Arc::new(MemorySequenceStore::new());
-        guarded = guarded.min(run(&Ordered::new(count(), store), &events, &delivery).await);
+        guarded = guarded.min(run(&Sequenced::new(count(), store), &events, &delivery).await);
     }
     (plain, guarded)
 }
@@ -500,8 +449,8 @@ async fn main() {
         return;
     }
     let show_cpu = std::env::var_os("TYPEBUS_BENCH_CPU").is_some();
-    let mut best = [0.0f64; 6];
-    let mut ratios: [Vec<f64>; 5] = Default::default();
+    let mut best = [0.0f64; 4];
+    let mut ratios: [Vec<f64>; 3] = Default::default();
     for round in 0..rounds {
         let kv = Arc::new(Counting {
             inner: KvSequenceStore::open(&js, &format!("bench-sequences-{round}"))
@@ -510,37 +459,12 @@ async fn main() {
             loads: AtomicU64::new(0),
             swaps: AtomicU64::new(0),
         });
-        let journal = Arc::new(
-            JournalSequenceStore::open(&js, &format!("bench-{round}"))
-                .await
-                .expect("journal"),
-        );
-        let mut pair = Vec::new();
-        for _ in 0..2 {
-            let transport = NatsTransport::connect(ConnectOptions::new(server.url()))
-                .await
-                .expect("connect");
-            let store =
-                JournalSequenceStore::open(transport.jetstream(), &format!("bench-pair-{round}"))
-                    .await
-                    .expect("journal");
-            pair.push((Bus::new(transport), Arc::new(store)));
-        }
-        let pair: [(Bus, Arc<JournalSequenceStore>); 2] =
-            pair.try_into().unwrap_or_else(|_| unreachable!());
-        let modes = [
-            Mode::Plain,
-            Mode::Memory,
-            Mode::Kv(kv),
-            Mode::Journal(journal),
-            Mode::Handoff,
-            Mode::JournalPair(pair),
-        ];
-        let mut rates = [0.0f64; 6];
-        let mut cpu = [(0.0f64, 0.0f64); 6];
+        let modes = [Mode::Plain, Mode::Memory, Mode::Kv(kv), Mode::Handoff];
+        let mut rates = [0.0f64; 4];
+        let mut cpu = [(0.0f64, 0.0f64); 4];
         // Odd rounds run the modes in reverse: a drift in what else the
         // machine does then favours no mode.
-        let mut order = [0, 1, 2, 3, 4, 5];
+        let mut order = [0, 1, 2, 3];
         if round % 2 == 1 {
             order.reverse();
         }
@@ -568,22 +492,6 @@ async fn main() {
                     store.swaps.load(Ordering::Relaxed) as f64 / total as f64,
                 );
             }
-            let journals: Vec<&JournalSequenceStore> = match mode {
-                Mode::Journal(store) => vec![&**store],
-                Mode::JournalPair(pair) => pair.iter().map(|(_, store)| &**store).collect(),
-                _ => Vec::new(),
-            };
-            for store in journals {
-                let stats = store.stats();
-                println!(
-                    "    journal per event: {:.3} messages written, {:.2} swaps ({:.1} swaps per message), {:.3} syncs, {:.3} conflicts",
-                    stats.messages_written as f64 / total as f64,
-                    stats.swaps_written as f64 / total as f64,
-                    stats.swaps_written as f64 / stats.messages_written.max(1) as f64,
-                    stats.syncs as f64 / total as f64,
-                    stats.conflicts as f64 / total as f64,
-                );
-            }
             best[i] = best[i].max(rate);
             rates[i] = rate;
         }
@@ -592,8 +500,6 @@ async fn main() {
         ratios[0].push(rates[1] / rates[0]);
         ratios[1].push(rates[2] / rates[0]);
         ratios[2].push(rates[3] / rates[0]);
-        ratios[3].push(rates[4] / rates[0]);
-        ratios[4].push(rates[5] / rates[0]);
         if show_cpu && let Mode::Kv(store) = &modes[2] {
             // What one KV write costs in CPU, and the ratio that cost
             // allows if the run is CPU-bound.
@@ -611,20 +517,17 @@ async fn main() {
             );
         }
     }
-    for (ratios, name) in ratios.iter_mut().zip([
-        "memory",
-        "KV",
-        "journal",
-        "hand-off (no store)",
-        "journal, two instances,",
-    ]) {
+    for (ratios, name) in ratios
+        .iter_mut()
+        .zip(["memory", "KV", "hand-off (no store)"])
+    {
         ratios.sort_by(f64::total_cmp);
         println!(
             "median of the per-round ratios, {name} store: {:.3}",
             ratios[ratios.len() / 2]
         );
     }
-    let [plain, memory, kv, journal, handoff, pair] = best;
+    let [plain, memory, kv, handoff] = best;
     println!("best of {rounds}:");
     println!("  plain listener            {plain:>10.0} msgs/s");
     println!(
@@ -632,20 +535,12 @@ async fn main() {
         memory / plain
     );
     println!(
-        "  guarded, KV store         {kv:>10.0} msgs/s   ratio {:.3} (target >= 0.80)",
+        "  guarded, KV store         {kv:>10.0} msgs/s   ratio {:.3}",
         kv / plain
-    );
-    println!(
-        "  guarded, journal store    {journal:>10.0} msgs/s   ratio {:.3} (target >= 0.80)",
-        journal / plain
     );
     println!(
         "  guarded, hand-off only    {handoff:>10.0} msgs/s   ratio {:.3} (the ceiling of a shared store)",
         handoff / plain
-    );
-    println!(
-        "  guarded, journal, 2 inst. {pair:>10.0} msgs/s   ratio {:.3} (two instances together)",
-        pair / plain
     );
     #[cfg(feature = "postgres")]
     postgres::rounds(&bus, total, rounds).await;
@@ -673,9 +568,9 @@ async fn pass(
     let consumer = consumer_name(group, TicketUpdated::SUBJECT);
     let start = Instant::now();
     let handle = match store {
-        None => bus.listen_with(listener, listen_options()).await,
+        None => bus.listen_with(listener, listen_options).await,
         Some(store) => {
-            bus.listen_with(Ordered::new(listener, store), listen_options())
+            bus.listen_with(Sequenced::new(listener, store), listen_options)
                 .await
         }
     }
@@ -713,28 +608,18 @@ async fn redelivery(bus: &Bus, js: &async_nats::jetstream::Context, total: u64) 
             rate(took)
         );
     }
-    // KV and journal stores opened anew: what a restarted listener has
-    // (nothing cached, the journal read back).
-    let open = async |name: &str| -> Arc<dyn SequenceStore> {
-        match name {
-            "kv" => Arc::new(
-                KvSequenceStore::open(js, "bench-redelivery-sequences")
-                    .await
-                    .expect("bucket"),
-            ) as Arc<dyn SequenceStore>,
-            _ => Arc::new(
-                JournalSequenceStore::open(js, "bench-redelivery")
-                    .await
-                    .expect("journal"),
-            ),
-        }
+    // The KV store opened anew: what a restarted listener has (nothing
+    // cached).
+    let open = async || -> Arc<dyn SequenceStore> {
+        let store = KvSequenceStore::open(js, "bench-redelivery-sequences")
+            .await
+            .expect("bucket");
+        Arc::new(store) as Arc<dyn SequenceStore>
     };
     let mut stores: Vec<(&str, Arc<dyn SequenceStore>)> =
         vec![("memory", Arc::new(MemorySequenceStore::new()))];
-    for name in ["kv", "journal"] {
-        if selected(&format!("redelivery-{name}")) {
-            stores.push((name, open(name).await));
-        }
+    if selected("redelivery-kv") {
+        stores.push(("kv", open().await));
     }
     #[cfg(feature = "postgres")]
     let database = if selected("redelivery-pg") {
@@ -765,13 +650,13 @@ async fn redelivery(bus: &Bus, js: &async_nats::jetstream::Context, total: u64) 
             again.as_secs_f64() * 1e3,
             rate(again),
         );
-        if matches!(name, "kv" | "journal") {
+        if name == "kv" {
             stream
                 .delete_consumer(&consumer_name(&group, TicketUpdated::SUBJECT))
                 .await
                 .expect("delete the consumer");
             let started = Instant::now();
-            let reopened = open(name).await;
+            let reopened = open().await;
             let opening = started.elapsed();
             let (cold, calls) = pass(bus, &stream, &group, Some(reopened), last).await;
             let cold = opening + cold;
@@ -799,9 +684,9 @@ mod postgres {
     use sqlx::PgPool;
     use sqlx::postgres::PgPoolOptions;
     use tokio::sync::Notify;
-    use typebus::ordering::{Ordered, Step};
+    use typebus::ordering::{Sequenced, Step};
     use typebus::postgres::{PgSequenceStore, Schema};
-    use typebus::{Bus, Delivery, HandlerError, Listener};
+    use typebus::{Bus, Delivery, HandlerError, ListenOptions, Listener};
 
     use super::{Count, Counting, Run, TicketUpdated, cpu_ticks, finish, listen_options, selected};
 
@@ -869,8 +754,8 @@ mod postgres {
     impl Listener for Write {
         type Event = TicketUpdated;
 
-        fn queue_group(&self) -> &str {
-            self.count.queue_group()
+        fn options(&self) -> ListenOptions {
+            self.count.options()
         }
 
         async fn on_message(
@@ -903,7 +788,7 @@ mod postgres {
     }
 
     /// Consumes the whole stream with a fresh consumer: the handler alone,
-    /// or behind `Ordered` over `store`.
+    /// or behind `Sequenced` over `store`.
     async fn consume(
         bus: &Bus,
         database: &Database,
@@ -932,9 +817,9 @@ mod postgres {
         let cpu_before = cpu_ticks();
         let start = Instant::now();
         let handle = match store {
-            None => bus.listen_with(write, listen_options()).await,
+            None => bus.listen_with(write, listen_options).await,
             Some(store) => {
-                bus.listen_with(Ordered::new(write, store), listen_options())
+                bus.listen_with(Sequenced::new(write, store), listen_options)
                     .await
             }
         }
