@@ -16,6 +16,11 @@
 //! message from a pull consumer's message stream, in one task. Each round
 //! uses fresh streams; the best round of each side is reported, with the
 //! client process's CPU time per message (the server is another process).
+//!
+//! For profiling one side alone (e.g. under `perf record`),
+//! `TYPEBUS_BENCH_PUBLISH_ONLY=typebus` (or `raw`) runs only that side's
+//! publish, and `TYPEBUS_BENCH_CONSUME_ONLY=typebus` (or `raw`) publishes
+//! and then measures only that side's consume.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -181,8 +186,11 @@ struct Counter {
 impl Listener for Counter {
     type Event = TicketCreated;
 
-    fn queue_group(&self) -> &str {
-        "bench"
+    fn options(&self) -> ListenOptions {
+        ListenOptions::new("bench")
+            .concurrency(64)
+            .prefetch(BATCH)
+            .max_ack_pending(1000)
     }
 
     async fn on_message(&self, event: TicketCreated, _: &Delivery) -> Result<(), HandlerError> {
@@ -202,12 +210,8 @@ async fn typebus_consume(bus: &Bus, n: u64) -> Duration {
         target: n,
         done: Arc::clone(&done),
     };
-    let options = ListenOptions::new()
-        .concurrency(64)
-        .batch(BATCH)
-        .max_ack_pending(1000);
     let started = Instant::now();
-    let handle = bus.listen_with(counter, options).await.unwrap();
+    let handle = bus.listen(counter).await.unwrap();
     done.notified().await;
     let elapsed = started.elapsed();
     handle.shutdown().await.unwrap();
@@ -293,8 +297,20 @@ fn main() {
         let mut consume = Best::new();
         for round in 1..=rounds {
             fresh_streams(&js, &bus).await;
-            // Alternate which side goes first, so neither always gets the
-            // warmer (or the busier) half of the round.
+            // For profiling one publishing side alone.
+            match std::env::var("TYPEBUS_BENCH_PUBLISH_ONLY").as_deref() {
+                Ok("typebus") => {
+                    let run = measure(typebus_publish(&bus, n)).await;
+                    eprintln!("typebus publish: {:.0} msgs/s, cpu {:?}", rate(n, run.0), run.1);
+                    continue;
+                }
+                Ok("raw") => {
+                    let run = measure(raw_publish(&js, n)).await;
+                    eprintln!("raw publish: {:.0} msgs/s, cpu {:?}", rate(n, run.0), run.1);
+                    continue;
+                }
+                _ => {}
+            }
             // For profiling one consuming side alone.
             match std::env::var("TYPEBUS_BENCH_CONSUME_ONLY").as_deref() {
                 Ok("typebus") => {
@@ -317,6 +333,8 @@ fn main() {
                 }
                 _ => {}
             }
+            // Alternate which side goes first, so neither always gets the
+            // warmer (or the busier) half of the round.
             if round % 2 == 1 {
                 publish.raw(measure(raw_publish(&js, n)).await);
                 publish.typebus(measure(typebus_publish(&bus, n)).await);

@@ -183,7 +183,7 @@ impl Transport for NatsTransport {
             let size = message.payload.len();
             let publish = jetstream::message::PublishMessage::build()
                 .payload(message.payload)
-                .headers(message.headers.to_nats());
+                .headers(message.headers.into_nats());
             let subject = async_nats::Subject::from(message.subject);
             let ack = self
                 .publishing
