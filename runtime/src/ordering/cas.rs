@@ -22,7 +22,7 @@ const MAX_ROUNDS: usize = 16;
 /// conflict) one by one from the store.
 pub(crate) async fn claim_all<S: SequenceStore + ?Sized>(
     store: &S,
-    requests: &[ClaimRequest],
+    requests: &[ClaimRequest<'_>],
 ) -> Vec<Result<Verdict, StoreError>> {
     let mut answers: Vec<Option<Result<Verdict, StoreError>>> = std::iter::repeat_with(|| None)
         .take(requests.len())
@@ -66,7 +66,7 @@ pub(crate) async fn claim_all<S: SequenceStore + ?Sized>(
 /// One request, from the store: read, decide, swap, until the swap holds.
 async fn claim_one<S: SequenceStore + ?Sized>(
     store: &S,
-    request: &ClaimRequest,
+    request: &ClaimRequest<'_>,
 ) -> Result<Verdict, StoreError> {
     for _ in 0..MAX_ROUNDS {
         let current = store.load(&request.key).await?;
@@ -97,7 +97,7 @@ async fn claim_one<S: SequenceStore + ?Sized>(
 /// changed meanwhile is read and retried on its own.
 pub(crate) async fn finish_all<S: SequenceStore + ?Sized>(
     store: &S,
-    finishes: &[Finish],
+    finishes: &[Finish<'_>],
 ) -> Vec<Result<Finished, StoreError>> {
     let swaps: Vec<Swap> = finishes
         .iter()
@@ -166,7 +166,7 @@ where
 /// step started.
 async fn record_one<S: SequenceStore + ?Sized>(
     store: &S,
-    finish: &Finish,
+    finish: &Finish<'_>,
 ) -> Result<Finished, StoreError> {
     let done = State {
         applied: Some(finish.sequence),
@@ -193,7 +193,7 @@ async fn record_one<S: SequenceStore + ?Sized>(
 }
 
 /// The compare-and-set that claims `request`'s step over `current`.
-fn claim_swap(request: &ClaimRequest, current: Option<&Entry>, now_ms: u64) -> Swap {
+fn claim_swap(request: &ClaimRequest<'_>, current: Option<&Entry>, now_ms: u64) -> Swap {
     Swap {
         key: request.key.clone(),
         expected: current.map(|entry| entry.revision),

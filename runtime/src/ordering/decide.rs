@@ -15,7 +15,11 @@ use super::store::{ClaimRequest, Holder, State, Verdict};
 ///   [`Verdict::Busy`];
 /// - the next step, free (or its claim taken over: a later delivery of the
 ///   claiming message, or an expired claim): [`Verdict::Claimed`].
-pub(crate) fn decide(state: Option<&State>, request: &ClaimRequest, now_ms: u64) -> Verdict<()> {
+pub(crate) fn decide(
+    state: Option<&State>,
+    request: &ClaimRequest<'_>,
+    now_ms: u64,
+) -> Verdict<()> {
     let applied = state.and_then(|state| state.applied);
     let sequence = request.sequence;
     if let Some(last) = applied
@@ -43,7 +47,7 @@ pub(crate) fn decide(state: Option<&State>, request: &ClaimRequest, now_ms: u64)
 /// is a later delivery of the claiming message (the earlier one was
 /// abandoned), or the claim expired. A claim held in this process is never
 /// taken over: it ends with the delivery holding it.
-fn taken_over(holder: &Holder, request: &ClaimRequest, now_ms: u64) -> bool {
+fn taken_over(holder: &Holder, request: &ClaimRequest<'_>, now_ms: u64) -> bool {
     match holder {
         Holder::Local => false,
         Holder::Delivery {
@@ -51,7 +55,7 @@ fn taken_over(holder: &Holder, request: &ClaimRequest, now_ms: u64) -> bool {
             delivered,
             expires_ms,
         } => {
-            (*message == request.message && request.delivered >= *delivered)
+            (request.is_message(message) && request.delivered >= *delivered)
                 || now_ms >= *expires_ms
         }
     }
@@ -65,12 +69,15 @@ mod tests {
     use crate::ordering::RecordKey;
     use crate::ordering::store::Claim;
 
-    fn request(sequence: u64, message: &str, delivered: u64) -> ClaimRequest {
+    /// A request of delivery `delivered` of `message` (`<stream>/<sequence>`).
+    fn request(sequence: u64, message: &'static str, delivered: u64) -> ClaimRequest<'static> {
+        let (stream, stream_sequence) = message.split_once('/').expect("stream/sequence");
         ClaimRequest {
-            key: RecordKey::new("ticket", "a"),
+            key: Box::leak(Box::new(RecordKey::new("ticket", "a"))),
             sequence,
             initial: 0,
-            message: message.into(),
+            stream,
+            stream_sequence: stream_sequence.parse().expect("a sequence"),
             delivered,
             lease: Duration::from_secs(35),
         }

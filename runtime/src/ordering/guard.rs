@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 
-use super::store::{ClaimRequest, Finish, Finished, SequenceStore, StoreError, Verdict};
+use super::store::{ClaimRequest, Finish, Finished, SequenceStore, StoreError, Ticket, Verdict};
 use super::versioned::{RecordKey, Versioned};
 use crate::bus::delivery::Delivery;
 use crate::bus::listener::{DeadLetterKind, HandlerError, Listener, caught};
@@ -165,6 +165,24 @@ where
     /// lowest sequence first), so a record's later event finds its earlier
     /// one recorded. The outcomes are in the events' order.
     async fn guard(&self, events: Vec<(L::Event, &Delivery)>) -> Vec<Result<(), HandlerError>> {
+        if events.len() == 1 {
+            // One round, in order: the outcomes need no reordering.
+            let one = events
+                .into_iter()
+                .enumerate()
+                .map(|(index, (event, delivery))| Pending {
+                    index,
+                    key: RecordKey::of(&event),
+                    event,
+                    delivery,
+                });
+            return self
+                .round(one.collect())
+                .await
+                .into_iter()
+                .map(|(_, outcome)| outcome)
+                .collect();
+        }
         let mut outcomes: Vec<Option<Result<(), HandlerError>>> =
             std::iter::repeat_with(|| None).take(events.len()).collect();
         let mut waiting: Vec<Pending<'_, L::Event>> = events
@@ -178,24 +196,17 @@ where
             })
             .collect();
         while !waiting.is_empty() {
-            let round = if waiting.len() == 1 {
-                std::mem::take(&mut waiting)
-            } else {
-                waiting.sort_by(|a, b| {
-                    (&a.key, a.event.sequence()).cmp(&(&b.key, b.event.sequence()))
-                });
-                let mut round: Vec<Pending<'_, L::Event>> = Vec::with_capacity(waiting.len());
-                let mut later = Vec::new();
-                for pending in waiting {
-                    if round.last().is_some_and(|last| last.key == pending.key) {
-                        later.push(pending);
-                    } else {
-                        round.push(pending);
-                    }
+            waiting.sort_by(|a, b| (&a.key, a.event.sequence()).cmp(&(&b.key, b.event.sequence())));
+            let mut round: Vec<Pending<'_, L::Event>> = Vec::with_capacity(waiting.len());
+            let mut later = Vec::new();
+            for pending in waiting {
+                if round.last().is_some_and(|last| last.key == pending.key) {
+                    later.push(pending);
+                } else {
+                    round.push(pending);
                 }
-                waiting = later;
-                round
-            };
+            }
+            waiting = later;
             for (index, outcome) in self.round(round).await {
                 outcomes[index] = Some(outcome);
             }
@@ -218,33 +229,34 @@ where
         round: Vec<Pending<'_, L::Event>>,
     ) -> Vec<(usize, Result<(), HandlerError>)> {
         let initial = <L::Event as Versioned>::INITIAL_SEQUENCE;
-        let requests: Vec<ClaimRequest> = round
-            .iter()
+        let (keys, events): (Vec<RecordKey>, Vec<(usize, L::Event, &Delivery)>) = round
+            .into_iter()
             .map(|pending| {
-                let sequence = pending.event.sequence();
-                ClaimRequest::of(
-                    pending.key.clone(),
-                    sequence,
-                    initial,
-                    pending.delivery,
-                    self.lease,
+                (
+                    pending.key,
+                    (pending.index, pending.event, pending.delivery),
                 )
+            })
+            .unzip();
+        let requests: Vec<ClaimRequest<'_>> = keys
+            .iter()
+            .zip(&events)
+            .map(|(key, (_, event, delivery))| {
+                ClaimRequest::of(key, event.sequence(), initial, delivery, self.lease)
             })
             .collect();
         let verdicts = self.store.claim_all(&requests).await;
-        let mut outcomes = Vec::with_capacity(round.len());
+        let mut outcomes = Vec::with_capacity(events.len());
         let mut claimed = Unsettled {
             store: &self.store,
-            finishes: Vec::with_capacity(round.len()),
+            finishes: Vec::with_capacity(events.len()),
         };
-        let mut calls = Vec::with_capacity(round.len());
-        for ((pending, request), verdict) in round.into_iter().zip(requests).zip(verdicts) {
-            let ClaimRequest {
-                key,
-                sequence,
-                delivered,
-                ..
-            } = request;
+        let mut indices = Vec::with_capacity(events.len());
+        let mut handling = Vec::with_capacity(events.len());
+        for ((request, (index, event, delivery)), verdict) in
+            requests.iter().zip(events).zip(verdicts)
+        {
+            let (key, sequence) = (request.key, request.sequence);
             let outcome = match verdict {
                 Ok(Verdict::Claimed(ticket)) => {
                     claimed.finishes.push(Finish {
@@ -253,7 +265,8 @@ where
                         ticket,
                         handled: false,
                     });
-                    calls.push((pending.index, pending.event, pending.delivery));
+                    indices.push(index);
+                    handling.push(self.listener.on_message(event, delivery));
                     continue;
                 }
                 Ok(Verdict::Applied(last)) => {
@@ -263,7 +276,9 @@ where
                 Ok(Verdict::BelowInitial) => Err(HandlerError::permanent(format!(
                     "{key}@{sequence} is below the record's initial sequence {initial}"
                 ))),
-                Ok(Verdict::Early { next }) => Err(self.early(&key, sequence, next, delivered)),
+                Ok(Verdict::Early { next }) => {
+                    Err(self.early(key, sequence, next, request.delivered))
+                }
                 Ok(Verdict::Busy(holder)) => {
                     tracing::debug!(record = %key, sequence, claimed_by = %holder, "step being applied by another delivery; waiting");
                     Err(HandlerError::retry_after(
@@ -273,21 +288,20 @@ where
                 }
                 Err(err) => Err(retry(err)),
             };
-            outcomes.push((pending.index, outcome));
+            outcomes.push((index, outcome));
         }
-        if calls.is_empty() {
+        if handling.is_empty() {
             return outcomes;
         }
-        let (indices, calls): (Vec<usize>, Vec<_>) = calls
-            .into_iter()
-            .map(|(index, event, delivery)| (index, (event, delivery)))
-            .unzip();
-        let handled = join_all(
-            calls
-                .into_iter()
-                .map(|(event, delivery)| caught(self.listener.on_message(event, delivery))),
-        )
-        .await;
+        let handled = if handling.len() == 1 {
+            let mut one = Vec::with_capacity(1);
+            for handler in handling {
+                one.push(caught(handler).await);
+            }
+            one
+        } else {
+            join_all(handling.into_iter().map(caught)).await
+        };
         for (finish, outcome) in claimed.finishes.iter_mut().zip(&handled) {
             finish.handled = outcome.is_ok();
         }
@@ -399,7 +413,7 @@ struct Pending<'d, E> {
 /// waiting: at once in memory, on a task of its own in a shared store.
 struct Unsettled<'s> {
     store: &'s Arc<dyn SequenceStore>,
-    finishes: Vec<Finish>,
+    finishes: Vec<Finish<'s>>,
 }
 
 impl Drop for Unsettled<'_> {
@@ -408,12 +422,22 @@ impl Drop for Unsettled<'_> {
             return;
         }
         let store = Arc::clone(self.store);
-        let mut releases = std::mem::take(&mut self.finishes);
-        for release in &mut releases {
-            release.handled = false;
-        }
+        let releases: Vec<(RecordKey, u64, Ticket)> = self
+            .finishes
+            .iter()
+            .map(|finish| (finish.key.clone(), finish.sequence, finish.ticket))
+            .collect();
         crate::bus::engine::run_or_spawn(async move {
-            store.finish_all(&releases).await;
+            let finishes: Vec<Finish<'_>> = releases
+                .iter()
+                .map(|(key, sequence, ticket)| Finish {
+                    key,
+                    sequence: *sequence,
+                    ticket: *ticket,
+                    handled: false,
+                })
+                .collect();
+            store.finish_all(&finishes).await;
         });
     }
 }

@@ -115,8 +115,8 @@ impl MemorySequenceStore {
     }
 
     /// Claims `request`'s step under its record's lock.
-    fn claim(&self, request: &ClaimRequest) -> Verdict {
-        let slot = self.slot(&request.key);
+    fn claim(&self, request: &ClaimRequest<'_>) -> Verdict {
+        let slot = self.slot(request.key);
         let mut stored = slot.lock();
         let applied = stored.state.applied;
         let current = (stored.revision != 0).then_some(&stored.state);
@@ -151,8 +151,8 @@ impl MemorySequenceStore {
     /// itself, or a takeover replaced the claim), the step is recorded over
     /// whatever claim is there as long as the record still stands where
     /// the step started, and a release leaves it alone.
-    fn finish(&self, finish: &Finish) -> Finished {
-        let Some(slot) = self.existing(&finish.key) else {
+    fn finish(&self, finish: &Finish<'_>) -> Finished {
+        let Some(slot) = self.existing(finish.key) else {
             return Finished::Moved(None);
         };
         let mut stored = slot.lock();
@@ -223,7 +223,7 @@ impl SequenceStore for MemorySequenceStore {
 
     fn claim_all<'a>(
         &'a self,
-        requests: &'a [ClaimRequest],
+        requests: &'a [ClaimRequest<'a>],
     ) -> BoxFuture<'a, Vec<Result<Verdict, StoreError>>> {
         let verdicts = requests.iter().map(|request| Ok(self.claim(request)));
         Box::pin(std::future::ready(verdicts.collect()))
@@ -231,7 +231,7 @@ impl SequenceStore for MemorySequenceStore {
 
     fn finish_all<'a>(
         &'a self,
-        finishes: &'a [Finish],
+        finishes: &'a [Finish<'a>],
     ) -> BoxFuture<'a, Vec<Result<Finished, StoreError>>> {
         let finished = finishes.iter().map(|finish| Ok(self.finish(finish)));
         Box::pin(std::future::ready(finished.collect()))

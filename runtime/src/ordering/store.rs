@@ -111,28 +111,30 @@ impl<'de> Deserialize<'de> for Claim {
 /// A delivery's request to apply a record's step
 /// ([`SequenceStore::claim_all`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClaimRequest {
+pub struct ClaimRequest<'a> {
     /// The record.
-    pub key: RecordKey,
+    pub key: &'a RecordKey,
     /// The step's sequence.
     pub sequence: u64,
     /// The record's first sequence ([`Versioned::INITIAL_SEQUENCE`](super::Versioned::INITIAL_SEQUENCE)).
     pub initial: u64,
-    /// The delivering message: `<stream>/<stream sequence>`.
-    pub message: String,
+    /// The delivering message's stream.
+    pub stream: &'a str,
+    /// The delivering message's sequence in its stream.
+    pub stream_sequence: u64,
     /// The delivery's count.
     pub delivered: u64,
     /// How long a claim stored for it holds.
     pub lease: Duration,
 }
 
-impl ClaimRequest {
+impl<'a> ClaimRequest<'a> {
     /// The request of `delivery` to apply step `sequence` of `key`.
     pub(crate) fn of(
-        key: RecordKey,
+        key: &'a RecordKey,
         sequence: u64,
         initial: u64,
-        delivery: &crate::Delivery,
+        delivery: &'a crate::Delivery,
         lease: Duration,
     ) -> Self {
         let info = delivery.info();
@@ -140,10 +142,23 @@ impl ClaimRequest {
             key,
             sequence,
             initial,
-            message: format!("{}/{}", info.stream, info.stream_sequence),
+            stream: &info.stream,
+            stream_sequence: info.stream_sequence,
             delivered: info.delivered,
             lease,
         }
+    }
+
+    /// The delivering message as a claim names it: `<stream>/<stream sequence>`.
+    pub fn message(&self) -> String {
+        format!("{}/{}", self.stream, self.stream_sequence)
+    }
+
+    /// Whether a claim's `message` names this request's message.
+    pub(crate) fn is_message(&self, message: &str) -> bool {
+        message.rsplit_once('/').is_some_and(|(stream, sequence)| {
+            stream == self.stream && sequence.parse() == Ok(self.stream_sequence)
+        })
     }
 
     /// The claim a shared store keeps for this request at `now_ms`.
@@ -152,7 +167,7 @@ impl ClaimRequest {
         Claim {
             sequence: self.sequence,
             holder: Holder::Delivery {
-                message: self.message.clone(),
+                message: self.message(),
                 delivered: self.delivered,
                 expires_ms: now_ms.saturating_add(lease_ms),
             },
@@ -192,9 +207,9 @@ pub struct Ticket {
 /// The end of a claimed step ([`SequenceStore::finish_all`]): recorded as
 /// applied when its handler succeeded, released when it failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finish {
+pub struct Finish<'a> {
     /// The record.
-    pub key: RecordKey,
+    pub key: &'a RecordKey,
     /// The claimed step.
     pub sequence: u64,
     /// The claim.
@@ -326,7 +341,7 @@ pub trait SequenceStore: Send + Sync + 'static {
     /// store and claimed one by one.
     fn claim_all<'a>(
         &'a self,
-        requests: &'a [ClaimRequest],
+        requests: &'a [ClaimRequest<'a>],
     ) -> BoxFuture<'a, Vec<Result<Verdict, StoreError>>> {
         Box::pin(super::cas::claim_all(self, requests))
     }
@@ -339,7 +354,7 @@ pub trait SequenceStore: Send + Sync + 'static {
     /// retried one by one.
     fn finish_all<'a>(
         &'a self,
-        finishes: &'a [Finish],
+        finishes: &'a [Finish<'a>],
     ) -> BoxFuture<'a, Vec<Result<Finished, StoreError>>> {
         Box::pin(super::cas::finish_all(self, finishes))
     }
@@ -415,14 +430,14 @@ impl<S: SequenceStore + ?Sized> SequenceStore for std::sync::Arc<S> {
 
     fn claim_all<'a>(
         &'a self,
-        requests: &'a [ClaimRequest],
+        requests: &'a [ClaimRequest<'a>],
     ) -> BoxFuture<'a, Vec<Result<Verdict, StoreError>>> {
         (**self).claim_all(requests)
     }
 
     fn finish_all<'a>(
         &'a self,
-        finishes: &'a [Finish],
+        finishes: &'a [Finish<'a>],
     ) -> BoxFuture<'a, Vec<Result<Finished, StoreError>>> {
         (**self).finish_all(finishes)
     }
