@@ -20,10 +20,7 @@ async fn two_instances_share_the_work_and_handle_each_event_once() {
         Act::Sleep(Duration::from_millis(2))
     });
     let options = |o: ListenOptions| o.concurrency(8).prefetch(16);
-    let a = bus_a
-        .listen_with(probe.instance(1), options.clone())
-        .await
-        .unwrap();
+    let a = bus_a.listen_with(probe.instance(1), options).await.unwrap();
     let b = bus_b.listen_with(probe.instance(2), options).await.unwrap();
     // Another service sees every event too.
     let payments = Probe::<TicketCreated>::new("payments-service", |_, _| Act::Ok);
@@ -86,10 +83,7 @@ async fn a_slow_handler_keeps_its_event_while_in_progress_acks_flow() {
             .prefetch(4)
             .handler_timeout(Duration::from_secs(20))
     };
-    let a = bus_a
-        .listen_with(probe.instance(1), options.clone())
-        .await
-        .unwrap();
+    let a = bus_a.listen_with(probe.instance(1), options).await.unwrap();
     let b = bus_b.listen_with(probe.instance(2), options).await.unwrap();
     let publisher = bus_a.publisher::<TicketCreated>();
     for n in 0..6 {

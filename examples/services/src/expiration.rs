@@ -90,12 +90,11 @@ impl Listener for ScheduleExpiration {
     type Event = OrderCreated;
 
     fn options(&self) -> ListenOptions {
+        // Waiting for `expiresAt` takes as many deliveries as it takes.
         ListenOptions::new(QUEUE_GROUP)
             .max_deliver(None)
             .retry(crate::QUICK_RETRY)
     }
-
-    /// Waiting for `expiresAt` takes as many deliveries as it takes.
 
     async fn on_message(
         &self,

@@ -225,6 +225,11 @@ async fn run<L: Listener>(
 /// right here: work that finishes without waiting (a handler and its ack)
 /// costs no task. Work that waits continues on a task of its own, polled
 /// afresh there; outside a runtime it is dropped.
+///
+/// What the poll pays for: with a plain `tokio::spawn` instead, consume +
+/// ack ran at 0.81x raw async-nats against 1.01x, 4.80 against 3.55 us of
+/// client CPU per message (`cargo bench -p typebus --bench throughput`,
+/// median of 3, measured at 871e17e).
 pub(crate) fn run_or_spawn(work: impl Future<Output = ()> + Send + 'static) {
     let mut work = Box::pin(work);
     let mut cx = Context::from_waker(std::task::Waker::noop());

@@ -31,7 +31,7 @@ pub(crate) async fn claim_all<S: SequenceStore + ?Sized>(
     let mut swapping = Vec::new();
     let now = now_ms();
     for (index, request) in requests.iter().enumerate() {
-        let cached = store.cached(&request.key);
+        let cached = store.cached(request.key);
         // A record this process has not seen: only its store knows, unless
         // this is its first step (then try to create it).
         if cached.is_none() && request.sequence != request.initial {
@@ -69,7 +69,7 @@ async fn claim_one<S: SequenceStore + ?Sized>(
     request: &ClaimRequest<'_>,
 ) -> Result<Verdict, StoreError> {
     for _ in 0..MAX_ROUNDS {
-        let current = store.load(&request.key).await?;
+        let current = store.load(request.key).await?;
         let now = now_ms();
         match decide(current.as_ref().map(|entry| &entry.state), request, now) {
             Verdict::Claimed(()) => {
@@ -173,7 +173,7 @@ async fn record_one<S: SequenceStore + ?Sized>(
         claim: None,
     };
     for _ in 0..MAX_ROUNDS {
-        let Some(current) = store.load(&finish.key).await? else {
+        let Some(current) = store.load(finish.key).await? else {
             return Ok(Finished::Moved(None));
         };
         match current.state.applied {
@@ -182,7 +182,7 @@ async fn record_one<S: SequenceStore + ?Sized>(
             moved => return Ok(Finished::Moved(moved)),
         }
         let expected = Some(current.revision);
-        if let Swapped::Done { .. } = store.swap(&finish.key, expected, &done).await? {
+        if let Swapped::Done { .. } = store.swap(finish.key, expected, &done).await? {
             return Ok(Finished::Done);
         }
     }

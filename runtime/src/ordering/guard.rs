@@ -229,15 +229,12 @@ where
         round: Vec<Pending<'_, L::Event>>,
     ) -> Vec<(usize, Result<(), HandlerError>)> {
         let initial = <L::Event as Versioned>::INITIAL_SEQUENCE;
-        let (keys, events): (Vec<RecordKey>, Vec<(usize, L::Event, &Delivery)>) = round
-            .into_iter()
-            .map(|pending| {
-                (
-                    pending.key,
-                    (pending.index, pending.event, pending.delivery),
-                )
-            })
-            .unzip();
+        let mut keys = Vec::with_capacity(round.len());
+        let mut events = Vec::with_capacity(round.len());
+        for pending in round {
+            keys.push(pending.key);
+            events.push((pending.index, pending.event, pending.delivery));
+        }
         let requests: Vec<ClaimRequest<'_>> = keys
             .iter()
             .zip(&events)

@@ -464,10 +464,7 @@ pub async fn queue_group_shares_the_work<B: Backend>() {
         Act::Sleep(Duration::from_millis(15))
     });
     let options = |o: ListenOptions| o.concurrency(1).prefetch(1);
-    let a = bus
-        .listen_with(probe.instance(1), options.clone())
-        .await
-        .unwrap();
+    let a = bus.listen_with(probe.instance(1), options).await.unwrap();
     let b = other_bus
         .listen_with(probe.instance(2), options)
         .await

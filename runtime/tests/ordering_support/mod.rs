@@ -344,7 +344,7 @@ pub async fn start_instance(
         .max_early_delay(guard.max_early_delay)
         .patience(guard.patience);
     vec![
-        bus.listen_with(created, options.clone())
+        bus.listen_with(created, options)
             .await
             .expect("listen created"),
         bus.listen_with(updated, options)
