@@ -167,17 +167,11 @@ where
     async fn guard(&self, events: Vec<(L::Event, &Delivery)>) -> Vec<Result<(), HandlerError>> {
         if events.len() == 1 {
             // One round, in order: the outcomes need no reordering.
-            let one = events
+            let round = events
                 .into_iter()
-                .enumerate()
-                .map(|(index, (event, delivery))| Pending {
-                    index,
-                    key: RecordKey::of(&event),
-                    event,
-                    delivery,
-                });
+                .map(|(event, delivery)| Pending::new(0, event, delivery));
             return self
-                .round(one.collect())
+                .round(round.collect())
                 .await
                 .into_iter()
                 .map(|(_, outcome)| outcome)
@@ -188,15 +182,10 @@ where
         let mut waiting: Vec<Pending<'_, L::Event>> = events
             .into_iter()
             .enumerate()
-            .map(|(index, (event, delivery))| Pending {
-                index,
-                key: RecordKey::of(&event),
-                event,
-                delivery,
-            })
+            .map(|(index, (event, delivery))| Pending::new(index, event, delivery))
             .collect();
         while !waiting.is_empty() {
-            waiting.sort_by(|a, b| (&a.key, a.event.sequence()).cmp(&(&b.key, b.event.sequence())));
+            waiting.sort_by(|a, b| (&a.key, a.sequence).cmp(&(&b.key, b.sequence)));
             let mut round: Vec<Pending<'_, L::Event>> = Vec::with_capacity(waiting.len());
             let mut later = Vec::new();
             for pending in waiting {
@@ -229,43 +218,43 @@ where
         round: Vec<Pending<'_, L::Event>>,
     ) -> Vec<(usize, Result<(), HandlerError>)> {
         let initial = <L::Event as Versioned>::INITIAL_SEQUENCE;
-        let mut keys = Vec::with_capacity(round.len());
-        let mut events = Vec::with_capacity(round.len());
-        for pending in round {
-            keys.push(pending.key);
-            events.push((pending.index, pending.event, pending.delivery));
-        }
-        let requests: Vec<ClaimRequest<'_>> = keys
+        let requests: Vec<ClaimRequest<'_>> = round
             .iter()
-            .zip(&events)
-            .map(|(key, (_, event, delivery))| {
-                ClaimRequest::of(key, event.sequence(), initial, delivery, self.lease)
+            .map(|pending| {
+                ClaimRequest::of(
+                    &pending.key,
+                    pending.sequence,
+                    initial,
+                    pending.delivery,
+                    self.lease,
+                )
             })
             .collect();
         let verdicts = self.store.claim_all(&requests).await;
-        let mut outcomes = Vec::with_capacity(events.len());
+        let mut outcomes = Vec::with_capacity(round.len());
         let mut claimed = Unsettled {
             store: &self.store,
-            finishes: Vec::with_capacity(events.len()),
+            finishes: Vec::with_capacity(round.len()),
         };
-        let mut indices = Vec::with_capacity(events.len());
-        let mut handling = Vec::with_capacity(events.len());
-        for ((request, (index, event, delivery)), verdict) in
-            requests.iter().zip(events).zip(verdicts)
-        {
-            let (key, sequence) = (request.key, request.sequence);
+        let mut calls = Vec::with_capacity(round.len());
+        for ((request, pending), verdict) in requests.iter().zip(&round).zip(verdicts) {
+            let (key, sequence, index) = (request.key, request.sequence, pending.index);
             let outcome = match verdict {
-                Ok(Verdict::Claimed(ticket)) => {
-                    claimed.finishes.push(Finish {
-                        key,
-                        sequence,
-                        ticket,
-                        handled: false,
-                    });
-                    indices.push(index);
-                    handling.push(self.listener.on_message(event, delivery));
-                    continue;
-                }
+                Ok(Verdict::Claimed(ticket)) => match pending.event.take() {
+                    Some(event) => {
+                        claimed.finishes.push(Finish {
+                            key,
+                            sequence,
+                            ticket,
+                            handled: false,
+                        });
+                        calls.push((index, self.listener.on_message(event, pending.delivery)));
+                        continue;
+                    }
+                    None => Err(HandlerError::retry(
+                        "the ordering guard handed an event out twice",
+                    )),
+                },
                 Ok(Verdict::Applied(last)) => {
                     tracing::debug!(record = %key, sequence, applied = last, "duplicate or stale event acknowledged without handling");
                     Ok(())
@@ -287,25 +276,30 @@ where
             };
             outcomes.push((index, outcome));
         }
-        if handling.is_empty() {
+        if calls.is_empty() {
             return outcomes;
         }
-        let handled = if handling.len() == 1 {
-            let mut one = Vec::with_capacity(1);
-            for handler in handling {
-                one.push(caught(handler).await);
+        let mut handled: Vec<(usize, Result<(), HandlerError>)> = if calls.len() == 1 {
+            let mut one = calls;
+            match one.pop() {
+                Some((index, handling)) => vec![(index, caught(handling).await)],
+                None => Vec::new(),
             }
-            one
         } else {
-            join_all(handling.into_iter().map(caught)).await
+            join_all(
+                calls
+                    .into_iter()
+                    .map(|(index, handling)| async move { (index, caught(handling).await) }),
+            )
+            .await
         };
-        for (finish, outcome) in claimed.finishes.iter_mut().zip(&handled) {
+        for (finish, (_, outcome)) in claimed.finishes.iter_mut().zip(&handled) {
             finish.handled = outcome.is_ok();
         }
         let finished = self.store.finish_all(&claimed.finishes).await;
         let finishes = std::mem::take(&mut claimed.finishes);
-        for (((index, finish), outcome), finished) in
-            indices.into_iter().zip(finishes).zip(handled).zip(finished)
+        for ((finish, (index, outcome)), finished) in
+            finishes.into_iter().zip(handled.drain(..)).zip(finished)
         {
             let outcome = match (outcome, finished) {
                 (Err(err), _) => Err(err),
@@ -368,12 +362,15 @@ where
     }
 
     async fn on_message(&self, event: L::Event, delivery: &Delivery) -> Result<(), HandlerError> {
-        let mut outcomes = self.guard(vec![(event, delivery)]).await;
-        outcomes.pop().unwrap_or_else(|| {
-            Err(HandlerError::retry(
-                "the ordering guard gave no outcome for this event",
-            ))
-        })
+        let mut outcomes = self.round(vec![Pending::new(0, event, delivery)]).await;
+        outcomes
+            .pop()
+            .map(|(_, outcome)| outcome)
+            .unwrap_or_else(|| {
+                Err(HandlerError::retry(
+                    "the ordering guard gave no outcome for this event",
+                ))
+            })
     }
 
     fn on_batch<'a>(
@@ -401,8 +398,23 @@ struct Pending<'d, E> {
     /// Its place in the batch.
     index: usize,
     key: RecordKey,
-    event: E,
+    sequence: u64,
+    /// Taken when its handler is called (the round's claim requests borrow
+    /// the key meanwhile).
+    event: std::cell::Cell<Option<E>>,
     delivery: &'d Delivery,
+}
+
+impl<'d, E: Versioned> Pending<'d, E> {
+    fn new(index: usize, event: E, delivery: &'d Delivery) -> Self {
+        Self {
+            index,
+            key: RecordKey::of(&event),
+            sequence: event.sequence(),
+            event: std::cell::Cell::new(Some(event)),
+            delivery,
+        }
+    }
 }
 
 /// The claims of a round not finished yet. Dropped unfinished (the engine
