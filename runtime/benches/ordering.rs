@@ -255,6 +255,26 @@ fn listen_options(options: ListenOptions) -> ListenOptions {
     }
 }
 
+/// Starts `listener` with the bench's options: alone, or behind
+/// `Sequenced` over `store`.
+async fn listen<L>(
+    bus: &Bus,
+    listener: L,
+    store: Option<Arc<dyn SequenceStore>>,
+) -> typebus::ListenerHandle
+where
+    L: Listener<Event = TicketUpdated>,
+{
+    match store {
+        None => bus.listen_with(listener, listen_options).await,
+        Some(store) => {
+            bus.listen_with(Sequenced::new(listener, store), listen_options)
+                .await
+        }
+    }
+    .expect("listen")
+}
+
 /// The modes of the rounds, in the order of `Mode`'s use in `main`.
 const MODES: [&str; 4] = ["plain", "guarded-memory", "guarded-kv", "guarded-handoff"];
 
@@ -285,14 +305,7 @@ async fn consume(bus: &Bus, group: &str, mode: &Mode, total: u64) -> Run {
         Mode::Kv(store) => Some(Arc::clone(store) as Arc<dyn SequenceStore>),
         Mode::Handoff => Some(Arc::new(Handoff(Arc::new(MemorySequenceStore::new())))),
     };
-    let handle = match store {
-        None => bus.listen_with(listener, listen_options).await,
-        Some(store) => {
-            bus.listen_with(Sequenced::new(listener, store), listen_options)
-                .await
-        }
-    }
-    .expect("listen");
+    let handle = listen(bus, listener, store).await;
     finish(group, &seen, &done, total, start, cpu_before, vec![handle]).await
 }
 
@@ -567,14 +580,7 @@ async fn pass(
     };
     let consumer = consumer_name(group, TicketUpdated::SUBJECT);
     let start = Instant::now();
-    let handle = match store {
-        None => bus.listen_with(listener, listen_options).await,
-        Some(store) => {
-            bus.listen_with(Sequenced::new(listener, store), listen_options)
-                .await
-        }
-    }
-    .expect("listen");
+    let handle = listen(bus, listener, store).await;
     loop {
         if let Ok(info) = stream.consumer_info(&consumer).await
             && info.ack_floor.stream_sequence >= last
@@ -684,11 +690,11 @@ mod postgres {
     use sqlx::PgPool;
     use sqlx::postgres::PgPoolOptions;
     use tokio::sync::Notify;
-    use typebus::ordering::{Sequenced, Step};
+    use typebus::ordering::{SequenceStore, Step};
     use typebus::postgres::{PgSequenceStore, Schema};
     use typebus::{Bus, Delivery, HandlerError, ListenOptions, Listener};
 
-    use super::{Count, Counting, Run, TicketUpdated, cpu_ticks, finish, listen_options, selected};
+    use super::{Count, Counting, Run, TicketUpdated, cpu_ticks, finish, selected};
 
     /// The modes, in the order of their index in `rounds`.
     const MODES: [&str; 2] = ["pg-plain", "pg-guarded"];
@@ -816,14 +822,8 @@ mod postgres {
         };
         let cpu_before = cpu_ticks();
         let start = Instant::now();
-        let handle = match store {
-            None => bus.listen_with(write, listen_options).await,
-            Some(store) => {
-                bus.listen_with(Sequenced::new(write, store), listen_options)
-                    .await
-            }
-        }
-        .expect("listen");
+        let store = store.map(|store| store as Arc<dyn SequenceStore>);
+        let handle = super::listen(bus, write, store).await;
         finish(group, &seen, &done, total, start, cpu_before, vec![handle]).await
     }
 
