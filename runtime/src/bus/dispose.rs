@@ -182,7 +182,8 @@ fn precheck<E: Event>(options: &ListenOptions, delivery: &Delivery) -> Option<Di
             reason: format!("unreadable contract version header `{header}`"),
         });
     };
-    if options.reads_version(version, E::VERSION) {
+    let newest = options.newest_version(E::VERSION);
+    if version <= newest {
         None
     } else {
         Some(Disposition::DeadLetter {
@@ -190,7 +191,7 @@ fn precheck<E: Event>(options: &ListenOptions, delivery: &Delivery) -> Option<Di
             reason: format!(
                 "contract version {version} of `{}` is not readable by this listener (it reads version {})",
                 delivery.subject(),
-                options.max_version.unwrap_or(E::VERSION)
+                newest
             ),
         })
     }

@@ -179,9 +179,9 @@ impl ListenOptions {
         self.retry.delay(delivery_count.saturating_sub(1))
     }
 
-    /// Whether a message of contract `version` is read by a listener of
-    /// an event whose own version is `own`.
-    pub(crate) fn reads_version(&self, version: u32, own: u32) -> bool {
-        version <= self.max_version.unwrap_or(own)
+    /// The newest contract version read by a listener of an event whose
+    /// own version is `own`.
+    pub(crate) fn newest_version(&self, own: u32) -> u32 {
+        self.max_version.unwrap_or(own)
     }
 }

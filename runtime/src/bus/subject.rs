@@ -22,7 +22,6 @@ pub(crate) fn check_literal(subject: &str) -> Result<(), &'static str> {
 /// [`check_literal`] as a publish error ([`PublishErrorKind::InvalidSubject`]).
 ///
 /// [`PublishErrorKind::InvalidSubject`]: crate::PublishErrorKind::InvalidSubject
-#[cfg(feature = "bus")]
 pub(crate) fn check_publish(subject: &str) -> Result<(), crate::PublishError> {
     check_literal(subject).map_err(|problem| {
         crate::PublishError::new(crate::PublishErrorKind::InvalidSubject)
@@ -34,7 +33,6 @@ pub(crate) fn check_publish(subject: &str) -> Result<(), crate::PublishError> {
 /// `what` names the subject's role (`subject`, `dead-letter subject`).
 ///
 /// [`ListenErrorKind::InvalidSubject`]: crate::ListenErrorKind::InvalidSubject
-#[cfg(feature = "bus")]
 pub(crate) fn check_consume(what: &str, subject: &str) -> Result<(), crate::ListenError> {
     check_literal(subject).map_err(|problem| {
         crate::ListenError::new(crate::ListenErrorKind::InvalidSubject)
@@ -47,7 +45,6 @@ pub(crate) fn check_consume(what: &str, subject: &str) -> Result<(), crate::List
 /// valid name, at least one subject, each a valid pattern (no empty token,
 /// no whitespace, `*` and `>` only as whole tokens, `>` only last), no two
 /// overlapping, 1 to 5 replicas, and a duplicate window within `max_age`.
-#[cfg(feature = "bus")]
 pub(crate) fn check_stream(
     config: &crate::StreamConfig,
 ) -> Result<(), crate::error::ProvisionError> {

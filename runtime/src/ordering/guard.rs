@@ -165,18 +165,6 @@ where
     /// lowest sequence first), so a record's later event finds its earlier
     /// one recorded. The outcomes are in the events' order.
     async fn guard(&self, events: Vec<(L::Event, &Delivery)>) -> Vec<Result<(), HandlerError>> {
-        if events.len() == 1 {
-            // One round, in order: the outcomes need no reordering.
-            let round = events
-                .into_iter()
-                .map(|(event, delivery)| Pending::new(0, event, delivery));
-            return self
-                .round(round.collect())
-                .await
-                .into_iter()
-                .map(|(_, outcome)| outcome)
-                .collect();
-        }
         let mut outcomes: Vec<Option<Result<(), HandlerError>>> =
             std::iter::repeat_with(|| None).take(events.len()).collect();
         let mut waiting: Vec<Pending<'_, L::Event>> = events

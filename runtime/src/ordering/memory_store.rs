@@ -1,7 +1,7 @@
 //! [`MemorySequenceStore`]: the sequences of one process, in memory.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::decide::decide;
 use super::store::{
@@ -22,19 +22,15 @@ use crate::bus::transport::BoxFuture;
 ///
 /// Every delivery that applies its steps runs in this process, so it
 /// answers the [`Sequenced`](super::Sequenced) guard's claims and records
-/// in memory, under each record's own lock: a claim is [`Holder::Local`],
+/// in memory, a batch under one lock: a claim is [`Holder::Local`],
 /// with no lease, and ends with the delivery that holds it (a handler that
 /// fails, panics or is abandoned releases it at once).
 #[derive(Debug, Default)]
 pub struct MemorySequenceStore {
-    records: Mutex<HashMap<RecordKey, Arc<Slot>>>,
+    records: Mutex<HashMap<RecordKey, Stored>>,
 }
 
-/// One record's entry, locked on its own: a guard holding a claim reaches
-/// it again without the map.
-#[derive(Debug, Default)]
-pub(crate) struct Slot(Mutex<Stored>);
-
+/// One record's entry.
 #[derive(Debug, Default)]
 struct Stored {
     state: State,
@@ -49,77 +45,11 @@ impl Stored {
             revision: self.revision,
         })
     }
-}
 
-impl Slot {
-    fn lock(&self) -> MutexGuard<'_, Stored> {
-        // Every change is a few plain assignments: a panic elsewhere while
-        // the lock was held cannot have left it half-changed.
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl MemorySequenceStore {
-    /// An empty store.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// How many records it holds.
-    pub fn len(&self) -> usize {
-        self.lock()
-            .values()
-            .filter(|slot| slot.lock().revision != 0)
-            .count()
-    }
-
-    /// Whether it holds no record.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Every record's last applied sequence, sorted by key.
-    pub fn snapshot(&self) -> Vec<(RecordKey, Option<u64>)> {
-        let mut all: Vec<_> = self
-            .lock()
-            .iter()
-            .filter_map(|(key, slot)| {
-                let stored = slot.lock();
-                (stored.revision != 0).then(|| (key.clone(), stored.state.applied))
-            })
-            .collect();
-        all.sort();
-        all
-    }
-
-    fn lock(&self) -> MutexGuard<'_, HashMap<RecordKey, Arc<Slot>>> {
-        // Single inserts: a panic elsewhere while the lock was held cannot
-        // have left the map half-changed.
-        self.records.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The record's slot, if it has one.
-    fn existing(&self, key: &RecordKey) -> Option<Arc<Slot>> {
-        self.lock().get(key).cloned()
-    }
-
-    /// The record's slot, made empty (no entry) when it has none.
-    fn slot(&self, key: &RecordKey) -> Arc<Slot> {
-        let mut records = self.lock();
-        if let Some(slot) = records.get(key) {
-            return Arc::clone(slot);
-        }
-        let slot = Arc::new(Slot::default());
-        records.insert(key.clone(), Arc::clone(&slot));
-        slot
-    }
-
-    /// Claims `request`'s step under its record's lock.
-    fn claim(&self, request: &ClaimRequest<'_>) -> Verdict {
-        let slot = self.slot(request.key);
-        let mut stored = slot.lock();
-        let applied = stored.state.applied;
-        let current = (stored.revision != 0).then_some(&stored.state);
+    /// Claims `request`'s step.
+    fn claim(&mut self, request: &ClaimRequest<'_>) -> Verdict {
+        let applied = self.state.applied;
+        let current = (self.revision != 0).then_some(&self.state);
         // A claim stored by another user of the store (through `swap`) is
         // respected as in any store; `now` is read only then.
         let now = if current.is_some_and(|state| state.claim.is_some()) {
@@ -133,46 +63,96 @@ impl MemorySequenceStore {
             Verdict::Early { next } => Verdict::Early { next },
             Verdict::Busy(holder) => Verdict::Busy(holder),
             Verdict::Claimed(()) => {
-                stored.state.claim = Some(Claim {
+                self.state.claim = Some(Claim {
                     sequence: request.sequence,
                     holder: Holder::Local,
                 });
-                stored.revision += 1;
+                self.revision += 1;
                 Verdict::Claimed(Ticket {
                     applied,
-                    revision: stored.revision,
+                    revision: self.revision,
                 })
             }
         }
     }
 
-    /// Records (handled) or releases a claimed step under its record's
-    /// lock. If the entry changed meanwhile (the handler recorded the step
-    /// itself, or a takeover replaced the claim), the step is recorded over
-    /// whatever claim is there as long as the record still stands where
-    /// the step started, and a release leaves it alone.
-    fn finish(&self, finish: &Finish<'_>) -> Finished {
-        let Some(slot) = self.existing(finish.key) else {
-            return Finished::Moved(None);
-        };
-        let mut stored = slot.lock();
-        if stored.revision != finish.ticket.revision {
+    /// Records (handled) or releases a claimed step. If the entry changed
+    /// meanwhile (the handler recorded the step itself, or a takeover
+    /// replaced the claim), the step is recorded over whatever claim is
+    /// there as long as the record still stands where the step started,
+    /// and a release leaves it alone.
+    fn finish(&mut self, finish: &Finish<'_>) -> Finished {
+        if self.revision != finish.ticket.revision {
             if !finish.handled {
                 return Finished::Done;
             }
-            match stored.state.applied {
+            match self.state.applied {
                 Some(last) if last >= finish.sequence => return Finished::Done,
                 last if last == finish.ticket.applied => {}
                 moved => return Finished::Moved(moved),
             }
         }
         if finish.handled {
-            stored.state.applied = Some(finish.sequence);
+            self.state.applied = Some(finish.sequence);
         }
-        stored.state.claim = None;
-        stored.revision += 1;
+        self.state.claim = None;
+        self.revision += 1;
         Finished::Done
     }
+}
+
+impl MemorySequenceStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many records it holds.
+    pub fn len(&self) -> usize {
+        self.lock()
+            .values()
+            .filter(|stored| stored.revision != 0)
+            .count()
+    }
+
+    /// Whether it holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every record's last applied sequence, sorted by key.
+    pub fn snapshot(&self) -> Vec<(RecordKey, Option<u64>)> {
+        let mut all: Vec<_> = self
+            .lock()
+            .iter()
+            .filter(|(_, stored)| stored.revision != 0)
+            .map(|(key, stored)| (key.clone(), stored.state.applied))
+            .collect();
+        all.sort();
+        all
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<RecordKey, Stored>> {
+        // Every change is a few plain assignments: a panic elsewhere while
+        // the lock was held cannot have left an entry half-changed.
+        self.records.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// `change` applied to the entry of `key`, made empty (no entry) when it
+/// has none; the key is copied only then.
+fn with_entry<T>(
+    records: &mut HashMap<RecordKey, Stored>,
+    key: &RecordKey,
+    change: impl FnOnce(&mut Stored) -> T,
+) -> T {
+    if let Some(stored) = records.get_mut(key) {
+        return change(stored);
+    }
+    let mut stored = Stored::default();
+    let changed = change(&mut stored);
+    records.insert(key.clone(), stored);
+    changed
 }
 
 impl SequenceStore for MemorySequenceStore {
@@ -184,7 +164,7 @@ impl SequenceStore for MemorySequenceStore {
     /// The entry itself: in memory the store's copy is the cache, never
     /// stale when read.
     fn cached(&self, key: &RecordKey) -> Option<Entry> {
-        self.existing(key)?.lock().entry()
+        self.lock().get(key)?.entry()
     }
 
     fn swap<'a>(
@@ -193,48 +173,60 @@ impl SequenceStore for MemorySequenceStore {
         expected: Option<u64>,
         state: &'a State,
     ) -> BoxFuture<'a, Result<Swapped, StoreError>> {
-        let slot = match expected {
-            None => Some(self.slot(key)),
-            Some(_) => self.existing(key),
-        };
-        let swapped = match slot {
-            Some(slot) => {
-                let mut stored = slot.lock();
-                // Revision 0 is no entry: only `None` expects that.
-                let matches = match expected {
-                    None => stored.revision == 0,
-                    Some(revision) => revision != 0 && stored.revision == revision,
-                };
-                if matches {
-                    // `clone_from` reuses the claim's string buffer.
-                    stored.state.clone_from(state);
-                    stored.revision += 1;
-                    Swapped::Done {
-                        revision: stored.revision,
-                    }
-                } else {
-                    Swapped::Conflict
-                }
+        // Revision 0 is no entry: only `None` expects that.
+        let swap = |stored: &mut Stored| {
+            if stored.revision != expected.unwrap_or(0) {
+                return Swapped::Conflict;
             }
-            None => Swapped::Conflict,
+            // `clone_from` reuses the claim's string buffer.
+            stored.state.clone_from(state);
+            stored.revision += 1;
+            Swapped::Done {
+                revision: stored.revision,
+            }
+        };
+        let mut records = self.lock();
+        let swapped = match expected {
+            None => with_entry(&mut records, key, swap),
+            Some(0) => Swapped::Conflict,
+            Some(_) => records.get_mut(key).map_or(Swapped::Conflict, swap),
         };
         Box::pin(std::future::ready(Ok(swapped)))
     }
 
+    /// Under one lock for the whole batch.
     fn claim_all<'a>(
         &'a self,
         requests: &'a [ClaimRequest<'a>],
     ) -> BoxFuture<'a, Vec<Result<Verdict, StoreError>>> {
-        let verdicts = requests.iter().map(|request| Ok(self.claim(request)));
-        Box::pin(std::future::ready(verdicts.collect()))
+        let mut records = self.lock();
+        let verdicts = requests
+            .iter()
+            .map(|request| {
+                Ok(with_entry(&mut records, request.key, |stored| {
+                    stored.claim(request)
+                }))
+            })
+            .collect();
+        Box::pin(std::future::ready(verdicts))
     }
 
+    /// Under one lock for the whole batch.
     fn finish_all<'a>(
         &'a self,
         finishes: &'a [Finish<'a>],
     ) -> BoxFuture<'a, Vec<Result<Finished, StoreError>>> {
-        let finished = finishes.iter().map(|finish| Ok(self.finish(finish)));
-        Box::pin(std::future::ready(finished.collect()))
+        let mut records = self.lock();
+        let finished = finishes
+            .iter()
+            .map(|finish| {
+                Ok(match records.get_mut(finish.key) {
+                    Some(stored) => stored.finish(finish),
+                    None => Finished::Moved(None),
+                })
+            })
+            .collect();
+        Box::pin(std::future::ready(finished))
     }
 
     /// No: there are no writes to share.

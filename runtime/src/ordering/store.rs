@@ -286,7 +286,7 @@ pub enum Swapped {
 /// [`swap`](Self::swap), optionally [`swap_all`](Self::swap_all) and
 /// [`cached`](Self::cached)) and gets both from them;
 /// [`MemorySequenceStore`](super::MemorySequenceStore) answers them in
-/// memory under each record's lock.
+/// memory, a batch under one lock.
 ///
 /// Object safe; implementations:
 ///
