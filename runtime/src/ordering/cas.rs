@@ -6,6 +6,7 @@
 
 use futures_util::future::join_all;
 
+use super::answers::Answers;
 use super::decide::decide;
 use super::store::{
     ClaimRequest, Entry, Finish, Finished, SequenceStore, State, StoreError, StoreErrorKind, Swap,
@@ -23,7 +24,7 @@ const MAX_ROUNDS: usize = 16;
 pub(crate) async fn claim_all<S: SequenceStore + ?Sized>(
     store: &S,
     requests: &[ClaimRequest<'_>],
-) -> Vec<Result<Verdict, StoreError>> {
+) -> Answers<Result<Verdict, StoreError>> {
     let mut answers: Vec<Option<Result<Verdict, StoreError>>> = std::iter::repeat_with(|| None)
         .take(requests.len())
         .collect();
@@ -98,7 +99,7 @@ async fn claim_one<S: SequenceStore + ?Sized>(
 pub(crate) async fn finish_all<S: SequenceStore + ?Sized>(
     store: &S,
     finishes: &[Finish<'_>],
-) -> Vec<Result<Finished, StoreError>> {
+) -> Answers<Result<Finished, StoreError>> {
     let swaps: Vec<Swap> = finishes
         .iter()
         .map(|finish| Swap {
@@ -138,7 +139,7 @@ pub(crate) async fn finish_all<S: SequenceStore + ?Sized>(
 async fn answer_the_rest<T, F>(
     mut answers: Vec<Option<Result<T, StoreError>>>,
     one: impl Fn(usize) -> F,
-) -> Vec<Result<T, StoreError>>
+) -> Answers<Result<T, StoreError>>
 where
     F: Future<Output = Result<T, StoreError>>,
 {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::join_all;
+use smallvec::{SmallVec, smallvec};
 
 use super::store::{ClaimRequest, Finish, Finished, SequenceStore, StoreError, Ticket, Verdict};
 use super::versioned::{RecordKey, Versioned};
@@ -174,7 +175,8 @@ where
             .collect();
         while !waiting.is_empty() {
             waiting.sort_by(|a, b| (&a.key, a.sequence).cmp(&(&b.key, b.sequence)));
-            let mut round: Vec<Pending<'_, L::Event>> = Vec::with_capacity(waiting.len());
+            let mut round: Round<Pending<'_, L::Event>> =
+                SmallVec::with_capacity(waiting.len());
             let mut later = Vec::new();
             for pending in waiting {
                 if round.last().is_some_and(|last| last.key == pending.key) {
@@ -203,10 +205,10 @@ where
     /// One round: claim together, handle together, record together.
     async fn round(
         &self,
-        round: Vec<Pending<'_, L::Event>>,
-    ) -> Vec<(usize, Result<(), HandlerError>)> {
+        round: Round<Pending<'_, L::Event>>,
+    ) -> Round<(usize, Result<(), HandlerError>)> {
         let initial = <L::Event as Versioned>::INITIAL_SEQUENCE;
-        let requests: Vec<ClaimRequest<'_>> = round
+        let requests: Round<ClaimRequest<'_>> = round
             .iter()
             .map(|pending| {
                 ClaimRequest::of(
@@ -219,12 +221,12 @@ where
             })
             .collect();
         let verdicts = self.store.claim_all(&requests).await;
-        let mut outcomes = Vec::with_capacity(round.len());
+        let mut outcomes = SmallVec::with_capacity(round.len());
         let mut claimed = Unsettled {
             store: &self.store,
-            finishes: Vec::with_capacity(round.len()),
+            finishes: SmallVec::with_capacity(round.len()),
         };
-        let mut calls = Vec::with_capacity(round.len());
+        let mut calls: Round<_> = SmallVec::with_capacity(round.len());
         for ((request, pending), verdict) in requests.iter().zip(&round).zip(verdicts) {
             let (key, sequence, index) = (request.key, request.sequence, pending.index);
             let outcome = match verdict {
@@ -267,11 +269,11 @@ where
         if calls.is_empty() {
             return outcomes;
         }
-        let mut handled: Vec<(usize, Result<(), HandlerError>)> = if calls.len() == 1 {
+        let mut handled: Round<(usize, Result<(), HandlerError>)> = if calls.len() == 1 {
             let mut one = calls;
             match one.pop() {
-                Some((index, handling)) => vec![(index, caught(handling).await)],
-                None => Vec::new(),
+                Some((index, handling)) => smallvec![(index, caught(handling).await)],
+                None => SmallVec::new(),
             }
         } else {
             join_all(
@@ -280,6 +282,7 @@ where
                     .map(|(index, handling)| async move { (index, caught(handling).await) }),
             )
             .await
+            .into()
         };
         for (finish, (_, outcome)) in claimed.finishes.iter_mut().zip(&handled) {
             finish.handled = outcome.is_ok();
@@ -350,7 +353,7 @@ where
     }
 
     async fn on_message(&self, event: L::Event, delivery: &Delivery) -> Result<(), HandlerError> {
-        let mut outcomes = self.round(vec![Pending::new(0, event, delivery)]).await;
+        let mut outcomes = self.round(smallvec![Pending::new(0, event, delivery)]).await;
         outcomes
             .pop()
             .map(|(_, outcome)| outcome)
@@ -381,6 +384,11 @@ impl<L> std::fmt::Debug for Sequenced<L> {
     }
 }
 
+/// A round's events, or what goes with each: inline for a round of one,
+/// the common case (a listener dispatched one by one), so guarding a
+/// single event allocates only what the store does.
+type Round<T> = SmallVec<[T; 1]>;
+
 /// An event of a batch waiting for its round.
 struct Pending<'d, E> {
     /// Its place in the batch.
@@ -410,7 +418,7 @@ impl<'d, E: Versioned> Pending<'d, E> {
 /// waiting: at once in memory, on a task of its own in a shared store.
 struct Unsettled<'s> {
     store: &'s Arc<dyn SequenceStore>,
-    finishes: Vec<Finish<'s>>,
+    finishes: Round<Finish<'s>>,
 }
 
 impl Drop for Unsettled<'_> {

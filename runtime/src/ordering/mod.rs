@@ -140,6 +140,8 @@ mod versioned;
 pub use versioned::{RecordKey, Step, Versioned};
 
 #[cfg(feature = "bus")]
+mod answers;
+#[cfg(feature = "bus")]
 mod cas;
 #[cfg(feature = "bus")]
 mod decide;
@@ -150,6 +152,8 @@ mod memory_store;
 #[cfg(feature = "bus")]
 mod store;
 
+#[cfg(feature = "bus")]
+pub use answers::{Answers, StoreFuture};
 #[cfg(feature = "bus")]
 pub use guard::Sequenced;
 #[cfg(feature = "bus")]

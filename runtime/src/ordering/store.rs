@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use super::answers::{Answers, StoreFuture};
 use super::versioned::{RecordKey, Step};
 use crate::bus::transport::BoxFuture;
 
@@ -342,8 +343,8 @@ pub trait SequenceStore: Send + Sync + 'static {
     fn claim_all<'a>(
         &'a self,
         requests: &'a [ClaimRequest<'a>],
-    ) -> BoxFuture<'a, Vec<Result<Verdict, StoreError>>> {
-        Box::pin(super::cas::claim_all(self, requests))
+    ) -> StoreFuture<'a, Answers<Result<Verdict, StoreError>>> {
+        StoreFuture::new(super::cas::claim_all(self, requests))
     }
 
     /// Records each handled step as applied and releases each failed one's
@@ -355,8 +356,8 @@ pub trait SequenceStore: Send + Sync + 'static {
     fn finish_all<'a>(
         &'a self,
         finishes: &'a [Finish<'a>],
-    ) -> BoxFuture<'a, Vec<Result<Finished, StoreError>>> {
-        Box::pin(super::cas::finish_all(self, finishes))
+    ) -> StoreFuture<'a, Answers<Result<Finished, StoreError>>> {
+        StoreFuture::new(super::cas::finish_all(self, finishes))
     }
 
     /// Whether the guard takes the engine's messages in batches over this
@@ -431,14 +432,14 @@ impl<S: SequenceStore + ?Sized> SequenceStore for std::sync::Arc<S> {
     fn claim_all<'a>(
         &'a self,
         requests: &'a [ClaimRequest<'a>],
-    ) -> BoxFuture<'a, Vec<Result<Verdict, StoreError>>> {
+    ) -> StoreFuture<'a, Answers<Result<Verdict, StoreError>>> {
         (**self).claim_all(requests)
     }
 
     fn finish_all<'a>(
         &'a self,
         finishes: &'a [Finish<'a>],
-    ) -> BoxFuture<'a, Vec<Result<Finished, StoreError>>> {
+    ) -> StoreFuture<'a, Answers<Result<Finished, StoreError>>> {
         (**self).finish_all(finishes)
     }
 
