@@ -39,12 +39,14 @@
 //! per run), recording its step with `record_in` in that transaction:
 //! `pg-guarded` with `PgClaims::InTransaction` (no stored claim),
 //! `pg-guarded-stored` with `PgClaims::Stored` (a claim written before the
-//! handler). They run after the modes above, in rounds of their own, and
-//! print the guarded modes' store operations per event outside the
-//! handler. Target >= 0.9 of `pg-plain`.
+//! handler). `pg-plain-recording` is the plain listener whose handler
+//! calls `record_in` too (no guard): what the extra statement in the
+//! handler's transaction costs alone. They run after the modes above, in
+//! rounds of their own, and print the guarded modes' store operations per
+//! event outside the handler. Target >= 0.9 of `pg-plain`.
 //!
 //! ```text
-//! TYPEBUS_BENCH_ONLY=pg-plain,pg-guarded,pg-guarded-stored cargo bench -p typebus --features postgres,testing --bench ordering
+//! TYPEBUS_BENCH_ONLY=pg-plain,pg-guarded,pg-guarded-stored,pg-plain-recording cargo bench -p typebus --features postgres,testing --bench ordering
 //! ```
 //!
 //! After the rounds, the `redelivery-*` modes measure a mass redelivery of
@@ -703,7 +705,12 @@ mod postgres {
     use super::{Count, Counting, Run, TicketUpdated, cpu_ticks, finish, selected};
 
     /// The modes, in the order of their index in `rounds`.
-    const MODES: [&str; 3] = ["pg-plain", "pg-guarded", "pg-guarded-stored"];
+    const MODES: [&str; 4] = [
+        "pg-plain",
+        "pg-guarded",
+        "pg-guarded-stored",
+        "pg-plain-recording",
+    ];
 
     /// A store that counts the guard's batch calls (`claim_all`: one read
     /// in `PgClaims::InTransaction` mode) and forwards them.
@@ -852,8 +859,12 @@ mod postgres {
     struct Write {
         pool: PgPool,
         upsert: String,
-        /// Guarded: the store the step is recorded in.
+        /// Guarded, or `pg-plain-recording`: the store the step is
+        /// recorded in.
         store: Option<PgSequenceStore>,
+        /// Whether the handler runs behind the guard: unguarded, a step
+        /// `record_in` finds applied is committed and counted all the same.
+        guarded: bool,
         count: Count,
     }
 
@@ -884,6 +895,7 @@ mod postgres {
                     .record_in(&mut tx, &Step::of(&event))
                     .await
                     .map_err(HandlerError::retry)?
+                && self.guarded
             {
                 return Ok(()); // applied meanwhile: roll back
             }
@@ -899,6 +911,7 @@ mod postgres {
         database: &Database,
         group: &str,
         store: Option<&Guarded>,
+        recording: Option<PgSequenceStore>,
         total: u64,
     ) -> Run {
         let seen = Arc::new(AtomicU64::new(0));
@@ -911,7 +924,8 @@ mod postgres {
                    price = EXCLUDED.price, user_id = EXCLUDED.user_id",
                 database.schema.name()
             ),
-            store: store.map(Guarded::handler),
+            store: store.map(Guarded::handler).or(recording),
+            guarded: store.is_some(),
             count: Count {
                 group: group.to_owned(),
                 seen: Arc::clone(&seen),
@@ -933,11 +947,11 @@ mod postgres {
             return;
         }
         let pool = pool().await;
-        let mut best = [0.0f64; 3];
-        let mut ratios = [Vec::new(), Vec::new()];
+        let mut best = [0.0f64; 4];
+        let mut ratios = [Vec::new(), Vec::new(), Vec::new()];
         for round in 0..rounds {
-            let mut rates = [0.0f64; 3];
-            let mut order = [0, 1, 2];
+            let mut rates = [0.0f64; 4];
+            let mut order = [0, 1, 2, 3];
             if round % 2 == 1 {
                 order.reverse();
             }
@@ -953,7 +967,8 @@ mod postgres {
                     _ => None,
                 };
                 let group = format!("bench-{name}-{round}");
-                let run = consume(bus, &database, &group, store.as_ref(), total).await;
+                let recording = (i == 3).then(|| database.store());
+                let run = consume(bus, &database, &group, store.as_ref(), recording, total).await;
                 let rate = run.rate;
                 println!("  round {round}  {name:<17} {rate:>10.0} msgs/s");
                 if let Some(store) = store {
@@ -969,15 +984,21 @@ mod postgres {
             }
             ratios[0].push(rates[1] / rates[0]);
             ratios[1].push(rates[2] / rates[0]);
+            ratios[2].push(rates[1] / rates[3]);
         }
-        for (ratios, name) in ratios.iter_mut().zip(&MODES[1..]) {
+        let names = [
+            "pg-guarded / pg-plain",
+            "pg-guarded-stored / pg-plain",
+            "pg-guarded / pg-plain-recording",
+        ];
+        for (ratios, name) in ratios.iter_mut().zip(names) {
             ratios.sort_by(f64::total_cmp);
             println!(
                 "median of the per-round ratios, PostgreSQL handler, {name}: {:.3}",
                 ratios[ratios.len() / 2]
             );
         }
-        let [plain, guarded, stored] = best;
+        let [plain, guarded, stored, recording] = best;
         println!("best of {rounds}:");
         println!("  pg-plain                  {plain:>10.0} msgs/s");
         println!(
@@ -987,6 +1008,10 @@ mod postgres {
         println!(
             "  pg-guarded-stored         {stored:>10.0} msgs/s   ratio {:.3}",
             stored / plain
+        );
+        println!(
+            "  pg-plain-recording        {recording:>10.0} msgs/s   (no guard; the handler's record_in alone: ratio {:.3} of pg-plain)",
+            recording / plain
         );
     }
 }
