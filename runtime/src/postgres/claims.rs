@@ -40,7 +40,10 @@ pub enum PgClaims {
     ///
     /// Claims stored by instances in [`Stored`](Self::Stored) mode on the
     /// same table are respected: a step whose row holds another delivery's
-    /// unexpired claim waits, as it would in that mode.
+    /// unexpired claim waits, as it would in that mode. A claim stored
+    /// after this mode's read does not stop the handler here, so instances
+    /// of both modes on one table keep exactly-once effects only when all
+    /// their handlers record their step with `record_in`.
     InTransaction,
 }
 
