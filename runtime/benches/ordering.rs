@@ -34,15 +34,19 @@
 //!
 //! With feature `postgres`, the `pg-*` modes measure the guard where its
 //! writes meet a handler's own: a handler that upserts one row per event
-//! in a transaction of its own, `pg-plain` alone and `pg-guarded` behind
-//! `Sequenced` over a `PgSequenceStore` (on `DATABASE_URL`, see below; a
-//! fresh schema per run), recording its step with `record_in` in that
-//! transaction. They run after the modes above, in rounds of their own,
-//! and print the guarded mode's store reads and writes per event outside
-//! the handler. Target >= 0.9 of `pg-plain`.
+//! in a transaction of its own, `pg-plain` alone, and behind `Sequenced`
+//! over a `PgSequenceStore` (on `DATABASE_URL`, see below; a fresh schema
+//! per run), recording its step with `record_in` in that transaction:
+//! `pg-guarded` with `PgClaims::InTransaction` (no stored claim),
+//! `pg-guarded-stored` with `PgClaims::Stored` (a claim written before the
+//! handler). `pg-plain-recording` is the plain listener whose handler
+//! calls `record_in` too (no guard): what the extra statement in the
+//! handler's transaction costs alone. They run after the modes above, in
+//! rounds of their own, and print the guarded modes' store operations per
+//! event outside the handler. Target >= 0.9 of `pg-plain`.
 //!
 //! ```text
-//! TYPEBUS_BENCH_ONLY=pg-plain,pg-guarded cargo bench -p typebus --features postgres,testing --bench ordering
+//! TYPEBUS_BENCH_ONLY=pg-plain,pg-guarded,pg-guarded-stored,pg-plain-recording cargo bench -p typebus --features postgres,testing --bench ordering
 //! ```
 //!
 //! After the rounds, the `redelivery-*` modes measure a mass redelivery of
@@ -690,14 +694,117 @@ mod postgres {
     use sqlx::PgPool;
     use sqlx::postgres::PgPoolOptions;
     use tokio::sync::Notify;
-    use typebus::ordering::{SequenceStore, Step};
-    use typebus::postgres::{PgSequenceStore, Schema};
+    use typebus::ordering::{
+        ClaimRequest, Entry, Finish, Finished, RecordKey, SequenceStore, State, Step, StoreError,
+        Swapped, Verdict,
+    };
+    use typebus::postgres::{PgClaims, PgSequenceStore, Schema};
+    use typebus::transport::BoxFuture;
     use typebus::{Bus, Delivery, HandlerError, ListenOptions, Listener};
 
     use super::{Count, Counting, Run, TicketUpdated, cpu_ticks, finish, selected};
 
     /// The modes, in the order of their index in `rounds`.
-    const MODES: [&str; 2] = ["pg-plain", "pg-guarded"];
+    const MODES: [&str; 4] = [
+        "pg-plain",
+        "pg-guarded",
+        "pg-guarded-stored",
+        "pg-plain-recording",
+    ];
+
+    /// A store that counts the guard's batch calls (`claim_all`: one read
+    /// in `PgClaims::InTransaction` mode) and forwards them.
+    struct Batches {
+        inner: Arc<PgSequenceStore>,
+        claims: AtomicU64,
+    }
+
+    impl SequenceStore for Batches {
+        fn load<'a>(
+            &'a self,
+            key: &'a RecordKey,
+        ) -> BoxFuture<'a, Result<Option<Entry>, StoreError>> {
+            self.inner.load(key)
+        }
+
+        fn swap<'a>(
+            &'a self,
+            key: &'a RecordKey,
+            expected: Option<u64>,
+            state: &'a State,
+        ) -> BoxFuture<'a, Result<Swapped, StoreError>> {
+            self.inner.swap(key, expected, state)
+        }
+
+        fn claim_all<'a>(
+            &'a self,
+            requests: &'a [ClaimRequest<'a>],
+        ) -> BoxFuture<'a, Vec<Result<Verdict, StoreError>>> {
+            self.claims.fetch_add(1, Ordering::Relaxed);
+            self.inner.claim_all(requests)
+        }
+
+        fn finish_all<'a>(
+            &'a self,
+            finishes: &'a [Finish<'a>],
+        ) -> BoxFuture<'a, Vec<Result<Finished, StoreError>>> {
+            self.inner.finish_all(finishes)
+        }
+    }
+
+    /// The store of a guarded mode: what the guard sees, counted, and the
+    /// store the handler records its step in.
+    enum Guarded {
+        InTransaction(Arc<Batches>),
+        Stored(Arc<Counting<PgSequenceStore>>),
+    }
+
+    impl Guarded {
+        fn new(database: &Database, claims: PgClaims) -> Self {
+            let store = database.store().claims(claims);
+            match claims {
+                PgClaims::InTransaction => Self::InTransaction(Arc::new(Batches {
+                    inner: Arc::new(store),
+                    claims: AtomicU64::new(0),
+                })),
+                PgClaims::Stored => Self::Stored(Arc::new(Counting {
+                    inner: store,
+                    loads: AtomicU64::new(0),
+                    swaps: AtomicU64::new(0),
+                })),
+            }
+        }
+
+        fn guard(&self) -> Arc<dyn SequenceStore> {
+            match self {
+                Self::InTransaction(batches) => Arc::clone(batches) as Arc<dyn SequenceStore>,
+                Self::Stored(counting) => Arc::clone(counting) as Arc<dyn SequenceStore>,
+            }
+        }
+
+        fn handler(&self) -> PgSequenceStore {
+            match self {
+                Self::InTransaction(batches) => (*batches.inner).clone(),
+                Self::Stored(counting) => counting.inner.clone(),
+            }
+        }
+
+        /// The store's operations outside the handler, per event.
+        fn report(&self, total: u64) -> String {
+            let per_event = |count: &AtomicU64| count.load(Ordering::Relaxed) as f64 / total as f64;
+            match self {
+                Self::InTransaction(batches) => format!(
+                    "{:.2} batch reads (claim_all), writes only for steps not recorded in the handler",
+                    per_event(&batches.claims)
+                ),
+                Self::Stored(counting) => format!(
+                    "{:.2} reads, {:.2} writes",
+                    per_event(&counting.loads),
+                    per_event(&counting.swaps)
+                ),
+            }
+        }
+    }
 
     /// The pool every run shares, on `DATABASE_URL`.
     pub(crate) async fn pool() -> PgPool {
@@ -752,8 +859,12 @@ mod postgres {
     struct Write {
         pool: PgPool,
         upsert: String,
-        /// Guarded: the store the step is recorded in.
-        store: Option<Arc<Counting<PgSequenceStore>>>,
+        /// Guarded, or `pg-plain-recording`: the store the step is
+        /// recorded in.
+        store: Option<PgSequenceStore>,
+        /// Whether the handler runs behind the guard: unguarded, a step
+        /// `record_in` finds applied is committed and counted all the same.
+        guarded: bool,
         count: Count,
     }
 
@@ -781,10 +892,10 @@ mod postgres {
                 .map_err(HandlerError::retry)?;
             if let Some(store) = &self.store
                 && !store
-                    .inner
                     .record_in(&mut tx, &Step::of(&event))
                     .await
                     .map_err(HandlerError::retry)?
+                && self.guarded
             {
                 return Ok(()); // applied meanwhile: roll back
             }
@@ -799,7 +910,8 @@ mod postgres {
         bus: &Bus,
         database: &Database,
         group: &str,
-        store: Option<Arc<Counting<PgSequenceStore>>>,
+        store: Option<&Guarded>,
+        recording: Option<PgSequenceStore>,
         total: u64,
     ) -> Run {
         let seen = Arc::new(AtomicU64::new(0));
@@ -812,7 +924,8 @@ mod postgres {
                    price = EXCLUDED.price, user_id = EXCLUDED.user_id",
                 database.schema.name()
             ),
-            store: store.clone(),
+            store: store.map(Guarded::handler).or(recording),
+            guarded: store.is_some(),
             count: Count {
                 group: group.to_owned(),
                 seen: Arc::clone(&seen),
@@ -822,7 +935,7 @@ mod postgres {
         };
         let cpu_before = cpu_ticks();
         let start = Instant::now();
-        let store = store.map(|store| store as Arc<dyn SequenceStore>);
+        let store = store.map(Guarded::guard);
         let handle = super::listen(bus, write, store).await;
         finish(group, &seen, &done, total, start, cpu_before, vec![handle]).await
     }
@@ -834,11 +947,11 @@ mod postgres {
             return;
         }
         let pool = pool().await;
-        let mut best = [0.0f64; 2];
-        let mut ratios = Vec::new();
+        let mut best = [0.0f64; 4];
+        let mut ratios = [Vec::new(), Vec::new(), Vec::new()];
         for round in 0..rounds {
-            let mut rates = [0.0f64; 2];
-            let mut order = [0, 1];
+            let mut rates = [0.0f64; 4];
+            let mut order = [0, 1, 2, 3];
             if round % 2 == 1 {
                 order.reverse();
             }
@@ -848,42 +961,57 @@ mod postgres {
                     continue;
                 }
                 let database = Database::new(&pool).await;
-                let store = (i == 1).then(|| {
-                    Arc::new(Counting {
-                        inner: database.store(),
-                        loads: AtomicU64::new(0),
-                        swaps: AtomicU64::new(0),
-                    })
-                });
+                let store = match i {
+                    1 => Some(Guarded::new(&database, PgClaims::InTransaction)),
+                    2 => Some(Guarded::new(&database, PgClaims::Stored)),
+                    _ => None,
+                };
                 let group = format!("bench-{name}-{round}");
-                let run = consume(bus, &database, &group, store.clone(), total).await;
+                let recording = (i == 3).then(|| database.store());
+                let run = consume(bus, &database, &group, store.as_ref(), recording, total).await;
                 let rate = run.rate;
-                println!("  round {round}  {name:<15} {rate:>10.0} msgs/s");
+                println!("  round {round}  {name:<17} {rate:>10.0} msgs/s");
                 if let Some(store) = store {
                     // Besides the handler's BEGIN, upsert, record_in, COMMIT.
                     println!(
-                        "    store ops per event outside the handler: {:.2} reads, {:.2} writes",
-                        store.loads.load(Ordering::Relaxed) as f64 / total as f64,
-                        store.swaps.load(Ordering::Relaxed) as f64 / total as f64,
+                        "    store ops per event outside the handler: {}",
+                        store.report(total)
                     );
                 }
                 database.drop_schema().await;
                 best[i] = best[i].max(rate);
                 rates[i] = rate;
             }
-            ratios.push(rates[1] / rates[0]);
+            ratios[0].push(rates[1] / rates[0]);
+            ratios[1].push(rates[2] / rates[0]);
+            ratios[2].push(rates[1] / rates[3]);
         }
-        ratios.sort_by(f64::total_cmp);
-        println!(
-            "median of the per-round ratios, PostgreSQL handler: {:.3}",
-            ratios[ratios.len() / 2]
-        );
-        let [plain, guarded] = best;
+        let names = [
+            "pg-guarded / pg-plain",
+            "pg-guarded-stored / pg-plain",
+            "pg-guarded / pg-plain-recording",
+        ];
+        for (ratios, name) in ratios.iter_mut().zip(names) {
+            ratios.sort_by(f64::total_cmp);
+            println!(
+                "median of the per-round ratios, PostgreSQL handler, {name}: {:.3}",
+                ratios[ratios.len() / 2]
+            );
+        }
+        let [plain, guarded, stored, recording] = best;
         println!("best of {rounds}:");
         println!("  pg-plain                  {plain:>10.0} msgs/s");
         println!(
             "  pg-guarded                {guarded:>10.0} msgs/s   ratio {:.3} (target >= 0.90)",
             guarded / plain
+        );
+        println!(
+            "  pg-guarded-stored         {stored:>10.0} msgs/s   ratio {:.3}",
+            stored / plain
+        );
+        println!(
+            "  pg-plain-recording        {recording:>10.0} msgs/s   (no guard; the handler's record_in alone: ratio {:.3} of pg-plain)",
+            recording / plain
         );
     }
 }

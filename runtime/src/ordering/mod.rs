@@ -76,6 +76,15 @@
 //! dead-lettered as a gap). The store's cache spares the reads while an instance sees a
 //! record's events in a row.
 //!
+//! The exception is a handler that records its step in its own database
+//! transaction: the row lock of that record serialises two deliveries of
+//! one step (the second finds the step applied and rolls back), so the
+//! claim can be left out and the record after the handler is already
+//! done. `PgSequenceStore` does this in its opt-in
+//! `PgClaims::InTransaction` mode (feature `postgres`): one read per
+//! batch, at the price of a duplicate delivery possibly running the
+//! handler (not its effect) twice at once.
+//!
 //! Over a shared store the guard asks for
 //! [`Dispatch::Batches`](crate::Dispatch::Batches): it claims the steps of
 //! the messages the engine has at hand in one
@@ -162,4 +171,12 @@ pub use memory_store::MemorySequenceStore;
 pub use store::{
     Claim, ClaimRequest, Entry, Finish, Finished, Holder, SequenceStore, State, StoreError,
     StoreErrorKind, Swap, Swapped, Ticket, Verdict,
+};
+/// What a store other than these answers with: the guard's rule, and the
+/// compare-and-set defaults an override may fall back to.
+#[cfg(feature = "postgres")]
+pub(crate) use {
+    cas::{claim_all as cas_claim_all, finish_all as cas_finish_all},
+    decide::decide,
+    store::now_ms,
 };

@@ -75,6 +75,7 @@
 //! # Ok(()) }
 //! ```
 
+mod claims;
 mod error;
 mod inspect;
 mod outbox;
@@ -82,6 +83,7 @@ mod relay;
 mod schema;
 mod sequence_store;
 
+pub use claims::PgClaims;
 pub use error::{OutboxError, OutboxErrorKind};
 pub use inspect::{OutboxRow, OutboxSummary, RowStatus};
 pub use outbox::{Outbox, OutboxMessage};

@@ -1,14 +1,20 @@
 //! [`PgSequenceStore`]: the ordering guard's sequences in a PostgreSQL
 //! table, recordable inside a handler's own transaction.
 
-use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, PgPool, Row as _};
+use std::collections::HashMap;
+use std::sync::Arc;
 
+use futures_util::future::join_all;
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, PgExecutor, PgPool, Row as _};
+
+use super::claims::{Notes, PgClaims};
 use super::schema::Schema;
 use crate::bus::transport::BoxFuture;
 use crate::ordering::{
-    Claim, Entry, Holder, RecordKey, SequenceStore, State, Step, StoreError, StoreErrorKind,
-    Swapped,
+    Claim, ClaimRequest, Entry, Finish, Finished, Holder, RecordKey, SequenceStore, State, Step,
+    StoreError, StoreErrorKind, Swapped, Ticket, Verdict, cas_claim_all, cas_finish_all, decide,
+    now_ms,
 };
 
 /// A [`SequenceStore`] in the `sequences` table of a [`Schema`] (created by
@@ -19,6 +25,14 @@ use crate::ordering::{
 /// [`record_in`](Self::record_in): a handler wrapped in
 /// [`Sequenced`](crate::ordering::Sequenced) writes its changes and records its
 /// step in one transaction, so they commit together or not at all.
+///
+/// How a step is claimed before its handler runs is [`PgClaims`]: by
+/// default ([`PgClaims::Stored`]) a claim is written to the row and the
+/// step recorded after the handler, two writes per batch besides the
+/// handler's transaction. A service whose handlers all record their step
+/// with `record_in` can leave the claim out
+/// ([`claims(PgClaims::InTransaction)`](Self::claims)): one read per batch,
+/// and nothing more after a handler that recorded its step.
 ///
 /// ```no_run
 /// # use std::sync::Arc;
@@ -61,15 +75,36 @@ use crate::ordering::{
 pub struct PgSequenceStore {
     pool: PgPool,
     table: String,
+    claims: PgClaims,
+    /// The steps `record_in` recorded, in [`PgClaims::InTransaction`]
+    /// mode; shared by the store's clones.
+    notes: Arc<Notes>,
 }
 
 impl PgSequenceStore {
-    /// The store in `schema`'s `sequences` table, reached through `pool`.
+    /// The store in `schema`'s `sequences` table, reached through `pool`,
+    /// claiming steps in [`PgClaims::Stored`] mode.
     pub fn new(pool: PgPool, schema: Schema) -> Self {
         Self {
             pool,
             table: schema.sequences_table(),
+            claims: PgClaims::default(),
+            notes: Arc::default(),
         }
+    }
+
+    /// Sets how steps are claimed (see [`PgClaims`]). In
+    /// [`PgClaims::InTransaction`] mode the handlers must call
+    /// [`record_in`](Self::record_in) on this store or a clone of it (the
+    /// clones share what it notes) in the transaction of their effects.
+    pub fn claims(mut self, claims: PgClaims) -> Self {
+        self.claims = claims;
+        self
+    }
+
+    /// How this store claims steps.
+    pub fn claim_mode(&self) -> PgClaims {
+        self.claims
     }
 
     /// Records `step` as applied inside the caller's transaction (pass
@@ -79,10 +114,27 @@ impl PgSequenceStore {
     /// caller should roll back its own changes.
     ///
     /// The row stays locked until the transaction ends, so a concurrent
-    /// delivery of the same step waits and then finds it applied.
+    /// delivery of the same step waits and then finds it applied. In
+    /// [`PgClaims::InTransaction`] mode the store notes the step, so the
+    /// guard acknowledges it after the handler without a write.
     pub async fn record_in(
         &self,
         conn: &mut PgConnection,
+        step: &Step,
+    ) -> Result<bool, StoreError> {
+        let recorded = self.record_on(conn, step).await?;
+        if recorded && self.claims == PgClaims::InTransaction {
+            self.notes.note(&step.key, step.sequence);
+        }
+        Ok(recorded)
+    }
+
+    /// Records `step` through `executor` (a transaction's connection, or
+    /// the pool): an `UPDATE` conditional on the previous sequence, or for
+    /// the record's first step an `INSERT` that only fills an empty row.
+    async fn record_on<'e>(
+        &self,
+        executor: impl PgExecutor<'e>,
         step: &Step,
     ) -> Result<bool, StoreError> {
         let sequence = to_i64(step.sequence)?;
@@ -99,7 +151,7 @@ impl PgSequenceStore {
                     .bind(&step.key.id)
                     .bind(sequence)
                     .bind(to_i64(previous)?)
-                    .execute(conn)
+                    .execute(executor)
                     .await
             }
             None => {
@@ -115,7 +167,7 @@ impl PgSequenceStore {
                     .bind(step.key.aggregate.as_ref())
                     .bind(&step.key.id)
                     .bind(sequence)
-                    .execute(conn)
+                    .execute(executor)
                     .await
             }
         }
@@ -147,7 +199,143 @@ impl PgSequenceStore {
     }
 }
 
+/// [`PgClaims::InTransaction`]: the guard's claims and records without a
+/// stored claim.
+impl PgSequenceStore {
+    /// Reads the batch's rows in one `SELECT` and decides each request
+    /// over its row; nothing is written.
+    async fn claim_by_reading(
+        &self,
+        requests: &[ClaimRequest<'_>],
+    ) -> Vec<Result<Verdict, StoreError>> {
+        let entries = match self.load_all(requests).await {
+            Ok(entries) => entries,
+            Err(err) => {
+                let err = Arc::new(err);
+                return requests
+                    .iter()
+                    .map(|request| {
+                        Err(StoreError::new(StoreErrorKind::Unavailable)
+                            .with_detail(format!("reading {}", request.key))
+                            .with_source(Arc::clone(&err)))
+                    })
+                    .collect();
+            }
+        };
+        let now = now_ms();
+        requests
+            .iter()
+            .map(|request| {
+                Ok(claimed_without_writing(
+                    entries.get(request.key),
+                    request,
+                    now,
+                ))
+            })
+            .collect()
+    }
+
+    /// The entries of the requests' records that have a row.
+    async fn load_all(
+        &self,
+        requests: &[ClaimRequest<'_>],
+    ) -> Result<HashMap<RecordKey, Entry>, StoreError> {
+        let aggregates: Vec<&str> = requests.iter().map(|r| r.key.aggregate.as_ref()).collect();
+        let ids: Vec<&str> = requests.iter().map(|r| r.key.id.as_str()).collect();
+        let statement = format!(
+            "SELECT s.aggregate, s.id, s.applied, s.claim_sequence, s.claim_message, \
+               s.claim_delivered, s.claim_expires_ms, s.revision \
+             FROM {} AS s JOIN unnest($1::text[], $2::text[]) AS k(aggregate, id) \
+               ON s.aggregate = k.aggregate AND s.id = k.id",
+            self.table
+        );
+        let rows = sqlx::query(&statement)
+            .bind(&aggregates)
+            .bind(&ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|err| unavailable(&format!("reading {} records", requests.len()), err))?;
+        let mut entries = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let aggregate: String = row.try_get("aggregate").map_err(corrupt_row)?;
+            let id: String = row.try_get("id").map_err(corrupt_row)?;
+            let key = RecordKey::new(aggregate, id);
+            let entry = entry(&key, &row)?;
+            entries.insert(key, entry);
+        }
+        Ok(entries)
+    }
+
+    /// Finishes each step without a write when there is nothing to write:
+    /// a failed handler claimed nothing, and a step its handler recorded
+    /// (noted by `record_in`) is done. The others are recorded outside a
+    /// transaction, all at once.
+    async fn finish_unclaimed(&self, finishes: &[Finish<'_>]) -> Vec<Result<Finished, StoreError>> {
+        let answers = finishes.iter().map(|finish| async move {
+            let noted = self.notes.take(finish.key, finish.sequence);
+            if !finish.handled || noted {
+                return Ok(Finished::Done);
+            }
+            self.record_after(finish).await
+        });
+        join_all(answers).await
+    }
+
+    /// Records a handled step its handler did not record (or whose
+    /// `record_in` found it applied): the one conditional write, and when
+    /// it matches nothing, one read of where the record stands.
+    async fn record_after(&self, finish: &Finish<'_>) -> Result<Finished, StoreError> {
+        let step = Step {
+            key: finish.key.clone(),
+            previous: finish.ticket.applied,
+            sequence: finish.sequence,
+        };
+        if self.record_on(&self.pool, &step).await? {
+            return Ok(Finished::Done);
+        }
+        match self.applied(finish.key).await? {
+            Some(last) if last >= finish.sequence => Ok(Finished::Done),
+            moved => Ok(Finished::Moved(moved)),
+        }
+    }
+}
+
+/// [`decide`] over a record's entry, claiming nothing: a won step's ticket
+/// is the entry as read.
+fn claimed_without_writing(entry: Option<&Entry>, request: &ClaimRequest<'_>, now: u64) -> Verdict {
+    match decide(entry.map(|entry| &entry.state), request, now) {
+        Verdict::Claimed(()) => Verdict::Claimed(Ticket {
+            applied: entry.and_then(|entry| entry.state.applied),
+            revision: entry.map_or(0, |entry| entry.revision),
+        }),
+        Verdict::Applied(last) => Verdict::Applied(last),
+        Verdict::BelowInitial => Verdict::BelowInitial,
+        Verdict::Early { next } => Verdict::Early { next },
+        Verdict::Busy(holder) => Verdict::Busy(holder),
+    }
+}
+
 impl SequenceStore for PgSequenceStore {
+    fn claim_all<'a>(
+        &'a self,
+        requests: &'a [ClaimRequest<'a>],
+    ) -> BoxFuture<'a, Vec<Result<Verdict, StoreError>>> {
+        match self.claims {
+            PgClaims::Stored => Box::pin(cas_claim_all(self, requests)),
+            PgClaims::InTransaction => Box::pin(self.claim_by_reading(requests)),
+        }
+    }
+
+    fn finish_all<'a>(
+        &'a self,
+        finishes: &'a [Finish<'a>],
+    ) -> BoxFuture<'a, Vec<Result<Finished, StoreError>>> {
+        match self.claims {
+            PgClaims::Stored => Box::pin(cas_finish_all(self, finishes)),
+            PgClaims::InTransaction => Box::pin(self.finish_unclaimed(finishes)),
+        }
+    }
+
     fn load<'a>(&'a self, key: &'a RecordKey) -> BoxFuture<'a, Result<Option<Entry>, StoreError>> {
         Box::pin(async move {
             let statement = format!(
@@ -301,6 +489,12 @@ fn from_i64(value: Option<i64>) -> Result<Option<u64>, StoreError> {
 fn unavailable(doing: &str, err: sqlx::Error) -> StoreError {
     StoreError::new(StoreErrorKind::Unavailable)
         .with_detail(doing.to_owned())
+        .with_source(err)
+}
+
+fn corrupt_row(err: sqlx::Error) -> StoreError {
+    StoreError::new(StoreErrorKind::Corrupt)
+        .with_detail("a row of the batch's records")
         .with_source(err)
 }
 
