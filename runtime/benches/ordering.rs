@@ -695,8 +695,8 @@ mod postgres {
     use sqlx::postgres::PgPoolOptions;
     use tokio::sync::Notify;
     use typebus::ordering::{
-        ClaimRequest, Entry, Finish, Finished, RecordKey, SequenceStore, State, Step, StoreError,
-        Swapped, Verdict,
+        Answers, ClaimRequest, Entry, Finish, Finished, RecordKey, SequenceStore, State, Step,
+        StoreError, StoreFuture, Swapped, Verdict,
     };
     use typebus::postgres::{PgClaims, PgSequenceStore, Schema};
     use typebus::transport::BoxFuture;
@@ -739,7 +739,7 @@ mod postgres {
         fn claim_all<'a>(
             &'a self,
             requests: &'a [ClaimRequest<'a>],
-        ) -> BoxFuture<'a, Vec<Result<Verdict, StoreError>>> {
+        ) -> StoreFuture<'a, Answers<Result<Verdict, StoreError>>> {
             self.claims.fetch_add(1, Ordering::Relaxed);
             self.inner.claim_all(requests)
         }
@@ -747,7 +747,7 @@ mod postgres {
         fn finish_all<'a>(
             &'a self,
             finishes: &'a [Finish<'a>],
-        ) -> BoxFuture<'a, Vec<Result<Finished, StoreError>>> {
+        ) -> StoreFuture<'a, Answers<Result<Finished, StoreError>>> {
             self.inner.finish_all(finishes)
         }
     }

@@ -175,8 +175,7 @@ where
             .collect();
         while !waiting.is_empty() {
             waiting.sort_by(|a, b| (&a.key, a.sequence).cmp(&(&b.key, b.sequence)));
-            let mut round: Round<Pending<'_, L::Event>> =
-                SmallVec::with_capacity(waiting.len());
+            let mut round: Round<Pending<'_, L::Event>> = SmallVec::with_capacity(waiting.len());
             let mut later = Vec::new();
             for pending in waiting {
                 if round.last().is_some_and(|last| last.key == pending.key) {
@@ -353,7 +352,9 @@ where
     }
 
     async fn on_message(&self, event: L::Event, delivery: &Delivery) -> Result<(), HandlerError> {
-        let mut outcomes = self.round(smallvec![Pending::new(0, event, delivery)]).await;
+        let mut outcomes = self
+            .round(smallvec![Pending::new(0, event, delivery)])
+            .await;
         outcomes
             .pop()
             .map(|(_, outcome)| outcome)

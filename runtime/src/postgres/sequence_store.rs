@@ -12,9 +12,9 @@ use super::claims::{Notes, PgClaims};
 use super::schema::Schema;
 use crate::bus::transport::BoxFuture;
 use crate::ordering::{
-    Claim, ClaimRequest, Entry, Finish, Finished, Holder, RecordKey, SequenceStore, State, Step,
-    StoreError, StoreErrorKind, Swapped, Ticket, Verdict, cas_claim_all, cas_finish_all, decide,
-    now_ms,
+    Answers, Claim, ClaimRequest, Entry, Finish, Finished, Holder, RecordKey, SequenceStore, State,
+    Step, StoreError, StoreErrorKind, StoreFuture, Swapped, Ticket, Verdict, cas_claim_all,
+    cas_finish_all, decide, now_ms,
 };
 
 /// A [`SequenceStore`] in the `sequences` table of a [`Schema`] (created by
@@ -207,7 +207,7 @@ impl PgSequenceStore {
     async fn claim_by_reading(
         &self,
         requests: &[ClaimRequest<'_>],
-    ) -> Vec<Result<Verdict, StoreError>> {
+    ) -> Answers<Result<Verdict, StoreError>> {
         let entries = match self.load_all(requests).await {
             Ok(entries) => entries,
             Err(err) => {
@@ -270,7 +270,10 @@ impl PgSequenceStore {
     /// a failed handler claimed nothing, and a step its handler recorded
     /// (noted by `record_in`) is done. The others are recorded outside a
     /// transaction, all at once.
-    async fn finish_unclaimed(&self, finishes: &[Finish<'_>]) -> Vec<Result<Finished, StoreError>> {
+    async fn finish_unclaimed(
+        &self,
+        finishes: &[Finish<'_>],
+    ) -> Answers<Result<Finished, StoreError>> {
         let answers = finishes.iter().map(|finish| async move {
             let noted = self.notes.take(finish.key, finish.sequence);
             if !finish.handled || noted {
@@ -278,7 +281,7 @@ impl PgSequenceStore {
             }
             self.record_after(finish).await
         });
-        join_all(answers).await
+        join_all(answers).await.into()
     }
 
     /// Records a handled step its handler did not record (or whose
@@ -319,20 +322,20 @@ impl SequenceStore for PgSequenceStore {
     fn claim_all<'a>(
         &'a self,
         requests: &'a [ClaimRequest<'a>],
-    ) -> BoxFuture<'a, Vec<Result<Verdict, StoreError>>> {
+    ) -> StoreFuture<'a, Answers<Result<Verdict, StoreError>>> {
         match self.claims {
-            PgClaims::Stored => Box::pin(cas_claim_all(self, requests)),
-            PgClaims::InTransaction => Box::pin(self.claim_by_reading(requests)),
+            PgClaims::Stored => StoreFuture::new(cas_claim_all(self, requests)),
+            PgClaims::InTransaction => StoreFuture::new(self.claim_by_reading(requests)),
         }
     }
 
     fn finish_all<'a>(
         &'a self,
         finishes: &'a [Finish<'a>],
-    ) -> BoxFuture<'a, Vec<Result<Finished, StoreError>>> {
+    ) -> StoreFuture<'a, Answers<Result<Finished, StoreError>>> {
         match self.claims {
-            PgClaims::Stored => Box::pin(cas_finish_all(self, finishes)),
-            PgClaims::InTransaction => Box::pin(self.finish_unclaimed(finishes)),
+            PgClaims::Stored => StoreFuture::new(cas_finish_all(self, finishes)),
+            PgClaims::InTransaction => StoreFuture::new(self.finish_unclaimed(finishes)),
         }
     }
 
