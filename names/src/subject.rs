@@ -133,10 +133,35 @@ pub fn subject_problems(subject: &str) -> Vec<SubjectProblem> {
 /// The first of [`subject_problems`], if any: `Ok` for a valid literal
 /// subject.
 pub fn check_subject(subject: &str) -> Result<(), SubjectProblem> {
+    // The common case, decided in one pass over the bytes: printable ASCII
+    // without wildcards, no empty token, not `$`. The NATS transport checks
+    // every message it publishes: 368 instructions per publish through
+    // `subject_problems`, which only a subject with a problem needs
+    // (callgrind, `TYPEBUS_BENCH_PUBLISH_ONLY=typebus cargo bench -p
+    // typebus --bench throughput`).
+    if is_plain_literal(subject) {
+        return Ok(());
+    }
     match subject_problems(subject).first() {
         Some(problem) => Err(*problem),
         None => Ok(()),
     }
+}
+
+/// Whether `subject` is a valid literal subject of printable ASCII:
+/// non-empty, not starting with `$`, no `*` or `>`, no empty token.
+fn is_plain_literal(subject: &str) -> bool {
+    let bytes = subject.as_bytes();
+    let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
+        return false;
+    };
+    first != b'$'
+        && first != b'.'
+        && last != b'.'
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_graphic() && b != b'*' && b != b'>')
+        && !bytes.windows(2).any(|pair| pair == b"..")
 }
 
 #[cfg(test)]
@@ -165,6 +190,50 @@ mod tests {
         ] {
             assert_eq!(found(subject), [], "{subject}");
             assert_eq!(check_subject(subject), Ok(()), "{subject}");
+        }
+    }
+
+    #[test]
+    fn the_quick_check_agrees_with_the_full_one() {
+        let subjects = [
+            "ticket:created",
+            "a",
+            "a.b.c",
+            "a-b_c#1~",
+            "a.$b",
+            "ünï.côdé",
+            "",
+            ".",
+            "..",
+            "a.",
+            ".a",
+            "a..b",
+            "a.*",
+            "a.>",
+            "*",
+            ">",
+            "a*b",
+            "a>b",
+            "$",
+            "$JS.API",
+            "a b",
+            "a\tb",
+            "a\u{7}b",
+            "a\u{7f}b",
+            "a\u{a0}b",
+            "ü..x",
+        ];
+        for subject in subjects {
+            let plain = is_plain_literal(subject);
+            let valid = subject_problems(subject).is_empty();
+            assert!(
+                !plain || valid,
+                "{subject:?} passed the quick check but has a problem"
+            );
+            assert_eq!(check_subject(subject).is_ok(), valid, "{subject:?}");
+            if subject.is_ascii() {
+                assert_eq!(plain, valid, "{subject:?}");
+            }
         }
     }
 
