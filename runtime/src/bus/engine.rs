@@ -4,7 +4,7 @@
 //! and shut down gracefully.
 
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::task::Context;
 use std::time::Duration;
@@ -315,7 +315,7 @@ impl<L: Listener> Engine<L> {
         ackers: &[Box<dyn Acker>],
     ) -> Vec<Disposition> {
         let ackers: Vec<&dyn Acker> = ackers.iter().map(|acker| &**acker).collect();
-        let disposing = dispose_batch(&*self.listener, &self.options, messages);
+        let disposing = pin!(dispose_batch(&*self.listener, &self.options, messages));
         self.keep_alive(disposing, &ackers, |reason| {
             tracing::warn!(
                 subject = L::Event::SUBJECT,
@@ -342,7 +342,7 @@ impl<L: Listener> Engine<L> {
         payload: &[u8],
         acker: &dyn Acker,
     ) -> Disposition {
-        let disposing = dispose(&*self.listener, &self.options, delivery, payload);
+        let disposing = pin!(dispose(&*self.listener, &self.options, delivery, payload));
         self.keep_alive(disposing, &[acker], |reason| {
             tracing::warn!(
                 subject = delivery.subject(),
@@ -358,13 +358,17 @@ impl<L: Listener> Engine<L> {
     /// Runs `disposing`, sending in-progress acks through `ackers` every
     /// third of `ack_wait` until `handler_timeout`, when it is abandoned
     /// (dropped) for what `abandon` makes of the reason.
+    ///
+    /// `disposing` comes pinned by the caller: moved in and pinned here, it
+    /// would be stored twice in every delivery's future, which the engine
+    /// boxes (a plain handler's 1,408 bytes, a guarded one's 3,360, before
+    /// this and `caught` kept one copy).
     async fn keep_alive<T>(
         &self,
-        disposing: impl Future<Output = T>,
+        mut disposing: Pin<&mut impl Future<Output = T>>,
         ackers: &[&dyn Acker],
         abandon: impl FnOnce(String) -> T,
     ) -> T {
-        let mut disposing = pin!(disposing);
         if let Some(done) = disposing.as_mut().now_or_never() {
             return done;
         }

@@ -97,13 +97,16 @@ pub trait Listener: Send + Sync + 'static {
 
 /// Runs a handler's future, turning a panic into a retryable error whose
 /// reason names it.
-pub(crate) async fn caught(
+///
+/// A combinator rather than an `async fn`: an `async fn` keeps its argument
+/// and the future it builds from it side by side, and every delivery's
+/// future (which the engine boxes) would hold the handler's twice.
+pub(crate) fn caught(
     handling: impl Future<Output = Result<(), HandlerError>>,
-) -> Result<(), HandlerError> {
-    match AssertUnwindSafe(handling).catch_unwind().await {
-        Ok(outcome) => outcome,
-        Err(panic) => Err(panicked(&*panic)),
-    }
+) -> impl Future<Output = Result<(), HandlerError>> {
+    AssertUnwindSafe(handling)
+        .catch_unwind()
+        .map(|caught| caught.unwrap_or_else(|panic| Err(panicked(&*panic))))
 }
 
 /// The retryable error of a handler that panicked.
