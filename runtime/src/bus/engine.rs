@@ -361,8 +361,9 @@ impl<L: Listener> Engine<L> {
     ///
     /// `disposing` comes pinned by the caller: moved in and pinned here, it
     /// would be stored twice in every delivery's future, which the engine
-    /// boxes (a plain handler's 1,408 bytes, a guarded one's 3,360, before
-    /// this and `caught` kept one copy).
+    /// boxes (with that copy, and `caught`'s, a plain listener's delivery
+    /// future was 1,408 bytes against 1,008, a guarded one's 3,360 against
+    /// 1,400).
     async fn keep_alive<T>(
         &self,
         mut disposing: Pin<&mut impl Future<Output = T>>,

@@ -14,24 +14,15 @@ use crate::bus::transport::BoxFuture;
 ///
 /// Kept inline for a batch of one, the common case (a listener dispatched
 /// one by one): answering it does not allocate. Collect one from an
-/// iterator, or convert a `Vec`.
+/// iterator, or convert a `Vec`; read it as a slice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answers<T>(SmallVec<[T; 1]>);
 
-impl<T> Answers<T> {
-    /// The answers, in order.
-    pub fn as_slice(&self) -> &[T] {
+impl<T> std::ops::Deref for Answers<T> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
         &self.0
-    }
-
-    /// How many answers there are.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 }
 
@@ -53,15 +44,6 @@ impl<T> IntoIterator for Answers<T> {
 
     fn into_iter(self) -> Self::IntoIter {
         self.0.into_iter()
-    }
-}
-
-impl<'a, T> IntoIterator for &'a Answers<T> {
-    type Item = &'a T;
-    type IntoIter = std::slice::Iter<'a, T>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.0.iter()
     }
 }
 

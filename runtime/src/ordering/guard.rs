@@ -58,8 +58,9 @@ const DEFAULT_PATIENCE: u32 = 10;
 /// [`claim_all`](SequenceStore::claim_all) claims the round's steps, their
 /// handlers run together, and one [`finish_all`](SequenceStore::finish_all)
 /// records them before any is acknowledged. A single event is a batch of
-/// one: the same two calls, each over a slice of one. Over a store that [batches](SequenceStore::batches) (a shared one),
-/// the guard asks the engine for [`Dispatch::Batches`].
+/// one: the same two calls, each over a slice of one. Over a store that
+/// [batches](SequenceStore::batches) (a shared one), the guard asks the
+/// engine for [`Dispatch::Batches`].
 ///
 /// The handler's own errors keep their meaning (retryable: delivered again;
 /// permanent: dead-lettered); its claim is released so the retry can claim
@@ -178,7 +179,7 @@ where
             .collect();
         while !waiting.is_empty() {
             waiting.sort_by(|a, b| (&a.key, a.sequence).cmp(&(&b.key, b.sequence)));
-            let mut round: Round<Pending<'_, L::Event>> = SmallVec::with_capacity(waiting.len());
+            let mut round: Vec<Pending<'_, L::Event>> = Vec::with_capacity(waiting.len());
             let mut later = Vec::new();
             for pending in waiting {
                 if round.last().is_some_and(|last| last.key == pending.key) {
@@ -207,10 +208,10 @@ where
     /// One round: claim together, handle together, record together.
     async fn round(
         &self,
-        round: Round<Pending<'_, L::Event>>,
-    ) -> Round<(usize, Result<(), HandlerError>)> {
+        round: Vec<Pending<'_, L::Event>>,
+    ) -> Vec<(usize, Result<(), HandlerError>)> {
         let initial = <L::Event as Versioned>::INITIAL_SEQUENCE;
-        let requests: Round<ClaimRequest<'_>> = round
+        let requests: Vec<ClaimRequest<'_>> = round
             .iter()
             .map(|pending| {
                 ClaimRequest::of(
@@ -223,12 +224,12 @@ where
             })
             .collect();
         let verdicts = self.store.claim_all(&requests).await;
-        let mut outcomes = SmallVec::with_capacity(round.len());
+        let mut outcomes = Vec::with_capacity(round.len());
         let mut claimed = Unsettled {
             store: &self.store,
             finishes: SmallVec::with_capacity(round.len()),
         };
-        let mut calls: Round<_> = SmallVec::with_capacity(round.len());
+        let mut calls = Vec::with_capacity(round.len());
         for ((request, pending), verdict) in requests.iter().zip(&round).zip(verdicts) {
             let outcome = match verdict {
                 Ok(Verdict::Claimed(ticket)) => match pending.event.take() {
@@ -254,11 +255,11 @@ where
         if calls.is_empty() {
             return outcomes;
         }
-        let mut handled: Round<(usize, Result<(), HandlerError>)> = if calls.len() == 1 {
+        let mut handled: Vec<(usize, Result<(), HandlerError>)> = if calls.len() == 1 {
             let mut one = calls;
             match one.pop() {
-                Some((index, handling)) => smallvec![(index, caught(handling).await)],
-                None => SmallVec::new(),
+                Some((index, handling)) => vec![(index, caught(handling).await)],
+                None => Vec::new(),
             }
         } else {
             join_all(
@@ -267,7 +268,6 @@ where
                     .map(|(index, handling)| async move { (index, caught(handling).await) }),
             )
             .await
-            .into()
         };
         for (finish, (_, outcome)) in claimed.finishes.iter_mut().zip(&handled) {
             finish.handled = outcome.is_ok();
@@ -363,8 +363,8 @@ where
     /// handler call and finish (and the same rules, `unclaimed` and
     /// `settled`) as a batch's, each over a slice of one. Through
     /// [`round`](Self::round) a single event cost +390-440 ns over a plain
-    /// handler, this way +240-345 ns (the guard before the store interface
-    /// was batched: +215-225), in the first line of
+    /// handler, this way +237-291 ns (the guard before the store interface
+    /// was batched: +214-228), in the first line of
     /// `TYPEBUS_BENCH_ONLY=nothing cargo bench -p typebus --features
     /// postgres,testing --bench ordering`.
     async fn on_message(&self, event: L::Event, delivery: &Delivery) -> Result<(), HandlerError> {
@@ -401,11 +401,15 @@ where
             finish.handled = outcome.is_ok();
         }
         let finished = first(self.store.finish_all(&claimed.finishes).await);
-        let finishes = std::mem::take(&mut claimed.finishes);
-        match finishes.first() {
-            Some(finish) => settled(finish, outcome, finished),
-            None => Err(HandlerError::retry("the ordering guard lost its claim")),
-        }
+        // Finished: nothing left to release.
+        claimed.finishes.clear();
+        let finish = Finish {
+            key: &key,
+            sequence,
+            ticket,
+            handled: outcome.is_ok(),
+        };
+        settled(&finish, outcome, finished)
     }
 
     fn on_batch<'a>(
@@ -427,11 +431,6 @@ impl<L> std::fmt::Debug for Sequenced<L> {
             .finish_non_exhaustive()
     }
 }
-
-/// A round's events, or what goes with each: inline for a round of one,
-/// the common case (a listener dispatched one by one), so guarding a
-/// single event allocates only what the store does.
-type Round<T> = SmallVec<[T; 1]>;
 
 /// An event of a batch waiting for its round.
 struct Pending<'d, E> {
@@ -462,7 +461,8 @@ impl<'d, E: Versioned> Pending<'d, E> {
 /// waiting: at once in memory, on a task of its own in a shared store.
 struct Unsettled<'s> {
     store: &'s Arc<dyn SequenceStore>,
-    finishes: Round<Finish<'s>>,
+    /// Inline for one: a single event's claim allocates nothing here.
+    finishes: SmallVec<[Finish<'s>; 1]>,
 }
 
 impl Drop for Unsettled<'_> {

@@ -1,9 +1,9 @@
 //! [`MemorySequenceStore`]: the sequences of one process, in memory.
 
 use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use foldhash::fast::RandomState;
-use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::answers::{Answers, StoreFuture};
 use super::decide::decide;
@@ -65,23 +65,17 @@ impl Stored {
         } else {
             0
         };
-        match decide(current, request, now) {
-            Verdict::Applied(last) => Verdict::Applied(last),
-            Verdict::BelowInitial => Verdict::BelowInitial,
-            Verdict::Early { next } => Verdict::Early { next },
-            Verdict::Busy(holder) => Verdict::Busy(holder),
-            Verdict::Claimed(()) => {
-                self.state.claim = Some(Claim {
-                    sequence: request.sequence,
-                    holder: Holder::Local,
-                });
-                self.revision += 1;
-                Verdict::Claimed(Ticket {
-                    applied,
-                    revision: self.revision,
-                })
+        decide(current, request, now).map(|()| {
+            self.state.claim = Some(Claim {
+                sequence: request.sequence,
+                holder: Holder::Local,
+            });
+            self.revision += 1;
+            Ticket {
+                applied,
+                revision: self.revision,
             }
-        }
+        })
     }
 
     /// Records (handled) or releases a claimed step. If the entry changed

@@ -196,6 +196,21 @@ pub enum Verdict<T = Ticket> {
     Claimed(T),
 }
 
+impl<T> Verdict<T> {
+    /// The same verdict, a won claim's `T` made a `U` by `claimed`
+    /// ([`decide`](super::decide) says `Claimed(())`; a store answers with
+    /// its [`Ticket`]).
+    pub fn map<U>(self, claimed: impl FnOnce(T) -> U) -> Verdict<U> {
+        match self {
+            Self::Applied(last) => Verdict::Applied(last),
+            Self::BelowInitial => Verdict::BelowInitial,
+            Self::Early { next } => Verdict::Early { next },
+            Self::Busy(holder) => Verdict::Busy(holder),
+            Self::Claimed(claim) => Verdict::Claimed(claimed(claim)),
+        }
+    }
+}
+
 /// A won claim, as [`SequenceStore::finish_all`] needs it back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ticket {

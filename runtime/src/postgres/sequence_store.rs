@@ -102,11 +102,6 @@ impl PgSequenceStore {
         self
     }
 
-    /// How this store claims steps.
-    pub fn claim_mode(&self) -> PgClaims {
-        self.claims
-    }
-
     /// Records `step` as applied inside the caller's transaction (pass
     /// `&mut tx`), if the record's last applied sequence is still
     /// `step.previous`, whoever holds a claim on it. Returns whether it
@@ -306,16 +301,10 @@ impl PgSequenceStore {
 /// [`decide`] over a record's entry, claiming nothing: a won step's ticket
 /// is the entry as read.
 fn claimed_without_writing(entry: Option<&Entry>, request: &ClaimRequest<'_>, now: u64) -> Verdict {
-    match decide(entry.map(|entry| &entry.state), request, now) {
-        Verdict::Claimed(()) => Verdict::Claimed(Ticket {
-            applied: entry.and_then(|entry| entry.state.applied),
-            revision: entry.map_or(0, |entry| entry.revision),
-        }),
-        Verdict::Applied(last) => Verdict::Applied(last),
-        Verdict::BelowInitial => Verdict::BelowInitial,
-        Verdict::Early { next } => Verdict::Early { next },
-        Verdict::Busy(holder) => Verdict::Busy(holder),
-    }
+    decide(entry.map(|entry| &entry.state), request, now).map(|()| Ticket {
+        applied: entry.and_then(|entry| entry.state.applied),
+        revision: entry.map_or(0, |entry| entry.revision),
+    })
 }
 
 impl SequenceStore for PgSequenceStore {
