@@ -78,9 +78,15 @@ async fn a_slow_handler_keeps_its_event_while_in_progress_acks_flow() {
         Act::Sleep(Duration::from_millis(3500))
     })
     .ack_wait(Duration::from_secs(1));
+    // Room for every event in either instance's handlers: what is tested
+    // is the in-progress acks of a running handler. A message fetched while
+    // all handlers are busy waits without them (see `ListenOptions::prefetch`).
+    // With 4 handlers per instance a loaded CI run once handed an event out
+    // again: an instance can fetch more than it has handlers (its next pull
+    // request goes out once half of the first has arrived).
     let options = |o: ListenOptions| {
-        o.concurrency(4)
-            .prefetch(4)
+        o.concurrency(8)
+            .prefetch(8)
             .handler_timeout(Duration::from_secs(20))
     };
     let a = bus_a.listen_with(probe.instance(1), options).await.unwrap();

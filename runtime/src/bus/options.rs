@@ -50,6 +50,16 @@ pub struct ListenOptions {
     /// How many handler calls run at once (default 64).
     pub concurrency: usize,
     /// How many messages are fetched ahead of the handlers (default 128).
+    ///
+    /// A fetched message waits for a free handler without in-progress
+    /// acks, and is delivered again (to any instance) once it has waited
+    /// `ack_wait`. A JetStream pull request is answered whether or not the
+    /// handlers are free, and the next one goes out when half of the last
+    /// has arrived, so up to 1.5 x `prefetch` messages can be waiting: keep
+    /// `1.5 x prefetch / concurrency` handler durations well under
+    /// `ack_wait`. With the defaults (128, 64 handlers, 5 s) a backlog whose
+    /// handlers take more than about 1.6 s each sees fetched messages
+    /// handed out twice; lower `prefetch` (down to 1) for slow handlers.
     pub prefetch: usize,
     /// The consumer's limit of unsettled messages across all instances
     /// (default 1000). `concurrency + prefetch` must not exceed it.
