@@ -3,8 +3,9 @@
 //! typebus-codegen and checked in as `src/events.rs`.
 //!
 //! Services depend on this crate instead of running codegen themselves. The
-//! JSON of each type is byte-compatible with what the original services
-//! publish, so services in other languages interoperate.
+//! JSON of each type, as a publisher writes it ([`to_json`]), is byte for
+//! byte what the original (Node) services publish, numbers included (`20`,
+//! not serde_json's `20.0`), so services in other languages interoperate.
 //!
 //! ```
 //! use ticketing_events::{AnyEvent, Event, OrderStatus, Subject, TicketUpdated};
@@ -13,15 +14,15 @@
 //!     id: "5ebfd6b8a7bd3a001c6a3a1b".into(),
 //!     version: 1,
 //!     title: "concert".into(),
-//!     price: 9.99,
+//!     price: 20.0,
 //!     user_id: "5ebfd6b8a7bd3a001c6a3a1c".into(),
 //!     order_id: None,
 //! };
 //! assert_eq!(TicketUpdated::SUBJECT, "ticket:updated");
-//! let json = serde_json::to_string(&updated).unwrap();
+//! let json = ticketing_events::to_json_string(&updated).unwrap();
 //! assert_eq!(
 //!     json,
-//!     r#"{"id":"5ebfd6b8a7bd3a001c6a3a1b","version":1,"title":"concert","price":9.99,"userId":"5ebfd6b8a7bd3a001c6a3a1c"}"#
+//!     r#"{"id":"5ebfd6b8a7bd3a001c6a3a1b","version":1,"title":"concert","price":20,"userId":"5ebfd6b8a7bd3a001c6a3a1c"}"#
 //! );
 //!
 //! let any = AnyEvent::decode("ticket:updated", json.as_bytes()).unwrap();
@@ -37,4 +38,6 @@
 mod events;
 
 pub use events::*;
-pub use typebus::{DecodeError, Event, Timestamp, UnknownSubject, UnknownValue, Uuid};
+pub use typebus::{
+    DecodeError, Event, Timestamp, UnknownSubject, UnknownValue, Uuid, to_json, to_json_string,
+};

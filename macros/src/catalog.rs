@@ -210,7 +210,7 @@ fn items(item: &DeriveInput, rows: &[Row]) -> TokenStream {
                 ::typebus::__private::serde_json::Error,
             > {
                 match *self {
-                    #(Self::#variants(ref event) => ::typebus::__private::serde_json::to_vec(event),)*
+                    #(Self::#variants(ref event) => ::typebus::to_json(event),)*
                 }
             }
         }

@@ -35,7 +35,7 @@ async fn an_event_over_the_servers_max_payload_is_refused_before_sending() {
     publisher.publish(&big_ticket(1, 3000)).await.unwrap();
 
     let event = big_ticket(2, 5000);
-    let size = serde_json::to_vec(&event).unwrap().len();
+    let size = typebus::to_json(&event).unwrap().len();
     let err = publisher.publish(&event).await.unwrap_err();
     assert_eq!(err.kind(), PublishErrorKind::MaxPayloadExceeded, "{err}");
     assert!(!err.kind().is_transient());
@@ -51,9 +51,9 @@ async fn an_event_over_the_servers_max_payload_is_refused_before_sending() {
 
     // A body just under the limit whose headers push it over: async-nats
     // counts them, and it is refused as well, still before sending.
-    let body_len = serde_json::to_vec(&big_ticket(3, 0)).unwrap().len();
+    let body_len = typebus::to_json(&big_ticket(3, 0)).unwrap().len();
     let near = big_ticket(3, 4096 - body_len - 10);
-    assert!(serde_json::to_vec(&near).unwrap().len() <= 4096);
+    assert!(typebus::to_json(&near).unwrap().len() <= 4096);
     let err = publisher.publish(&near).await.unwrap_err();
     assert_eq!(err.kind(), PublishErrorKind::MaxPayloadExceeded, "{err}");
 

@@ -41,8 +41,9 @@ pub(crate) fn run(args: &PublishArgs) -> Result<(), CliError> {
             if mismatches.len() == 1 { "" } else { "s" }
         )));
     }
-    let body = serde_json::to_vec(&value)
-        .unwrap_or_else(|_| unreachable!("a JSON value always serializes"));
+    // As a Rust publisher writes it: `20.0` typed in goes out as `20`.
+    let body =
+        typebus::to_json(&value).unwrap_or_else(|_| unreachable!("a JSON value always serializes"));
     let msg_id = args
         .msg_id
         .clone()

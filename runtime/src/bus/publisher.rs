@@ -166,7 +166,7 @@ impl<E: Event> Publisher<E> {
             return Err(PublishError::new(PublishErrorKind::InvalidSubject)
                 .with_detail(format!("`{}`: {problem}", E::SUBJECT)));
         }
-        let payload = serde_json::to_vec(event).map_err(|err| {
+        let payload = crate::to_json(event).map_err(|err| {
             PublishError::new(PublishErrorKind::Serialize)
                 .with_detail(E::SUBJECT)
                 .with_source(err)

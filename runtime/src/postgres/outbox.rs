@@ -131,7 +131,7 @@ impl OutboxMessage {
             OutboxError::new(OutboxErrorKind::InvalidSubject)
                 .with_detail(format!("`{}`: {problem}", E::SUBJECT))
         })?;
-        let body = serde_json::to_vec(event).map_err(|err| {
+        let body = crate::to_json(event).map_err(|err| {
             OutboxError::new(OutboxErrorKind::Serialize)
                 .with_detail(E::SUBJECT)
                 .with_source(err)

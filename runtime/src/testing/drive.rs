@@ -148,7 +148,7 @@ impl<'a, L: Listener> Drive<'a, L> {
     /// When the event does not serialise to JSON (a bug in its type).
     #[track_caller]
     pub fn event(self, event: &L::Event) -> impl Future<Output = Outcome> + Send + 'a {
-        let payload = match serde_json::to_vec(event) {
+        let payload = match crate::to_json(event) {
             Ok(payload) => payload,
             Err(err) => panic!("`{}` does not serialise to json: {err}", L::Event::NAME),
         };
