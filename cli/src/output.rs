@@ -71,6 +71,11 @@ fn range(r: std::ops::Range<usize>) -> String {
     }
 }
 
+/// `"s"` unless `n` is 1: `format!("{n} file{}", plural(n))`.
+pub(crate) fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -64,11 +64,12 @@ pub(crate) fn run(args: &DiffArgs) -> Result<(), CliError> {
             println!("    {}", verdict(change));
         }
     }
+    // `None` for `--mode none`: nothing is checked, so nothing holds or breaks.
     let mode_text = match args.mode {
-        ModeArg::Backward => "backward compatibility (new readers decode old events)",
-        ModeArg::Forward => "forward compatibility (old readers decode new events)",
-        ModeArg::Full => "full compatibility (old and new readers decode both)",
-        ModeArg::None => "no compatibility rule (--mode none)",
+        ModeArg::Backward => Some("backward compatibility (new readers decode old events)"),
+        ModeArg::Forward => Some("forward compatibility (old readers decode new events)"),
+        ModeArg::Full => Some("full compatibility (old and new readers decode both)"),
+        ModeArg::None => None,
     };
     let events = diffs.len();
     if changes == 0 {
@@ -77,17 +78,22 @@ pub(crate) fn run(args: &DiffArgs) -> Result<(), CliError> {
     }
     let summary = format!(
         "{changes} change{} in {events} event{}",
-        plural(changes),
-        plural(events)
+        crate::output::plural(changes),
+        crate::output::plural(events)
     );
-    if violations == 0 {
-        eprintln!("{OK}ok{OK:#} {summary}; {mode_text} holds");
-        Ok(())
-    } else {
-        Err(CliError::Failed(format!(
+    match mode_text {
+        None => {
+            eprintln!("{OK}listed{OK:#} {summary}; no compatibility rule checked (--mode none)");
+            Ok(())
+        }
+        Some(mode_text) if violations == 0 => {
+            eprintln!("{OK}ok{OK:#} {summary}; {mode_text} holds");
+            Ok(())
+        }
+        Some(mode_text) => Err(CliError::Failed(format!(
             "{summary}; {violations} break{} {mode_text}",
             if violations == 1 { "s" } else { "" }
-        )))
+        ))),
     }
 }
 
@@ -119,8 +125,4 @@ fn verdict(change: &Change) -> String {
         side(change.verdict.old_readers, "old readers of new events"),
         side(change.verdict.new_readers, "new readers of old events")
     )
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }

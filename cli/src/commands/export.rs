@@ -36,8 +36,9 @@ fn write_dir(
         }
     }
     eprintln!(
-        "{OK}exported{OK:#} {} files to {} ({written} changed)",
+        "{OK}exported{OK:#} {} file{} to {} ({written} changed)",
         files.len(),
+        crate::output::plural(files.len()),
         out.display()
     );
     Ok(())

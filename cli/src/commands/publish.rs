@@ -38,7 +38,7 @@ pub(crate) fn run(args: &PublishArgs) -> Result<(), CliError> {
             event.name,
             event.subject,
             mismatches.len(),
-            if mismatches.len() == 1 { "" } else { "s" }
+            crate::output::plural(mismatches.len())
         )));
     }
     // As a Rust publisher writes it: `20.0` typed in goes out as `20`.

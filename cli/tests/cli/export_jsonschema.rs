@@ -9,13 +9,13 @@ use serde_json::{Value, json};
 use crate::common::{Project, output, repo_schemas};
 
 /// Compiled exported schemas, by file path relative to the export dir.
-struct Exported {
+pub(crate) struct Exported {
     schemas: boon::Schemas,
     index: std::collections::BTreeMap<String, boon::SchemaIndex>,
 }
 
 impl Exported {
-    fn load(dir: &Path, names: &[&str]) -> Self {
+    pub(crate) fn load(dir: &Path, names: &[&str]) -> Self {
         let mut compiler = boon::Compiler::new();
         compiler.enable_format_assertions();
         let mut schemas = boon::Schemas::new();
@@ -34,7 +34,7 @@ impl Exported {
         Exported { schemas, index }
     }
 
-    fn check(&self, name: &str, payload: &Value) -> Result<(), String> {
+    pub(crate) fn check(&self, name: &str, payload: &Value) -> Result<(), String> {
         self.schemas
             .validate(payload, self.index[name])
             .map_err(|e| format!("{e:#}"))
@@ -221,17 +221,20 @@ fn every_kind_of_field_agrees_with_the_rust_types() {
         "id": "67e55044-10b1-426f-9247-bb680e5fe0c8",
         "small": -5, "count": 7, "level": "whatever-new",
         "tags": { "a": "b" }, "samples": [1.5, null, 2],
-        "note": null,
         "tree": { "name": "root", "children": [{ "name": "leaf", "children": [] }] },
         "extra": [1, { "x": true }]
     });
-    // `retries` has a default: not required. `note` is `T?`: null is fine.
+    // `retries` has a default and `note` is `T?`: neither is required.
     x.accepts("Measured.schema.json", ok.clone());
     let with = |key: &str, value: Value| {
         let mut payload = ok.clone();
         payload[key] = value;
         payload
     };
+    // An optional field without a value is absent, never `null` (in a
+    // list, `null` is how a missing item is written).
+    x.accepts("Measured.schema.json", with("note", json!("hi")));
+    x.rejects("Measured.schema.json", with("note", Value::Null));
     x.rejects("Measured.schema.json", with("id", json!("not-a-uuid")));
     x.rejects(
         "Measured.schema.json",

@@ -166,10 +166,13 @@ events:
       extra: json
 ",
     );
-    every
-        .typebus(&["export", "typescript", "--out", "ts"])
-        .assert()
-        .code(0);
+    let (_, err) = output(
+        &every
+            .typebus(&["export", "typescript", "--out", "ts"])
+            .assert()
+            .code(0),
+    );
+    assert!(err.contains("exported 1 file to "), "{err}");
     every.write(
         "ts/uses.ts",
         "import { MeasuredEvent, Level } from './events';\n\

@@ -4,7 +4,11 @@
 //! JSON Schema can say it:
 //!
 //! - a field is `required` unless it is optional (`T?`) or has a `default`;
-//! - `T?` also accepts `null` (serde reads `null` as `None`);
+//! - an optional field without a value is absent, never `null`: the rule
+//!   every writer follows (the generated Rust, the Node services), stated
+//!   alike by every export (the Rust decoder also reads a `null` field as
+//!   absent, a leniency the contract does not offer). Inside a list or map,
+//!   `T?` is `T` or `null`, as there the missing value has to be written;
 //! - integers carry the bounds of their Rust type (`u32`: 0 to 4294967295);
 //! - `timestamp` is a string with `format: date-time`, `uuid` one with
 //!   `format: uuid`, `json` accepts anything;
@@ -117,8 +121,14 @@ fn object_entries(fields: &[Field]) -> BTreeMap<String, Value> {
     entries
 }
 
-fn field_schema(field: &Field) -> Value {
-    let mut schema = match type_expr(&field.ty) {
+/// A field's schema: an optional field's own type (absent when there is
+/// no value, never `null`), its description, default and deprecation.
+pub(super) fn field_schema(field: &Field) -> Value {
+    let ty = match &field.ty {
+        TypeExpr::Optional(inner) => inner,
+        ty => ty,
+    };
+    let mut schema = match type_expr(ty) {
         Value::Object(map) => map.into_iter().collect::<BTreeMap<_, _>>(),
         other => BTreeMap::from([("allOf".to_owned(), json!([other]))]),
     };

@@ -6,7 +6,9 @@
 //! `number`, `timestamp` and `uuid` are `string`, `json` is `unknown`,
 //! `list<T>` is `Array<T>`, `map<T>` is `{ [key: string]: T }`. A field is
 //! optional (`?:`) exactly when the JSON Schema export does not require it:
-//! `T?` fields and fields with a default. An open enum also accepts any
+//! `T?` fields (absent, never `null`) and fields with a default. What a
+//! TypeScript type cannot say (integer bounds, formats, defaults,
+//! deprecation) is in each field's JSDoc, read off the JSON Schema export. An open enum also accepts any
 //! other string (`'a' | 'b' | (string & {})`).
 
 use std::fmt::Write as _;
@@ -89,8 +91,9 @@ fn type_def(out: &mut String, ty: &TypeDef) {
 
 fn fields(out: &mut String, indent: &str, fields: &[Field]) {
     for field in fields {
-        if let Some(description) = &field.description {
-            doc_comment(out, indent, description);
+        let doc = field_doc(field);
+        if !doc.is_empty() {
+            doc_comment(out, indent, &doc);
         }
         let (optional, ty) = match &field.ty {
             TypeExpr::Optional(inner) => (true, inner.as_ref()),
@@ -104,6 +107,36 @@ fn fields(out: &mut String, indent: &str, fields: &[Field]) {
             type_expr(ty)
         );
     }
+}
+
+/// A field's JSDoc: its description, then what the JSON Schema export says
+/// of the field that a TypeScript type cannot, as the tags
+/// typescript-json-schema reads back (`@TJS-type integer`, `@minimum`,
+/// `@maximum`, `@format`, `@default`), read off that export's schema of
+/// the field so the two cannot disagree, and `@deprecated` with its note.
+fn field_doc(field: &Field) -> String {
+    let schema = super::jsonschema::field_schema(field);
+    let mut lines: Vec<String> = field
+        .description
+        .iter()
+        .map(|description| description.trim_end().to_owned())
+        .collect();
+    if schema["type"] == "integer" {
+        lines.push("@TJS-type integer".to_owned());
+    }
+    for keyword in ["minimum", "maximum", "format", "default"] {
+        if let Some(value) = schema.get(keyword) {
+            let value = match value {
+                serde_json::Value::String(text) if keyword == "format" => text.clone(),
+                value => value.to_string(),
+            };
+            lines.push(format!("@{keyword} {value}"));
+        }
+    }
+    if let Some(note) = &field.deprecated {
+        lines.push(format!("@deprecated {note}").trim_end().to_owned());
+    }
+    lines.join("\n")
 }
 
 fn type_expr(ty: &TypeExpr) -> String {

@@ -202,7 +202,11 @@ impl Cx<'_> {
             .map(|s| s.schema_name())
             .chain(["list", "map"])
             .chain(table.shapes.keys().map(String::as_str));
-        let help = match self.suggester.closest(name, candidates) {
+        let near = match other_languages_name(name) {
+            Some(alias) => Some(alias),
+            None => self.suggester.closest(name, candidates),
+        };
+        let help = match near {
             Some(near) => format!("did you mean `{near}`?"),
             None => "declare it under `types:`, or use a built-in type such as `string`, `u64`, `timestamp` or `list<T>`".to_owned(),
         };
@@ -224,6 +228,27 @@ fn names_broken_type(ty: &TypeExpr, table: &TypeTable) -> bool {
         }
         TypeExpr::Scalar(_) => false,
     }
+}
+
+/// typebus's name for a type other schema languages name otherwise
+/// (`float`, `datetime`, `integer`...), which edit distance would not find.
+fn other_languages_name(name: &str) -> Option<&'static str> {
+    Some(match name.to_ascii_lowercase().as_str() {
+        "float" | "double" | "number" | "float64" => "f64",
+        "float32" | "single" => "f32",
+        "int" | "int32" => "i32",
+        "integer" | "long" | "int64" | "bigint" => "i64",
+        "uint" | "uint32" => "u32",
+        "uint64" | "ulong" => "u64",
+        "boolean" => "bool",
+        "str" | "text" | "varchar" => "string",
+        "datetime" | "date-time" | "date" | "time" | "instant" | "timestamptz" => "timestamp",
+        "guid" => "uuid",
+        "object" | "any" | "value" => "json",
+        "array" | "vec" | "sequence" => "list<T>",
+        "dict" | "hash" | "hashmap" | "record" => "map<T>",
+        _ => return None,
+    })
 }
 
 /// The scalar a type name denotes.
