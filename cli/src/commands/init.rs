@@ -22,6 +22,9 @@
 //!   merge into it), and a Cargo.toml whose dependency tables cannot be
 //!   extended by adding lines (an inline or dotted table; the edit is checked
 //!   by parsing the result and comparing it with the original).
+//! - `--dry-run` prints every file it would write with its content, and the
+//!   lines it would add to Cargo.toml, on standard output; it refuses (exit
+//!   1) exactly when a real run would.
 //! - Files are written atomically (a temporary file, then a rename).
 
 use std::fmt::Write as _;
