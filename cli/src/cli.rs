@@ -25,10 +25,15 @@ pub(crate) struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Set up a cargo package for typebus: an example schema, typebus.toml,
+    /// the dependencies, build.rs (or checked-in code), a CI workflow
+    /// running `typebus check`. Writes only what is missing; refuses (exit
+    /// 1, writing nothing) when a file exists with other content.
+    Init(InitArgs),
     /// Write the Rust code for the schemas (what build.rs would generate).
     Generate(PathArgs),
-    /// Check that the checked-in code and the lock file match the schemas;
-    /// writes nothing.
+    /// Check that the checked-in code (when there is an `out`) and the lock
+    /// file match the schemas; writes nothing.
     Check(CheckArgs),
     /// Record the payload shape of every new (subject, version) in
     /// `<schemas>/typebus.lock`; refuses when a recorded one changed.
@@ -50,6 +55,23 @@ pub(crate) enum Command {
     /// Print every event on SUBJECTs (default: all) decoded against the
     /// schemas, with its delivery info; undecodable messages are shown as such.
     Listen(ListenArgs),
+}
+
+/// `typebus init`.
+#[derive(Debug, Args)]
+pub(crate) struct InitArgs {
+    /// The cargo package to set up: the directory of its Cargo.toml
+    #[arg(value_name = "DIR", default_value = ".")]
+    pub(crate) dir: PathBuf,
+    /// Check the generated code in as `src/events.rs` (`out` in
+    /// typebus.toml, written now and verified by `typebus check`) instead of
+    /// generating it from build.rs
+    #[arg(long)]
+    pub(crate) checked_in: bool,
+    /// Print every file it would write, with its content, and the lines it
+    /// would add to Cargo.toml; write nothing
+    #[arg(long)]
+    pub(crate) dry_run: bool,
 }
 
 /// `typebus schema`.

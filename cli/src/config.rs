@@ -1,6 +1,9 @@
 //! Where the schemas and the generated file are: flags, else `typebus.toml`
 //! (found by walking up from the current directory; its paths are relative
-//! to its own directory), else `./schemas` and no output file.
+//! to its own directory), else `./schemas` and no output file. Without an
+//! output file `generate` stops with a usage error and `check` checks only
+//! the schemas and the lock file (the build.rs layout: the code is not
+//! checked in).
 //!
 //! ```toml
 //! # typebus.toml

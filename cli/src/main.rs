@@ -1,8 +1,11 @@
 //! `typebus`: the command-line front end of typebus-codegen.
 //!
+//! - `typebus init [DIR]`: sets up a cargo package (example schema,
+//!   typebus.toml, dependencies, build.rs or `--checked-in` code, a CI
+//!   workflow); writes only missing files, never overwrites one.
 //! - `typebus generate`: writes the Rust code for the schemas.
-//! - `typebus check`: CI; the checked-in code and `schemas/typebus.lock`
-//!   match the schemas (exit 1 with a diff and the fixing command if not).
+//! - `typebus check`: CI; the checked-in code (when `out` is set) and
+//!   `schemas/typebus.lock` match the schemas (exit 1 with a diff and the fixing command if not).
 //! - `typebus lock`: records new (subject, version) shapes in the lock file.
 //! - `typebus diff --against DIR|GIT-REV`: classifies every change.
 //! - `typebus export jsonschema|typescript|asyncapi`: the schemas for other languages and tools.
@@ -35,6 +38,7 @@ use crate::output::ERROR;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
+        Command::Init(args) => commands::init::run(args),
         Command::Generate(args) => commands::generate::run(args),
         Command::Check(args) => commands::check::run(args),
         Command::Lock(args) => commands::lock::run(args),

@@ -5,6 +5,7 @@ pub(crate) mod check;
 pub(crate) mod diff;
 pub(crate) mod export;
 pub(crate) mod generate;
+pub(crate) mod init;
 pub(crate) mod listen;
 pub(crate) mod lock;
 pub(crate) mod publish;

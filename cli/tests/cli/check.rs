@@ -33,6 +33,33 @@ fn passes_when_code_and_lock_match() {
 }
 
 #[test]
+fn without_an_output_file_the_schemas_and_the_lock_are_checked() {
+    // The build.rs layout (`typebus init`): no `out`, nothing checked in.
+    let p = Project::new();
+    p.write("typebus.toml", "schemas = \"schemas\"\n");
+    let (_, err) = output(&p.typebus(&["check"]).assert().code(1));
+    assert!(
+        err.contains("error: schemas/typebus.lock does not exist"),
+        "{err}"
+    );
+    assert!(err.contains("to fix, run: typebus lock\n"), "{err}");
+    assert!(!err.contains("generate"), "{err}");
+    p.typebus(&["lock"]).assert().code(0);
+    let (_, err) = output(&p.typebus(&["check"]).assert().code(0));
+    assert!(
+        err.contains(
+            "ok schemas/typebus.lock matches schemas (no `out`: no checked-in code to compare)"
+        ),
+        "{err}"
+    );
+    p.edit_schema("price: f64", "price: string");
+    let (_, err) = output(&p.typebus(&["check"]).assert().code(1));
+    assert!(err.contains("ticket:updated v1 changed"), "{err}");
+    p.edit_schema("price: string", "price: flaot");
+    p.typebus(&["check"]).assert().code(2);
+}
+
+#[test]
 fn stale_code_fails_with_a_plain_diff_and_the_fix() {
     let p = Project::new().settled();
     p.edit_schema(

@@ -42,6 +42,11 @@ fn help_main() {
 }
 
 #[test]
+fn help_init() {
+    golden("init", &["init", "--help"]);
+}
+
+#[test]
 fn help_generate() {
     golden("generate", &["generate", "--help"]);
 }

@@ -13,6 +13,7 @@ mod export_jsonschema;
 mod export_typescript;
 mod generate;
 mod help;
+mod init;
 mod lock;
 mod nats;
 mod schema;

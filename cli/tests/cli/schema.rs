@@ -11,18 +11,19 @@ use crate::common::{Project, output, repo_schemas};
 
 const MODELINE: &str = "# yaml-language-server: $schema=typebus-schema.json\n";
 
-fn printed_schema() -> String {
+pub(crate) fn printed_schema() -> String {
     let assert = Project::new().typebus(&["schema"]).assert().code(0);
     output(&assert).0
 }
 
-struct FormatSchema {
+/// The schema-file format, compiled, to validate schema files with.
+pub(crate) struct FormatSchema {
     schemas: boon::Schemas,
     index: boon::SchemaIndex,
 }
 
 impl FormatSchema {
-    fn compile(text: &str) -> Self {
+    pub(crate) fn compile(text: &str) -> Self {
         let value: Value = serde_json::from_str(text).unwrap();
         let mut compiler = boon::Compiler::new();
         let mut schemas = boon::Schemas::new();
@@ -35,7 +36,7 @@ impl FormatSchema {
         FormatSchema { schemas, index }
     }
 
-    fn check(&self, yaml: &str) -> Result<(), String> {
+    pub(crate) fn check(&self, yaml: &str) -> Result<(), String> {
         let value: Value = serde_saphyr::from_str(yaml).unwrap();
         self.schemas
             .validate(&value, self.index)
