@@ -7,8 +7,8 @@
 //! `--checked-in`, `out = "src/events.rs"` and that file, generated now),
 //! and `.github/workflows/typebus.yml` running `typebus check`. Adds
 //! `typebus` to `[dependencies]` and `typebus-codegen` to
-//! `[build-dependencies]` of Cargo.toml as text, keeping the rest of the file
-//! byte for byte.
+//! `[build-dependencies]` of Cargo.toml with toml_edit, which keeps the rest
+//! of the file (comments, order, layout) as it was.
 //!
 //! Rules:
 //! - Everything is planned before anything is written. A file that exists
@@ -17,11 +17,9 @@
 //!   is 1.
 //! - A file that already holds exactly what init writes is left as it is
 //!   (modification time included): a second run changes nothing.
-//! - Two exceptions, reported as notes with what to add by hand (exit 0):
+//! - One exception, reported as a note with what to add by hand (exit 0):
 //!   a `build.rs` of the user's own (many packages have one; init cannot
-//!   merge into it), and a Cargo.toml whose dependency tables cannot be
-//!   extended by adding lines (an inline or dotted table; the edit is checked
-//!   by parsing the result and comparing it with the original).
+//!   merge into it).
 //! - `--dry-run` prints every file it would write with its content, and the
 //!   lines it would add to Cargo.toml, on standard output; it refuses (exit
 //!   1) exactly when a real run would.
@@ -125,23 +123,26 @@ struct Dep {
     table: &'static str,
     /// The package name.
     name: &'static str,
-    /// The line to add.
-    line: String,
+    /// Its value: a version, or a table with the features.
+    value: toml_edit::Value,
 }
 
 /// The dependencies of a layout: `typebus` for the generated code, and
 /// `typebus-codegen` for build.rs.
 fn deps(checked_in: bool) -> Vec<Dep> {
+    let mut typebus = toml_edit::InlineTable::new();
+    typebus.insert("version", VERSION.into());
+    typebus.insert("features", toml_edit::Array::from_iter(["nats"]).into());
     let mut deps = vec![Dep {
         table: "dependencies",
         name: "typebus",
-        line: format!("typebus = {{ version = \"{VERSION}\", features = [\"nats\"] }}"),
+        value: typebus.into(),
     }];
     if !checked_in {
         deps.push(Dep {
             table: "build-dependencies",
             name: "typebus-codegen",
-            line: format!("typebus-codegen = \"{VERSION}\""),
+            value: VERSION.into(),
         });
     }
     deps
@@ -172,11 +173,8 @@ struct Planned {
 enum CargoPlan {
     /// Every dependency is there.
     Unchanged,
-    /// Lines to add: the new text, and what it adds.
+    /// The new text, and the dependencies it adds.
     Edit { text: String, added: Vec<Dep> },
-    /// The lines cannot be added without rewriting the file: the user adds
-    /// them.
-    ByHand(Vec<Dep>),
 }
 
 /// Plans everything, reports what it found, then writes (unless
@@ -218,18 +216,22 @@ pub(crate) fn run(args: &InitArgs) -> Result<(), CliError> {
             });
         }
     };
-    let doc: toml::Table = toml::from_str(&manifest).map_err(|e| {
+    let invalid = |e: &dyn std::fmt::Display| {
         CliError::Usage(format!(
             "invalid `{manifest_shown}`: {}",
             e.to_string().trim_end()
         ))
-    })?;
-    if !doc.get("package").is_some_and(toml::Value::is_table) {
+    };
+    let doc: toml_edit::DocumentMut = manifest.parse().map_err(|e| invalid(&e))?;
+    if !doc
+        .get("package")
+        .is_some_and(toml_edit::Item::is_table_like)
+    {
         return Err(CliError::Usage(format!(
             "`{manifest_shown}` has no [package] (a workspace root?); run typebus init in the directory of a package"
         )));
     }
-    let cargo = plan_cargo(&manifest, &doc, deps(args.checked_in));
+    let cargo = plan_cargo(doc, deps(args.checked_in)).map_err(|e| invalid(&e))?;
 
     // The files, with the schema set they make (existing schema files and
     // the example) for the lock file and the checked-in code.
@@ -343,10 +345,6 @@ pub(crate) fn run(args: &InitArgs) -> Result<(), CliError> {
                 }
             }
         }
-        CargoPlan::ByHand(missing) => eprintln!(
-            "{NOTE}note:{NOTE:#} {manifest_shown} left alone: its dependency tables cannot be extended by adding lines; add by hand:\n{}",
-            dep_lines(missing)
-        ),
     }
 
     // Notes and next steps.
@@ -435,116 +433,58 @@ fn state(path: &Path, shown: &str, text: &str) -> Result<State, CliError> {
     }
 }
 
-/// Plans the Cargo.toml edit: each missing dependency's line goes right
-/// after its table's header, or in a new table at the end. The result must
-/// parse to the original plus exactly those dependencies; otherwise the user
-/// adds them.
-fn plan_cargo(text: &str, doc: &toml::Table, deps: Vec<Dep>) -> CargoPlan {
+/// Plans the Cargo.toml edit: each missing dependency goes into its table
+/// (created at the end when there is none), through toml_edit, which keeps
+/// the rest of the file (comments, order, layout) as it was.
+fn plan_cargo(mut doc: toml_edit::DocumentMut, deps: Vec<Dep>) -> Result<CargoPlan, String> {
     let missing: Vec<Dep> = deps
         .into_iter()
-        .filter(|dep| !has_dep(doc, dep.table, dep.name))
+        .filter(|dep| !has_dep(&doc, dep.table, dep.name))
         .collect();
     if missing.is_empty() {
-        return CargoPlan::Unchanged;
+        return Ok(CargoPlan::Unchanged);
     }
-    let nl = if text.contains("\r\n") { "\r\n" } else { "\n" };
-    let mut out = text.to_owned();
     for dep in &missing {
-        match find_header(&out, dep.table) {
-            Some(end) => {
-                if out[..end].ends_with('\n') {
-                    out.insert_str(end, &format!("{}{nl}", dep.line));
-                } else {
-                    out.insert_str(end, &format!("{nl}{}{nl}", dep.line));
-                }
-            }
-            None => {
-                if !out.is_empty() && !out.ends_with('\n') {
-                    out.push_str(nl);
-                }
-                if !out.is_empty() {
-                    out.push_str(nl);
-                }
-                let _ = write!(out, "[{}]{nl}{}{nl}", dep.table, dep.line);
-            }
-        }
+        let table = doc
+            .entry(dep.table)
+            .or_insert_with(toml_edit::table)
+            .as_table_like_mut()
+            .ok_or_else(|| format!("`{}` is not a table", dep.table))?;
+        table.insert(dep.name, toml_edit::Item::Value(dep.value.clone()));
     }
-    if edit_is_exact(doc, &out, &missing) {
-        CargoPlan::Edit {
-            text: out,
-            added: missing,
-        }
-    } else {
-        CargoPlan::ByHand(missing)
-    }
+    Ok(CargoPlan::Edit {
+        text: doc.to_string(),
+        added: missing,
+    })
 }
 
 /// Whether `[table]` has `name`, under its own name or renamed
 /// (`package = "name"`).
-fn has_dep(doc: &toml::Table, table: &str, name: &str) -> bool {
+fn has_dep(doc: &toml_edit::DocumentMut, table: &str, name: &str) -> bool {
     doc.get(table)
-        .and_then(toml::Value::as_table)
+        .and_then(toml_edit::Item::as_table_like)
         .is_some_and(|deps| {
-            deps.iter().any(|(key, value)| {
-                key == name || value.get("package").and_then(toml::Value::as_str) == Some(name)
+            deps.iter().any(|(key, item)| {
+                key == name
+                    || item
+                        .as_table_like()
+                        .and_then(|dep| dep.get("package"))
+                        .and_then(toml_edit::Item::as_str)
+                        == Some(name)
             })
         })
-}
-
-/// The byte offset just past the `[table]` header line (its newline
-/// included, when it has one).
-fn find_header(text: &str, table: &str) -> Option<usize> {
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let code = line.split('#').next().unwrap_or("").trim();
-        let is_header = code
-            .strip_prefix('[')
-            .and_then(|rest| rest.strip_suffix(']'))
-            .is_some_and(|inner| !inner.starts_with('[') && inner.trim() == table);
-        offset += line.len();
-        if is_header {
-            return Some(offset);
-        }
-    }
-    None
-}
-
-/// Whether `edited` parses to `original` plus exactly `added`.
-fn edit_is_exact(original: &toml::Table, edited: &str, added: &[Dep]) -> bool {
-    let Ok(mut edited) = toml::from_str::<toml::Table>(edited) else {
-        return false;
-    };
-    for dep in added {
-        let Some(table) = edited
-            .get_mut(dep.table)
-            .and_then(toml::Value::as_table_mut)
-        else {
-            return false;
-        };
-        if table.remove(dep.name).is_none() {
-            return false;
-        }
-        if table.is_empty() && !original.contains_key(dep.table) {
-            edited.remove(dep.table);
-        }
-    }
-    edited == *original
 }
 
 /// The dependencies as Cargo.toml lines under their table headers.
 fn dep_lines(deps: &[Dep]) -> String {
     let mut out = String::new();
     for table in ["dependencies", "build-dependencies"] {
-        let lines: Vec<&str> = deps
-            .iter()
-            .filter(|d| d.table == table)
-            .map(|d| d.line.as_str())
-            .collect();
-        if !lines.is_empty() {
+        let mut lines = deps.iter().filter(|d| d.table == table).peekable();
+        if lines.peek().is_some() {
             let _ = writeln!(out, "[{table}]");
-            for line in lines {
-                let _ = writeln!(out, "{line}");
-            }
+        }
+        for dep in lines {
+            let _ = writeln!(out, "{} = {}", dep.name, dep.value.to_string().trim());
         }
     }
     out
@@ -589,8 +529,7 @@ mod tests {
     use super::*;
 
     fn plan(text: &str, checked_in: bool) -> CargoPlan {
-        let doc: toml::Table = toml::from_str(text).unwrap();
-        plan_cargo(text, &doc, deps(checked_in))
+        plan_cargo(text.parse().unwrap(), deps(checked_in)).unwrap()
     }
 
     fn edited(text: &str) -> String {
@@ -612,31 +551,13 @@ mod tests {
     }
 
     #[test]
-    fn lines_go_right_after_existing_headers_and_the_rest_is_kept() {
+    fn lines_go_into_existing_tables_and_the_rest_is_kept() {
         let text = "[package] # the package\nname = \"svc\"\n\n[dependencies]   # deps\nserde = \"1\"\n\n[ build-dependencies ]\ncc = \"1\"\n";
         assert_eq!(
             edited(text),
             format!(
-                "[package] # the package\nname = \"svc\"\n\n[dependencies]   # deps\ntypebus = {{ version = \"{VERSION}\", features = [\"nats\"] }}\nserde = \"1\"\n\n[ build-dependencies ]\ntypebus-codegen = \"{VERSION}\"\ncc = \"1\"\n"
+                "[package] # the package\nname = \"svc\"\n\n[dependencies]   # deps\nserde = \"1\"\ntypebus = {{ version = \"{VERSION}\", features = [\"nats\"] }}\n\n[ build-dependencies ]\ncc = \"1\"\ntypebus-codegen = \"{VERSION}\"\n"
             )
-        );
-    }
-
-    #[test]
-    fn crlf_and_a_missing_final_newline_are_handled() {
-        let text = "[package]\r\nname = \"svc\"\r\n[dependencies]";
-        let out = edited(text);
-        assert!(
-            out.starts_with(&format!(
-                "[package]\r\nname = \"svc\"\r\n[dependencies]\r\ntypebus = {{ version = \"{VERSION}\""
-            )),
-            "{out:?}"
-        );
-        assert!(
-            out.ends_with(&format!(
-                "\r\n\r\n[build-dependencies]\r\ntypebus-codegen = \"{VERSION}\"\r\n"
-            )),
-            "{out:?}"
         );
     }
 
@@ -650,16 +571,38 @@ mod tests {
     }
 
     #[test]
-    fn tables_that_lines_cannot_extend_are_left_to_the_user() {
-        // Only dotted keys: appending `[dependencies]` would define it twice.
+    fn dotted_and_sub_tables_are_extended_in_place() {
         let text = "dependencies.serde = \"1\"\n[package]\nname = \"svc\"\n";
-        match plan(text, true) {
-            CargoPlan::ByHand(missing) => assert_eq!(missing[0].name, "typebus"),
+        let out = match plan(text, true) {
+            CargoPlan::Edit { text, .. } => text,
             other => panic!("{other:?}"),
-        }
+        };
+        let doc: toml::Table = toml::from_str(&out).unwrap();
+        assert_eq!(doc["dependencies"]["serde"].as_str(), Some("1"));
+        assert_eq!(
+            doc["dependencies"]["typebus"]["features"][0].as_str(),
+            Some("nats")
+        );
         let text = "[package]\nname = \"svc\"\n[dependencies.serde]\nversion = \"1\"\n";
-        // `[dependencies]` after `[dependencies.serde]` is valid TOML and
-        // adds exactly the line: accepted.
-        assert!(matches!(plan(text, true), CargoPlan::Edit { .. }));
+        let out = match plan(text, true) {
+            CargoPlan::Edit { text, .. } => text,
+            other => panic!("{other:?}"),
+        };
+        assert!(
+            out.contains("[dependencies.serde]\nversion = \"1\"\n"),
+            "{out}"
+        );
+        let doc: toml::Table = toml::from_str(&out).unwrap();
+        assert_eq!(
+            doc["dependencies"]["typebus"]["version"].as_str(),
+            Some(VERSION)
+        );
+    }
+
+    #[test]
+    fn a_dependency_key_that_is_not_a_table_is_an_error() {
+        let text = "dependencies = 5\n[package]\nname = \"svc\"\n";
+        let err = plan_cargo(text.parse().unwrap(), deps(true)).unwrap_err();
+        assert_eq!(err, "`dependencies` is not a table");
     }
 }

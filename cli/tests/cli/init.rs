@@ -231,11 +231,11 @@ fn a_users_build_rs_is_left_alone_with_a_note() {
         err.contains("note: build.rs exists; left alone. Add to its `main`:\n    typebus_codegen::Builder::new().schema_dir(\"schemas\").compile()?;"),
         "{err}"
     );
-    // The line goes right after the existing header.
+    // The line goes at the end of the existing table.
     assert_eq!(
         p.read("Cargo.toml"),
         format!(
-            "{MANIFEST}\n[dependencies]\n{}\nserde = \"1\"\n\n[build-dependencies]\ntypebus-codegen = \"{VERSION}\"\n",
+            "{MANIFEST}\n[dependencies]\nserde = \"1\"\n{}\n\n[build-dependencies]\ntypebus-codegen = \"{VERSION}\"\n",
             typebus_dep()
         )
     );
