@@ -23,6 +23,8 @@ mod error;
 #[cfg(feature = "export")]
 pub mod export;
 pub mod ident;
+#[cfg(any(feature = "export", feature = "schema-format"))]
+mod json_text;
 mod load;
 pub mod lock;
 pub mod model;

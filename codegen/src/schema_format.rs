@@ -45,8 +45,7 @@ pub fn json_schema() -> String {
         .into_generator()
         .into_root_schema_for::<RawFile>();
     schema.insert("$id".to_owned(), SCHEMA_ID.into());
-    let mut text = serde_json::to_string_pretty(&schema)
-        .unwrap_or_else(|_| unreachable!("a JSON value always serializes"));
-    text.push('\n');
-    text
+    // Keys sorted: the same text whether or not serde_json keeps insertion
+    // order (the CLI turns `preserve_order` on).
+    crate::json_text::pretty(schema.as_value())
 }

@@ -56,11 +56,7 @@ pub(crate) fn run(args: &ListenArgs) -> Result<(), CliError> {
                 .durable
                 .as_ref()
                 .map(|group| typebus::consumer_name(group, subject));
-            sources.push(
-                consume(js, &stream, subject, durable, args.all)
-                    .await?
-                    .boxed(),
-            );
+            sources.push(consume(js, &stream, subject, durable, args.all).await?);
             streams.insert(stream);
         }
         eprintln!(
@@ -68,25 +64,46 @@ pub(crate) fn run(args: &ListenArgs) -> Result<(), CliError> {
             subjects.join(", "),
             streams.into_iter().collect::<Vec<_>>().join(", ")
         );
-        let mut messages = futures_util::stream::select_all(sources);
         let mut shown = 0u64;
-        while args.count.is_none_or(|count| shown < count) {
-            let next = tokio::select! {
-                next = messages.next() => next,
-                _ = tokio::signal::ctrl_c() => break,
-            };
-            let message = match next {
-                None => break,
-                Some(Ok(message)) => message,
-                Some(Err(err)) => {
-                    eprintln!("{ERROR}warning:{ERROR:#} {err}");
-                    continue;
+        // Pull requests of at most what is still to be shown, one round at
+        // a time: with `--count`, nothing is fetched that is not shown, or
+        // released (nak) when two subjects' rounds bring more; nothing is
+        // left unacknowledged for a durable's next run to wait for.
+        'rounds: loop {
+            let want = args.count.map_or(ROUND_BATCH, |count| {
+                usize::try_from(count - shown).map_or(ROUND_BATCH, |left| left.min(ROUND_BATCH))
+            });
+            if want == 0 {
+                break;
+            }
+            let mut round = Vec::with_capacity(sources.len());
+            for consumer in &sources {
+                round.push(pull_round(consumer, want).await?);
+            }
+            let mut messages = futures_util::stream::select_all(round);
+            loop {
+                let next = tokio::select! {
+                    next = messages.next() => next,
+                    _ = tokio::signal::ctrl_c() => break 'rounds,
+                };
+                let message = match next {
+                    None => break,
+                    Some(Ok(message)) => message,
+                    Some(Err(err)) => {
+                        eprintln!("{ERROR}warning:{ERROR:#} {err}");
+                        continue;
+                    }
+                };
+                let ack = if args.count.is_none_or(|count| shown < count) {
+                    println!("{}", render(&message, &payloads));
+                    shown += 1;
+                    jetstream::AckKind::Ack
+                } else {
+                    jetstream::AckKind::Nak(None)
+                };
+                if let Err(err) = message.ack_with(ack).await {
+                    eprintln!("{ERROR}warning:{ERROR:#} cannot acknowledge: {err}");
                 }
-            };
-            println!("{}", render(&message, &payloads));
-            shown += 1;
-            if let Err(err) = message.ack().await {
-                eprintln!("{ERROR}warning:{ERROR:#} cannot ack: {err}");
             }
         }
         transport.close().await;
@@ -102,7 +119,7 @@ async fn consume(
     subject: &str,
     durable: Option<String>,
     all: bool,
-) -> Result<pull::Stream, CliError> {
+) -> Result<jetstream::consumer::PullConsumer, CliError> {
     let failed = |err: &dyn std::fmt::Display| {
         CliError::Failed(format!(
             "cannot listen on {subject} (stream {stream}): {err}"
@@ -127,12 +144,45 @@ async fn consume(
         description: Some("typebus listen".to_owned()),
         ..Default::default()
     };
-    let consumer = match &durable {
+    if let Some(name) = &durable
+        && all
+        && stream_handle.consumer_info(name).await.is_ok()
+    {
+        eprintln!(
+            "{NOTE}note:{NOTE:#} durable consumer `{name}` exists: it goes on from its position, and --all applies only to a new one (delete it with `nats consumer rm {stream} {name}`, or use another --durable)"
+        );
+    }
+    match &durable {
         Some(name) => stream_handle.get_or_create_consumer(name, config).await,
         None => stream_handle.create_consumer(config).await,
     }
-    .map_err(|e| failed(&e))?;
-    consumer.messages().await.map_err(|e| failed(&e))
+    .map_err(|e| failed(&e))
+}
+
+/// How many messages one pull request asks for at most.
+const ROUND_BATCH: usize = 100;
+
+/// How long one pull request waits for messages before the next round.
+const ROUND_WAIT: Duration = Duration::from_secs(1);
+
+/// One pull request for up to `want` messages: it ends when they came or
+/// after [`ROUND_WAIT`], so the listener never holds more than it asked for.
+async fn pull_round(
+    consumer: &jetstream::consumer::PullConsumer,
+    want: usize,
+) -> Result<pull::Batch, CliError> {
+    consumer
+        .batch()
+        .max_messages(want)
+        .expires(ROUND_WAIT)
+        .messages()
+        .await
+        .map_err(|err| {
+            CliError::Failed(format!(
+                "cannot pull from consumer `{}`: {err}",
+                consumer.cached_info().name
+            ))
+        })
 }
 
 /// One message: a heading with subject, event, version and delivery info,

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::ExportedFile;
 use super::jsonschema::{event_schema, type_schema};
@@ -25,12 +25,9 @@ pub fn export(model: &Model) -> Vec<ExportedFile> {
 /// The AsyncAPI document of the service listening in `queue_group` (see
 /// [`document_for`]), as one file.
 pub fn export_for(model: &Model, queue_group: Option<&str>) -> Vec<ExportedFile> {
-    let mut contents =
-        serde_json::to_string_pretty(&document_for(model, queue_group)).unwrap_or_default();
-    contents.push('\n');
     vec![ExportedFile {
         path: FILE_NAME.to_owned(),
-        contents,
+        contents: crate::json_text::pretty(&document_for(model, queue_group)),
     }]
 }
 
@@ -81,7 +78,7 @@ pub fn document_for(model: &Model, queue_group: Option<&str>) -> Value {
         .iter()
         .map(|ty| (ty.name.clone(), component(type_schema(ty, &types))))
         .collect();
-    sorted(&json!({
+    crate::json_text::sorted(&json!({
         "asyncapi": "3.0.0",
         "info": { "title": "typebus events", "version": "1.0.0" },
         "defaultContentType": "application/json",
@@ -133,23 +130,5 @@ fn rewrite_refs(value: Value) -> Value {
         ),
         Value::Array(items) => Value::Array(items.into_iter().map(rewrite_refs).collect()),
         other => other,
-    }
-}
-
-/// Keys in sorted order whatever serde_json's map type.
-fn sorted(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let entries: BTreeMap<&String, Value> =
-                map.iter().map(|(k, v)| (k, sorted(v))).collect();
-            Value::Object(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| (k.clone(), v))
-                    .collect::<Map<String, Value>>(),
-            )
-        }
-        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
-        other => other.clone(),
     }
 }

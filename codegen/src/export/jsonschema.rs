@@ -266,18 +266,7 @@ fn object(entries: BTreeMap<String, Value>) -> Value {
     Value::Object(entries.into_iter().collect::<Map<String, Value>>())
 }
 
-/// Pretty JSON with a final newline. `json!` objects with several keys are
-/// re-sorted first.
+/// Pretty JSON with a final newline, keys sorted.
 fn render(value: &Value) -> String {
-    let mut text = serde_json::to_string_pretty(&sorted(value)).unwrap_or_default();
-    text.push('\n');
-    text
-}
-
-fn sorted(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => object(map.iter().map(|(k, v)| (k.clone(), sorted(v))).collect()),
-        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
-        other => other.clone(),
-    }
+    crate::json_text::pretty(value)
 }
