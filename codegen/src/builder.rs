@@ -115,6 +115,13 @@ impl Builder {
             println!("cargo:rerun-if-changed={}", path.display());
         }
         let generated = Generated::from_set(&set)?;
+        for renamed in generated.model().renamed() {
+            println!(
+                "cargo:warning={display}/{}: {}",
+                renamed.location,
+                renamed.message()
+            );
+        }
         let out_dir = match &self.out_dir {
             Some(dir) => self.resolve(dir)?,
             None => env::var_os("OUT_DIR")

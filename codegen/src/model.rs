@@ -55,6 +55,61 @@ pub struct Model {
     pub events: Vec<EventDef>,
 }
 
+impl Model {
+    /// The events and types whose Rust name is not their schema name
+    /// (`ticketCreated` -> `TicketCreated`, `self` -> `Self_`), sorted by
+    /// location. Valid, but the event then has two names (the schema's, and
+    /// the Rust type's, which the `Typebus-Event` header carries): the CLI
+    /// and `Builder::compile` show each as a warning.
+    pub fn renamed(&self) -> Vec<Renamed<'_>> {
+        let events = self
+            .events
+            .iter()
+            .map(|e| ("event", &e.name, &e.ident, &e.location));
+        let types = self
+            .types
+            .iter()
+            .map(|t| ("type", &t.name, &t.ident, &t.location));
+        let mut renamed: Vec<Renamed<'_>> = events
+            .chain(types)
+            .filter(|(_, name, ident, _)| ident.name != **name)
+            .map(|(kind, name, ident, location)| Renamed {
+                kind,
+                name,
+                rust_name: &ident.name,
+                location,
+            })
+            .collect();
+        renamed.sort_by(|a, b| a.location.cmp(b.location));
+        renamed
+    }
+}
+
+/// An event or type whose Rust name differs from its schema name (see
+/// [`Model::renamed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Renamed<'a> {
+    /// `event` or `type`.
+    pub kind: &'static str,
+    /// The name in the schema.
+    pub name: &'a str,
+    /// The name of the generated Rust type.
+    pub rust_name: &'a str,
+    /// Where the name was written.
+    pub location: &'a Location,
+}
+
+impl Renamed<'_> {
+    /// `event name `ticketCreated` is generated as `TicketCreated` ...`,
+    /// without the location.
+    pub fn message(&self) -> String {
+        format!(
+            "{} name `{}` is generated as `{}`; name it `{}` in the schema to give it one name",
+            self.kind, self.name, self.rust_name, self.rust_name
+        )
+    }
+}
+
 /// An event: a payload with a subject and a contract version.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventDef {

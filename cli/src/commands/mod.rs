@@ -16,20 +16,36 @@ use typebus_codegen::{Generated, SchemaSet};
 
 use crate::config::UserPath;
 use crate::error::CliError;
+use crate::output::NOTE;
 
 /// Loads and validates the schema directory.
 pub(crate) fn load(schemas: &UserPath) -> Result<SchemaSet, CliError> {
     Ok(SchemaSet::from_dir_as(&schemas.path, &schemas.shown)?)
 }
 
-/// Loads, validates and emits.
+/// Loads, validates and emits; warns as [`model`] does.
 pub(crate) fn generate(schemas: &UserPath) -> Result<Generated, CliError> {
-    Ok(Generated::from_set(&load(schemas)?)?)
+    let generated = Generated::from_set(&load(schemas)?)?;
+    warn_renamed(schemas, generated.model());
+    Ok(generated)
 }
 
-/// Loads and validates only.
+/// Loads and validates only. Warns (standard error) of every event or type
+/// whose Rust name is not its schema name.
 pub(crate) fn model(schemas: &UserPath) -> Result<Model, CliError> {
-    Ok(load(schemas)?.validate()?)
+    let model = load(schemas)?.validate()?;
+    warn_renamed(schemas, &model);
+    Ok(model)
+}
+
+fn warn_renamed(schemas: &UserPath, model: &Model) {
+    for renamed in model.renamed() {
+        anstream::eprintln!(
+            "{}: {NOTE}warning:{NOTE:#} {}",
+            at(&schemas.shown, renamed.location),
+            renamed.message()
+        );
+    }
 }
 
 /// `root/file:line:col`, as codegen diagnostics show locations.

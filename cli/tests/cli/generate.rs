@@ -20,6 +20,25 @@ fn writes_what_the_builder_generates_then_is_up_to_date() {
 }
 
 #[test]
+fn names_the_code_spells_otherwise_are_warned_of_with_their_location() {
+    let p = Project::new();
+    p.write(
+        "schemas/odd.yaml",
+        "types:\n  order_status:\n    enum: [created]\nevents:\n  ticketSold:\n    subject: ticket:sold\n    version: 1\n    fields:\n      status: order_status\n",
+    );
+    let (_, err) = output(&p.typebus(&["generate"]).assert().code(0));
+    assert!(
+        err.contains("schemas/odd.yaml:2:3: warning: type name `order_status` is generated as `OrderStatus`; name it `OrderStatus` in the schema to give it one name\n\
+                      schemas/odd.yaml:5:3: warning: event name `ticketSold` is generated as `TicketSold`; name it `TicketSold` in the schema to give it one name\n"),
+        "{err}"
+    );
+    assert!(p.read("gen/events.rs").contains("pub struct TicketSold {"));
+    // Names written as the code spells them: no warning.
+    let (_, err) = output(&Project::new().typebus(&["generate"]).assert().code(0));
+    assert!(!err.contains("warning"), "{err}");
+}
+
+#[test]
 fn flags_override_the_config_and_paths_are_relative_to_it() {
     let p = Project::new();
     p.write("other/a.yaml", crate::common::TICKETS);
