@@ -37,7 +37,7 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The published crates, in dependency order, with their directories.
+/// The published crates, in dependency order.
 const PUBLISHED: [&str; 5] = [
     "typebus-names",
     "typebus-macros",
@@ -93,7 +93,7 @@ fn target_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("outside-quickstart")
 }
 
-/// Runs a command; its output as text, and whether it succeeded.
+/// Runs a command: its output, and its stdout and stderr as text.
 fn run(mut command: Command) -> (Output, String) {
     let output = command.output().unwrap();
     let text = format!(
