@@ -1,10 +1,11 @@
 //! `#[derive(Event)]` for typebus, and the attribute macros generated code
 //! uses. Use them through the re-exports in `typebus`.
 //!
-//! The derive is four small stages, each in its own file: [`ast`] reads the
-//! input's shape, [`attr`] parses `#[event(...)]`, [`valid`] checks the
-//! result as a whole, and [`expand`] writes the `impl`. Every problem of one
-//! input is collected and reported in one compile, each at its own span.
+//! The derive is four small stages, each in its own (private) module:
+//! `src/ast.rs` reads the input's shape, `src/attr.rs` parses
+//! `#[event(...)]`, `src/valid.rs` checks the result as a whole, and
+//! `src/expand.rs` writes the `impl`. Every problem of one input is collected
+//! and reported in one compile, each at its own span.
 
 mod ast;
 mod attr;

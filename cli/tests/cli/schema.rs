@@ -1,9 +1,10 @@
-//! `typebus schema`: the JSON Schema of the schema-file format. The copy in
-//! `schemas/typebus-schema.json` (which every schema file names in its
-//! `yaml-language-server` modeline) is current; every real schema file
-//! validates against it; the mistakes editors should flag are rejected.
+//! `typebus schema`: the JSON Schema of the schema-file format. The copies in
+//! `schemas/typebus-schema.json` and `examples/quickstart/schemas/` (which
+//! every schema file beside them names in its `yaml-language-server`
+//! modeline) are current; every real schema file validates against it; the
+//! mistakes editors should flag are rejected.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -44,14 +45,30 @@ impl FormatSchema {
     }
 }
 
+/// The schema directories of this repository that carry a copy of the
+/// format's JSON Schema: the ticketing contracts, and the quickstart's (which
+/// stands alone, as a project of its own would, so its modeline names a copy
+/// beside it, as `typebus init` writes one).
+fn schema_dirs() -> [(&'static str, PathBuf); 2] {
+    [
+        ("schemas", repo_schemas()),
+        (
+            "examples/quickstart/schemas",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/quickstart/schemas"),
+        ),
+    ]
+}
+
 #[test]
-fn the_checked_in_schema_is_current() {
-    let checked_in = std::fs::read_to_string(repo_schemas().join("typebus-schema.json")).unwrap();
-    assert_eq!(
-        printed_schema(),
-        checked_in,
-        "schemas/typebus-schema.json is stale: run `cargo run -p typebus-cli -- schema --out schemas/typebus-schema.json`"
-    );
+fn the_checked_in_schemas_are_current() {
+    let printed = printed_schema();
+    for (name, dir) in schema_dirs() {
+        let checked_in = std::fs::read_to_string(dir.join("typebus-schema.json")).unwrap();
+        assert!(
+            printed == checked_in,
+            "{name}/typebus-schema.json is stale: run `cargo run -p typebus-cli -- schema --out {name}/typebus-schema.json`"
+        );
+    }
 }
 
 #[test]
@@ -74,22 +91,25 @@ fn schema_out_writes_only_when_changed() {
 fn every_repo_schema_file_names_the_schema_and_validates() {
     let format = FormatSchema::compile(&printed_schema());
     let mut seen = 0;
-    for entry in std::fs::read_dir(repo_schemas()).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "yaml") {
-            let text = std::fs::read_to_string(&path).unwrap();
-            assert!(
-                text.starts_with(MODELINE),
-                "{} lacks the modeline",
-                path.display()
-            );
-            if let Err(e) = format.check(&text) {
-                panic!("{} does not validate: {e}", path.display());
+    for (_, dir) in schema_dirs() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                assert!(
+                    text.starts_with(MODELINE),
+                    "{} lacks the modeline",
+                    path.display()
+                );
+                if let Err(e) = format.check(&text) {
+                    panic!("{} does not validate: {e}", path.display());
+                }
+                seen += 1;
             }
-            seen += 1;
         }
     }
-    assert_eq!(seen, 5);
+    // The five ticketing files and the quickstart's users.yaml.
+    assert_eq!(seen, 6);
 }
 
 #[test]

@@ -13,7 +13,8 @@ use crate::bus::listener::{
 use crate::bus::options::ListenOptions;
 use crate::contract::event::Event;
 
-/// What becomes of one delivery, as [`dispose`] decides it.
+/// What becomes of one delivery, as the engine decides it from the handler's
+/// result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Disposition {
     /// Handled: acknowledge.

@@ -362,7 +362,7 @@ where
     /// A round of one, without the round's collections: the same claim,
     /// handler call and finish (and the same rules, `unclaimed` and
     /// `settled`) as a batch's, each over a slice of one. Through
-    /// [`round`](Self::round) a single event cost +390-440 ns over a plain
+    /// `round` (a batch's path) a single event cost +390-440 ns over a plain
     /// handler, this way +237-291 ns (the guard before the store interface
     /// was batched: +214-228), in the first line of
     /// `TYPEBUS_BENCH_ONLY=nothing cargo bench -p typebus --features

@@ -176,7 +176,7 @@ impl<'a> ClaimRequest<'a> {
     }
 }
 
-/// A store's answer to a [`ClaimRequest`] ([`decide`](super::decide)'s
+/// A store's answer to a [`ClaimRequest`] (the guard's `decide`
 /// rule): `T` is what a won claim carries, a [`Ticket`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict<T = Ticket> {
@@ -198,7 +198,7 @@ pub enum Verdict<T = Ticket> {
 
 impl<T> Verdict<T> {
     /// The same verdict, a won claim's `T` made a `U` by `claimed`
-    /// ([`decide`](super::decide) says `Claimed(())`; a store answers with
+    /// (the guard's `decide` says `Claimed(())`; a store answers with
     /// its [`Ticket`]).
     pub fn map<U>(self, claimed: impl FnOnce(T) -> U) -> Verdict<U> {
         match self {
@@ -349,7 +349,7 @@ pub trait SequenceStore: Send + Sync + 'static {
     }
 
     /// Claims each request's step for its delivery, or says why not
-    /// ([`decide`](super::decide)'s rule), answered in order. A won claim
+    /// (the guard's `decide` rule), answered in order. A won claim
     /// is stored with the request's lease; its [`Ticket`] goes back to
     /// [`finish_all`](Self::finish_all). Default: what the cache decides,
     /// claimed in one [`swap_all`](Self::swap_all); what it cannot

@@ -177,7 +177,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// The decision, as the engine's [`dispose`] made it.
+    /// The decision, as the engine made it.
     pub fn disposition(&self) -> &Disposition {
         &self.disposition
     }
