@@ -7,9 +7,12 @@
 //! files that are not UTF-8 or too large, and inputs that exceed the parser's
 //! budget (alias bombs, deep nesting). Each becomes a [`Diagnostic`] with
 //! `file:line:col`; nothing here panics on any input. serde-saphyr stops at
-//! the first problem of a file, so a file reports one load problem at a
-//! time; and a set with load problems is not validated (names are global, so
-//! a set missing a file would only add spurious "unknown type" errors).
+//! the first problem of a file; when that problem is inside one entry of
+//! `types:` or `events:` and the file parses without that entry
+//! ([`recover`]), the rest of the file is validated too (references to a type
+//! left out resolve without complaint) and every problem is reported in one
+//! run. Otherwise the set is not validated (names are global, so a set
+//! missing a file would only add spurious "unknown type" errors).
 //!
 //! Files are ordered by their path relative to the schema directory (`/`
 //! separators), never by directory listing order. Hidden files and
@@ -19,6 +22,7 @@
 pub(crate) mod raw;
 #[cfg(feature = "schema-format")]
 mod raw_schema;
+pub(crate) mod recover;
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -56,6 +60,9 @@ pub struct SchemaSet {
     files: Vec<Arc<str>>,
     paths: Vec<PathBuf>,
     parsed: Vec<ParsedFile>,
+    /// Syntax errors of files parsed without the entry they were in
+    /// (reported by [`SchemaSet::validate`] with everything else).
+    recovered: Vec<Diagnostic>,
 }
 
 /// One parsed file: its relative name, its text (for column arithmetic inside
@@ -65,6 +72,8 @@ pub(crate) struct ParsedFile {
     pub(crate) name: Arc<str>,
     pub(crate) text: String,
     pub(crate) raw: RawFile,
+    /// The entry left out after a syntax error in it, if any.
+    pub(crate) skipped: Option<recover::Skipped>,
 }
 
 impl SchemaSet {
@@ -146,14 +155,22 @@ impl SchemaSet {
             unique.push((name, bytes));
         }
         let mut parsed = Vec::with_capacity(unique.len());
+        let mut recovered = Vec::new();
         for (name, bytes) in unique {
             match parse_file(&name, bytes) {
-                Ok(file) => parsed.push(file),
-                Err(diagnostic) => diagnostics.push(diagnostic),
+                Parsed::File(file) => parsed.push(file),
+                Parsed::Recovered(file, diagnostic) => {
+                    recovered.push(diagnostic);
+                    parsed.push(file);
+                }
+                Parsed::Failed(diagnostic) => diagnostics.push(diagnostic),
             }
         }
         let display_root = display_root.trim_end_matches(['/', '\\']).to_owned();
         if !diagnostics.is_empty() {
+            for diagnostic in recovered {
+                diagnostics.push(diagnostic);
+            }
             return Err(schema_error(&display_root, diagnostics));
         }
         Ok(SchemaSet {
@@ -162,6 +179,7 @@ impl SchemaSet {
             files,
             paths: Vec::new(),
             parsed,
+            recovered,
         })
     }
 
@@ -193,6 +211,9 @@ impl SchemaSet {
     /// column.
     pub fn validate(&self) -> Result<Model, Error> {
         let mut diagnostics = Diagnostics::new();
+        for diagnostic in &self.recovered {
+            diagnostics.push(diagnostic.clone());
+        }
         let model = crate::validate::validate(
             &self.parsed,
             &self.files,
@@ -308,15 +329,26 @@ fn is_schema_name(name: &str) -> bool {
     name.ends_with(".yaml") || name.ends_with(".yml")
 }
 
-/// Parses one file, or says why it cannot be.
-fn parse_file(name: &Arc<str>, bytes: Vec<u8>) -> Result<ParsedFile, Diagnostic> {
+/// What parsing one file gave.
+enum Parsed {
+    /// The whole file.
+    File(ParsedFile),
+    /// The file without the entry its syntax error is in, and that error.
+    Recovered(ParsedFile, Diagnostic),
+    /// Nothing usable: the problem.
+    Failed(Diagnostic),
+}
+
+/// Parses one file, or says why it cannot be: with the file parsed without
+/// the entry a syntax error is in, when that parses (see [`recover`]).
+fn parse_file(name: &Arc<str>, bytes: Vec<u8>) -> Parsed {
     let at = |line: u32, column: u32| Location {
         file: name.clone(),
         line,
         column,
     };
     if bytes.len() > MAX_FILE_BYTES {
-        return Err(Diagnostic::new(
+        return Parsed::Failed(Diagnostic::new(
             at(1, 1),
             format!(
                 "schema file is too large (more than {} MiB)",
@@ -329,7 +361,7 @@ fn parse_file(name: &Arc<str>, bytes: Vec<u8>) -> Result<ParsedFile, Diagnostic>
         Err(e) => {
             let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
             let (line, column) = line_column(valid);
-            return Err(
+            return Parsed::Failed(
                 Diagnostic::new(at(line, column), "schema file is not valid UTF-8")
                     .with_help("save the file as UTF-8"),
             );
@@ -340,27 +372,48 @@ fn parse_file(name: &Arc<str>, bytes: Vec<u8>) -> Result<ParsedFile, Diagnostic>
         .lines()
         .all(is_blank_line)
     {
-        return Err(Diagnostic::new(at(1, 1), "schema file is empty")
-            .with_help("declare `events:` or `types:`, or delete the file"));
+        return Parsed::Failed(
+            Diagnostic::new(at(1, 1), "schema file is empty")
+                .with_help("declare `events:` or `types:`, or delete the file"),
+        );
     }
     match serde_saphyr::from_str_with_options::<RawFile>(&text, options()) {
-        Ok(raw) => Ok(ParsedFile {
+        Ok(raw) => Parsed::File(ParsedFile {
             name: name.clone(),
             text,
             raw,
+            skipped: None,
         }),
         Err(e) => {
             let diagnostic = crate::load::yaml_error::diagnostic(name, &e);
-            match overlong_key(&text, diagnostic.line(), diagnostic.column()) {
-                Some(n) => Err(Diagnostic::new(
+            if let Some(n) = overlong_key(&text, diagnostic.line(), diagnostic.column()) {
+                let diagnostic = Diagnostic::new(
                     diagnostic.location().clone(),
                     format!(
                         "key is too long ({n} characters, names are at most {})",
                         crate::validate::MAX_NAME_CHARS
                     ),
                 )
-                .with_help("YAML reads a key of more than 1024 characters as a plain value")),
-                None => Err(diagnostic),
+                .with_help("YAML reads a key of more than 1024 characters as a plain value");
+                return Parsed::Failed(diagnostic);
+            }
+            // One entry left out, and only when that makes the rest parse:
+            // an error reported away from its cause (an unclosed bracket)
+            // must not cost the entries after it a spurious error each.
+            let recovered =
+                recover::without_entry(&text, diagnostic.line()).and_then(|(rest, skipped)| {
+                    let raw =
+                        serde_saphyr::from_str_with_options::<RawFile>(&rest, options()).ok()?;
+                    Some(ParsedFile {
+                        name: name.clone(),
+                        text,
+                        raw,
+                        skipped: Some(skipped),
+                    })
+                });
+            match recovered {
+                Some(file) => Parsed::Recovered(file, diagnostic),
+                None => Parsed::Failed(diagnostic),
             }
         }
     }

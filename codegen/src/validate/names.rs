@@ -140,6 +140,16 @@ impl Cx<'_> {
                 table.shapes.insert(name.to_owned(), shape);
             }
         }
+        // A type left out after a syntax error in it (already reported):
+        // references to it resolve without further complaints.
+        for skipped in files.iter().filter_map(|file| file.skipped.as_ref()) {
+            if skipped.is_type {
+                table
+                    .shapes
+                    .entry(skipped.name.clone())
+                    .or_insert(Shape::Broken);
+            }
+        }
         table
     }
 }
