@@ -22,7 +22,20 @@ pub(crate) fn run(args: &PathArgs) -> Result<(), CliError> {
     let lock_path = paths.lock();
     if let Ok(lock) = Lock::read(&lock_path.path) {
         let reconciled = lock.reconcile(generated.model());
-        if !reconciled.added.is_empty() || !reconciled.violations.is_empty() {
+        if !reconciled.violations.is_empty() {
+            // `typebus lock` would refuse: the fix is in the schema.
+            for violation in &reconciled.violations {
+                eprintln!(
+                    "{}: {NOTE}note:{NOTE:#} {violation}",
+                    super::at(&paths.schemas.shown, super::lock::changed_at(violation))
+                );
+            }
+            eprintln!(
+                "{NOTE}note:{NOTE:#} {} records those versions with another shape, and a recorded version never changes: bump `version` as said, then run `{COMMAND}{}{COMMAND:#}`",
+                lock_path.shown,
+                paths.command("lock", false)
+            );
+        } else if !reconciled.added.is_empty() {
             eprintln!(
                 "{NOTE}note:{NOTE:#} {} does not match the schemas; run `{COMMAND}{}{COMMAND:#}`",
                 lock_path.shown,

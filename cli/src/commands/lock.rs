@@ -2,6 +2,7 @@
 
 use anstream::eprintln;
 use typebus_codegen::lock::{Lock, LockViolation};
+use typebus_codegen::model::Location;
 
 use super::at;
 use crate::cli::LockArgs;
@@ -58,11 +59,18 @@ pub(crate) fn run(args: &LockArgs) -> Result<(), CliError> {
 /// One `file:line:col: error: ...` line per changed recorded version.
 pub(crate) fn print_violations(root: &str, violations: &[LockViolation]) {
     for violation in violations {
-        let location = violation
-            .changes
-            .iter()
-            .find_map(|c| c.new.as_ref())
-            .unwrap_or(&violation.location);
-        eprintln!("{}: {ERROR}error:{ERROR:#} {violation}", at(root, location));
+        eprintln!(
+            "{}: {ERROR}error:{ERROR:#} {violation}",
+            at(root, changed_at(violation))
+        );
     }
+}
+
+/// Where a changed recorded version shows its first change (else the event).
+pub(crate) fn changed_at(violation: &LockViolation) -> &Location {
+    violation
+        .changes
+        .iter()
+        .find_map(|c| c.new.as_ref())
+        .unwrap_or(&violation.location)
 }

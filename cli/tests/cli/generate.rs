@@ -110,4 +110,21 @@ fn says_when_the_lock_file_lags_behind() {
     p.typebus(&["lock"]).assert().code(0);
     let (_, err) = output(&p.typebus(&["generate"]).assert().code(0));
     assert!(!err.contains("note:"), "{err}");
+
+    // A released version changed shape: `lock` would refuse, so the note
+    // says what to change in the schema instead.
+    p.edit_schema("price: f64", "price: string");
+    let (_, err) = output(&p.typebus(&["generate"]).assert().code(0));
+    assert!(
+        err.contains(
+            "schemas/tickets.yaml:10:7: note: ticket:updated v1 changed: field `price` f64 -> string; bump `version` to 2\n"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("note: schemas/typebus.lock records those versions with another shape, and a recorded version never changes: bump `version` as said, then run `typebus lock`"),
+        "{err}"
+    );
+    assert!(!err.contains("does not match the schemas; run"), "{err}");
+    p.typebus(&["lock"]).assert().code(1);
 }
