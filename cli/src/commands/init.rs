@@ -304,11 +304,15 @@ pub(crate) fn run(args: &InitArgs) -> Result<(), CliError> {
                 p.shown
             );
         }
+        let n = conflicts.len();
+        let (exist, them) = if n == 1 {
+            ("exists", "it")
+        } else {
+            ("exist", "them")
+        };
         return Err(CliError::Failed(format!(
-            "nothing written: {} already exist{} with other content; move {} away and run typebus init again, or finish the setup by hand",
-            plural(conflicts.len(), "file"),
-            if conflicts.len() == 1 { "s" } else { "" },
-            if conflicts.len() == 1 { "it" } else { "them" },
+            "nothing written: {n} file{} already {exist} with other content; move {them} away and run typebus init again, or finish the setup by hand",
+            crate::output::plural(n),
         )));
     }
 
@@ -513,15 +517,6 @@ fn git_root_above(dir: &Path) -> Option<PathBuf> {
         .skip(1)
         .find(|a| a.join(".git").exists())
         .map(Path::to_path_buf)
-}
-
-/// `1 file`, `2 files`.
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("{n} {word}")
-    } else {
-        format!("{n} {word}s")
-    }
 }
 
 #[cfg(test)]

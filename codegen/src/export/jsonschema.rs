@@ -41,13 +41,13 @@ pub fn export(model: &Model) -> Vec<ExportedFile> {
     for event in &model.events {
         files.push(ExportedFile {
             path: format!("{}.schema.json", event.name),
-            contents: render(&event_schema(event, &types)),
+            contents: crate::json_text::pretty(&event_schema(event, &types)),
         });
     }
     for ty in &model.types {
         files.push(ExportedFile {
             path: format!("types/{}.schema.json", ty.name),
-            contents: render(&type_schema(ty, &types)),
+            contents: crate::json_text::pretty(&type_schema(ty, &types)),
         });
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -264,9 +264,4 @@ fn defs(used: &BTreeSet<&str>, types: &BTreeMap<&str, &TypeDef>) -> Value {
 /// same whether or not serde_json preserves insertion order.
 fn object(entries: BTreeMap<String, Value>) -> Value {
     Value::Object(entries.into_iter().collect::<Map<String, Value>>())
-}
-
-/// Pretty JSON with a final newline, keys sorted.
-fn render(value: &Value) -> String {
-    crate::json_text::pretty(value)
 }
