@@ -33,6 +33,9 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The lock file beside the schemas could not be read.
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
     /// An environment variable a build script relies on is not set.
     #[error("environment variable `{0}` is not set (is this running inside a build script?)")]
     MissingEnv(&'static str),

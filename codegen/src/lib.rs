@@ -22,6 +22,7 @@ pub mod emit;
 mod error;
 #[cfg(feature = "export")]
 pub mod export;
+mod history;
 pub mod ident;
 #[cfg(any(feature = "export", feature = "schema-format"))]
 mod json_text;

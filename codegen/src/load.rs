@@ -32,6 +32,7 @@ use std::sync::Arc;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::error::Error;
+use crate::lock::Lock;
 use crate::model::{Location, Model};
 
 use raw::RawFile;
@@ -63,6 +64,9 @@ pub struct SchemaSet {
     /// Syntax errors of files parsed without the entry they were in
     /// (reported by [`SchemaSet::validate`] with everything else).
     recovered: Vec<Diagnostic>,
+    /// The recorded shapes of released versions (`typebus.lock` in the
+    /// schema directory; empty without one): older versions become types.
+    lock: Lock,
 }
 
 /// One parsed file: its relative name, its text (for column arithmetic inside
@@ -114,6 +118,7 @@ impl SchemaSet {
             sources.push((rel, bytes));
         }
         let mut set = Self::parse_all(display_root, sources)?;
+        set.lock = Lock::read(&dir.join(crate::lock::LOCK_FILE_NAME))?;
         set.dir = Some(std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()));
         set.paths = paths;
         Ok(set)
@@ -180,6 +185,7 @@ impl SchemaSet {
             paths: Vec::new(),
             parsed,
             recovered,
+            lock: Lock::new(),
         })
     }
 
@@ -206,6 +212,21 @@ impl SchemaSet {
         &self.display_root
     }
 
+    /// The set with `lock` as its record of released versions (for sets
+    /// made from sources; [`SchemaSet::from_dir`] reads the directory's
+    /// `typebus.lock` itself). Every version it records below an event's
+    /// current one is generated as a type of its own, which listeners of
+    /// the newest version decode and upcast.
+    pub fn with_lock(mut self, lock: Lock) -> SchemaSet {
+        self.lock = lock;
+        self
+    }
+
+    /// The record of released versions the set was read with.
+    pub fn lock(&self) -> &Lock {
+        &self.lock
+    }
+
     /// Resolves and validates the whole set: returns the [`Model`], or
     /// [`Error::Schema`] with every problem found, sorted by file, line and
     /// column.
@@ -221,10 +242,12 @@ impl SchemaSet {
             &mut diagnostics,
         );
         if diagnostics.is_empty() {
-            Ok(model)
-        } else {
-            Err(schema_error(&self.display_root, diagnostics))
+            let history = crate::history::released(&model, &self.lock, &mut diagnostics);
+            if diagnostics.is_empty() {
+                return Ok(Model { history, ..model });
+            }
         }
+        Err(schema_error(&self.display_root, diagnostics))
     }
 }
 

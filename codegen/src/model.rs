@@ -53,6 +53,10 @@ pub struct Model {
     pub types: Vec<TypeDef>,
     /// Events from every file's `events:`, sorted by name.
     pub events: Vec<EventDef>,
+    /// The older released versions of those events, as the lock file
+    /// recorded them (empty without a lock file), sorted by event name,
+    /// then version.
+    pub history: Vec<Released>,
 }
 
 impl Model {
@@ -131,6 +135,31 @@ pub struct EventDef {
     pub fields: Vec<Field>,
     /// Where the event's name was written.
     pub location: Location,
+}
+
+/// An older released version of an event, read from the lock file: its
+/// payload as recorded, generated as a type of its own in a module of its
+/// own (`ticket_updated_v1::TicketUpdated`, re-exported beside the newest
+/// as `TicketUpdatedV1`), so a listener of the newest version can decode
+/// it and upcast it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Released {
+    /// The version as an event: the current event's name, Rust name and
+    /// subject, this version's number and fields, no aggregate. Its
+    /// locations are the current event's (a lock entry has none).
+    pub event: EventDef,
+    /// The module holding the version's types (`ticket_updated_v1`).
+    pub module: RustIdent,
+    /// The name the version's event type is re-exported as beside the
+    /// newest (`TicketUpdatedV1`).
+    pub alias: RustIdent,
+    /// The named types the version reaches whose recorded shape differs
+    /// from the current schemas' type of that name: generated in the
+    /// module, sorted by name.
+    pub types: Vec<TypeDef>,
+    /// The named types the version reaches that the current schemas
+    /// declare with the same shape: re-exported into the module, sorted.
+    pub shared: Vec<String>,
 }
 
 /// `aggregate: { id: FIELD, sequence: FIELD }`: which fields identify the

@@ -130,6 +130,7 @@ pub(crate) fn validate(
         files: names.to_vec(),
         types,
         events,
+        history: Vec::new(),
     }
 }
 

@@ -21,6 +21,7 @@ const FIXTURES: &[&str] = &[
     "shared-types",
     "ticketing",
     "types-only",
+    "versions",
 ];
 
 fn golden_dir() -> PathBuf {
@@ -98,6 +99,7 @@ golden! {
     shared_types => "shared-types",
     ticketing => "ticketing",
     types_only => "types-only",
+    versions => "versions",
 }
 
 #[test]

@@ -58,7 +58,7 @@ pub mod testing;
 pub use backoff::Backoff;
 pub use contract::decode::{DecodeError, UnknownSubject, UnknownValue, from_json};
 pub use contract::encode::{to_json, to_json_string};
-pub use contract::event::Event;
+pub use contract::event::{Event, Upcast};
 pub use contract::timestamp::{ParseTimestampError, Timestamp};
 pub use ordering::Versioned;
 pub use typebus_macros::{Event, contract};

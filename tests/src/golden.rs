@@ -54,5 +54,33 @@ pub mod types_only {
     include!("../../codegen/tests/golden/types-only/expected.rs");
 }
 
+/// The `versions` fixture: three versions of `ticket:updated` (v1 -> v2
+/// written by hand below, v2 -> v3 generated) and two of `order:created`
+/// (generated), the older ones read from the fixture's `typebus.lock`.
+pub mod versions {
+    include!("../../codegen/tests/golden/versions/expected.rs");
+
+    /// The hand-written step the schema change requires: v1's `price`, an
+    /// `f64` of dollars, became v2's `priceCents`, an integer of cents.
+    impl ::typebus::Upcast<ticket_updated_v2::TicketUpdated> for TicketUpdatedV1 {
+        fn upcast(self) -> ticket_updated_v2::TicketUpdated {
+            ticket_updated_v2::TicketUpdated {
+                id: self.id,
+                labels: self.labels.map(|labels| {
+                    labels
+                        .iter()
+                        .map(|label| Label::from(label.as_str()))
+                        .collect()
+                }),
+                order_id: self.order_id,
+                price_cents: (self.price * 100.0).round() as i64,
+                seats: 1,
+                title: self.title,
+                version: self.version,
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -76,7 +76,7 @@ pub(super) fn string_enum(
 
 /// The catch-all variant's name: `Unknown`, unless a listed value already
 /// uses it (then `Other`, `UnknownValue`, `Unknown2`, ...).
-fn unknown_variant(variants: &[Ident]) -> Ident {
+pub(super) fn unknown_variant(variants: &[Ident]) -> Ident {
     let taken = |name: &str| variants.iter().any(|v| *v == name);
     let name = ["Unknown", "Other", "UnknownValue"]
         .into_iter()

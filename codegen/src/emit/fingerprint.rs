@@ -65,8 +65,23 @@ fn model_hash(model: &Model) -> u64 {
     hash.bytes(b"typebus-codegen ");
     hash.bytes(env!("CARGO_PKG_VERSION").as_bytes());
     hash.bytes(format!(" output {OUTPUT_REVISION}\n").as_bytes());
-    // Writing into the hasher cannot fail.
-    let _ = write!(hash, "{model:?}");
+    // Writing into the hasher cannot fail. The text is the model's derived
+    // `Debug` as it was before `history` existed, with the history after it
+    // only when there is one, so code generated without older versions
+    // keeps its fingerprint.
+    let Model {
+        files,
+        types,
+        events,
+        history,
+    } = model;
+    let _ = write!(
+        hash,
+        "Model {{ files: {files:?}, types: {types:?}, events: {events:?} }}"
+    );
+    if !history.is_empty() {
+        let _ = write!(hash, "{history:?}");
+    }
     hash.0
 }
 

@@ -12,8 +12,10 @@ use crate::model::{DefaultValue, EventDef, Field, Scalar, TypeDef, TypeExpr, Typ
 use crate::serde_case::RenameRule;
 
 /// The struct for an event, under `#[::typebus::contract(subject, version)]`
-/// (which derives `typebus::Event`).
-pub(super) fn event(cx: &mut Context<'_>, event: &EventDef) -> TokenStream {
+/// (which derives `typebus::Event`), or under a plain `#[::typebus::contract]`
+/// when `derive_event` is false (an event with older versions, whose
+/// `Event` impl is written out to decode them).
+pub(super) fn event(cx: &mut Context<'_>, event: &EventDef, derive_event: bool) -> TokenStream {
     let ident = match idents::ident(&event.ident, &event.location) {
         Ok(ident) => ident,
         Err(diagnostic) => {
@@ -33,7 +35,11 @@ pub(super) fn event(cx: &mut Context<'_>, event: &EventDef) -> TokenStream {
             .chain(event.fields.iter().map(|f| f.description.as_deref())),
     );
     let mut head = docs;
-    head.extend(quote!(#[::typebus::contract(subject = #subject, version = #version)]));
+    if derive_event {
+        head.extend(quote!(#[::typebus::contract(subject = #subject, version = #version)]));
+    } else {
+        head.extend(quote!(#[::typebus::contract]));
+    }
     struct_item(cx, &ident, None, head, allow, &event.fields)
 }
 
@@ -225,7 +231,7 @@ fn field_item(
 }
 
 /// How a field's default is written.
-enum Default {
+pub(super) enum Default {
     /// `#[serde(default)]`: the type's own empty value (`None`, `[]`, `{}`).
     Empty,
     /// `#[serde(default = "path")]` with a function returning this
@@ -235,7 +241,7 @@ enum Default {
 
 /// The default of `field` as an expression of type `ty`, or a diagnostic
 /// when the value does not fit the type.
-fn default_value(
+pub(super) fn default_value(
     cx: &mut Context<'_>,
     ty: &TypeExpr,
     value: &DefaultValue,

@@ -164,6 +164,7 @@ mod tests {
             files: vec![],
             types: vec![],
             events: vec![],
+            history: vec![],
         };
         let mut cx = Context::new(&model);
         let tokens = versioned(&mut cx, event);

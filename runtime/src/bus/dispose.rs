@@ -128,14 +128,14 @@ pub(crate) fn admit<E: Event>(
     delivery: &Delivery,
     payload: &[u8],
 ) -> Result<E, Disposition> {
-    if let Some(disposition) = precheck::<E>(options, delivery) {
-        return Err(disposition);
-    }
-    crate::contract::decode::from_json::<E>(delivery.subject(), payload).map_err(|err| {
-        Disposition::DeadLetter {
-            kind: DeadLetterKind::Decode,
-            reason: err.to_string(),
-        }
+    let version = precheck::<E>(options, delivery)?;
+    E::decode_version(version, delivery.subject(), payload).map_err(|err| Disposition::DeadLetter {
+        kind: DeadLetterKind::Decode,
+        reason: if version == E::VERSION {
+            err.to_string()
+        } else {
+            format!("as contract version {version}: {err}")
+        },
     })
 }
 
@@ -163,31 +163,35 @@ pub(crate) fn outcome_disposition(
     }
 }
 
-/// The checks made before decoding: delivery count and contract version.
-fn precheck<E: Event>(options: &ListenOptions, delivery: &Delivery) -> Option<Disposition> {
+/// The checks made before decoding (delivery count, contract version):
+/// the version to decode the body as, or the disposition of a delivery
+/// that is not decoded.
+fn precheck<E: Event>(options: &ListenOptions, delivery: &Delivery) -> Result<u32, Disposition> {
     let count = delivery.delivery_count();
     if let Some(max) = options.max_deliver
         && count > u64::from(max)
     {
-        return Some(Disposition::DeadLetter {
+        return Err(Disposition::DeadLetter {
             kind: DeadLetterKind::Exhausted,
             reason: format!(
                 "delivered {count} times (max_deliver {max}); the last delivery was never settled"
             ),
         });
     }
-    let header = delivery.version_header()?;
+    let Some(header) = delivery.version_header() else {
+        return Ok(options.unversioned.unwrap_or(E::VERSION));
+    };
     let Ok(version) = header.trim().parse::<u32>() else {
-        return Some(Disposition::DeadLetter {
+        return Err(Disposition::DeadLetter {
             kind: DeadLetterKind::Version,
             reason: format!("unreadable contract version header `{header}`"),
         });
     };
     let newest = options.newest_version(E::VERSION);
     if version <= newest {
-        None
+        Ok(version)
     } else {
-        Some(Disposition::DeadLetter {
+        Err(Disposition::DeadLetter {
             kind: DeadLetterKind::Version,
             reason: format!(
                 "contract version {version} of `{}` is not readable by this listener (it reads version {})",

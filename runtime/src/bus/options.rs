@@ -43,8 +43,16 @@ pub struct ListenOptions {
     /// The newest contract version (the `Typebus-Version` header) the
     /// listener reads; a newer one is dead-lettered. `None` (the default):
     /// its event's own version. Messages without the header (from
-    /// publishers that do not set it) are read.
+    /// publishers that do not set it) are read as
+    /// [`unversioned`](Self::unversioned) says.
     pub max_version: Option<u32>,
+    /// The contract version a message without a `Typebus-Version` header
+    /// (from a publisher outside typebus, like the old Node services) is
+    /// read as. `None` (the default): its event's own version, so the body
+    /// is decoded as the listener's type. Set it to the version such
+    /// publishers still send, and the body is decoded as that version and
+    /// upcast like any older event.
+    pub unversioned: Option<u32>,
     /// Whether the handler gets messages one at a time or in batches.
     pub dispatch: Dispatch,
     /// How many handler calls run at once (default 64).
@@ -107,6 +115,7 @@ impl ListenOptions {
             max_deliver: Some(10),
             retry: Backoff::new(Duration::from_secs(1), Duration::from_secs(60)),
             max_version: None,
+            unversioned: None,
             dispatch: Dispatch::OneByOne,
             concurrency: 64,
             prefetch: 128,
@@ -138,6 +147,13 @@ impl ListenOptions {
     /// Sets the newest contract version read.
     pub fn max_version(mut self, version: u32) -> Self {
         self.max_version = Some(version);
+        self
+    }
+
+    /// Sets the contract version a message without a version header is
+    /// read as.
+    pub fn unversioned(mut self, version: u32) -> Self {
+        self.unversioned = Some(version);
         self
     }
 

@@ -431,3 +431,81 @@ fn every_fixture_is_compiled_here() {
         );
     }
 }
+
+/// A listener of the newest version reads every recorded version: v2 of
+/// `ticket:updated` directly (its step to v3 is mechanical), v1 as its own
+/// type, upcast by the hand-written impl to v2, then by the generated one
+/// to v3.
+#[test]
+fn older_versions_decode_and_upcast_to_the_newest() {
+    use versions::*;
+    let v1 =
+        br#"{"id":"t1","version":4,"title":"Gig","price":20.5,"labels":["vip","new","other"]}"#;
+    let event = TicketUpdated::decode_version(1, "ticket:updated", v1).unwrap();
+    assert_eq!(event.price_cents, 2050);
+    assert_eq!(event.seats, 1);
+    assert_eq!(event.currency, "USD");
+    assert_eq!(event.tags, None);
+    assert_eq!(event.order_id, None);
+    // v1's open `Label` did not list `new`; v3's does.
+    assert_eq!(
+        event.labels,
+        Some(vec![Label::Vip, Label::New, Label::Unknown("other".into())])
+    );
+
+    let v2 = br#"{"id":"t1","version":5,"title":"Gig","priceCents":999,"seats":4294967295}"#;
+    let event = TicketUpdated::decode_version(2, "ticket:updated", v2).unwrap();
+    assert_eq!((event.price_cents, event.seats), (999, u64::from(u32::MAX)));
+    assert_eq!(event.currency, "USD");
+
+    // The newest version, and a version the lock does not record, decode as
+    // the newest type.
+    let v3 = br#"{"id":"t1","version":6,"title":"Gig","priceCents":1,"currency":"EUR"}"#;
+    for version in [3, 4] {
+        let event = TicketUpdated::decode_version(version, "ticket:updated", v3).unwrap();
+        assert_eq!((event.currency.as_str(), event.seats), ("EUR", 1));
+    }
+
+    // A v1 body that does not fit v1 fails at its path, as v1.
+    let err = TicketUpdated::decode_version(
+        1,
+        "ticket:updated",
+        br#"{"id":"t1","version":4,"title":"Gig","price":"20"}"#,
+    )
+    .unwrap_err();
+    assert_eq!(err.path(), Some("$.price"));
+    // The same body read as v3 would have failed elsewhere: the version picks the type.
+    assert!(TicketUpdated::decode_version(3, "ticket:updated", v1).is_err());
+}
+
+/// A mechanical step is decoded directly as the newest type; the generated
+/// `Upcast` of the older type gives the same value (enum value added, a
+/// nested number widened, a field added as optional, a shared type kept).
+#[test]
+fn a_mechanical_step_decodes_directly_and_agrees_with_its_generated_upcast() {
+    use typebus::Upcast as _;
+    use versions::*;
+    let v1 = br#"{"id":"o1","status":"created","ticket":{"id":"t1","price":0.5},"count":3,"user":{"id":"u1"}}"#;
+    let direct = OrderCreated::decode_version(1, "order:created", v1).unwrap();
+    let old: OrderCreatedV1 = typebus::from_json("order:created", v1).unwrap();
+    let upcast: OrderCreated = old.upcast();
+    assert_eq!(direct, upcast);
+    assert_eq!(direct.status, OrderStatus::Created);
+    assert_eq!(direct.ticket.price, 0.5);
+    assert_eq!(direct.count, 3);
+    assert_eq!(direct.note, None);
+    // Older types are events of their own version.
+    assert_eq!(
+        (
+            OrderCreatedV1::SUBJECT,
+            OrderCreatedV1::VERSION,
+            OrderCreatedV1::NAME
+        ),
+        ("order:created", 1, "OrderCreated")
+    );
+    assert_eq!(TicketUpdatedV2::VERSION, 2);
+    // v1's enum is its own (it lacks `awaiting:payment`).
+    assert!(
+        serde_json::from_str::<order_created_v1::OrderStatus>(r#""awaiting:payment""#).is_err()
+    );
+}
