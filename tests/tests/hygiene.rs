@@ -51,6 +51,8 @@ macro_rules! shadow_everything {
             pub struct Value;
             pub struct DecodeError;
             pub struct UnknownSubject;
+            pub struct Upcast;
+            pub struct Label;
             pub mod serde {}
             pub mod serde_json {}
             pub mod std {}
@@ -114,6 +116,25 @@ mod types_only {
     include!("../../codegen/tests/golden/types-only/expected.rs");
 }
 
+mod versions {
+    shadow_everything!();
+    include!("../../codegen/tests/golden/versions/expected.rs");
+
+    impl ::typebus::Upcast<ticket_updated_v2::TicketUpdated> for TicketUpdatedV1 {
+        fn upcast(self) -> ticket_updated_v2::TicketUpdated {
+            ticket_updated_v2::TicketUpdated {
+                id: self.id,
+                labels: ::core::option::Option::None,
+                order_id: self.order_id,
+                price_cents: (self.price * 100.0) as i64,
+                seats: 1,
+                title: self.title,
+                version: self.version,
+            }
+        }
+    }
+}
+
 mod ticketing {
     shadow_everything!();
     include!("../../generated/src/events.rs");
@@ -147,4 +168,12 @@ fn shadowed_modules_still_encode_and_decode() {
     assert_eq!(keywords_and_odd_names::Kind::Self_.as_str(), "self");
     assert!(types_only::AnyEvent::decode("a", b"{}").is_err());
     assert_eq!(ticketing::SUBJECTS.len(), 6);
+
+    use typebus::Event as _;
+    let v1 = br#"{"id":"t","version":1,"title":"x","price":2}"#;
+    let event = versions::TicketUpdated::decode_version(1, "ticket:updated", v1).unwrap();
+    assert_eq!((event.price_cents, event.seats), (200, 1));
+    let v1 = br#"{"id":"o","status":"created","ticket":{"id":"t","price":1},"count":1,"user":{"id":"u"}}"#;
+    let event = versions::OrderCreated::decode_version(1, "order:created", v1).unwrap();
+    assert_eq!(event.status, versions::OrderStatus::Created);
 }

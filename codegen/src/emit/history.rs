@@ -76,7 +76,10 @@ pub(super) fn released(
         if let Some(def) = cx.type_def(name)
             && let Ok(shared) = idents::ident(&def.ident, &def.location)
         {
-            items.extend(quote!(pub use super::#shared;));
+            items.extend(quote! {
+                #[allow(unused_imports)]
+                pub use super::#shared;
+            });
         }
     }
     let next_model;
@@ -145,6 +148,7 @@ pub(super) fn released(
         }
 
         #[doc = #doc]
+        #[allow(unused_imports)]
         pub use self::#module::#ident as #alias;
     }
 }
