@@ -28,6 +28,9 @@ pub(crate) struct EventSchema {
     pub(crate) subject: String,
     /// Its contract version.
     pub(crate) version: u32,
+    /// The older versions whose readers read this one (as the generated
+    /// `Event::READABLE_AS` says), for `Typebus-Readable-As`.
+    pub(crate) readable_as: Vec<u32>,
     index: boon::SchemaIndex,
 }
 
@@ -73,6 +76,12 @@ impl Payloads {
                     name: event.name.clone(),
                     subject: event.subject.clone(),
                     version: event.version,
+                    readable_as: model
+                        .history
+                        .iter()
+                        .filter(|r| r.event.name == event.name && r.reads_current)
+                        .map(|r| r.event.version)
+                        .collect(),
                     index: compiled,
                 },
             );

@@ -51,6 +51,7 @@ pub(crate) fn released(model: &Model, lock: &Lock, diagnostics: &mut Diagnostics
         let Some(versions) = by_subject.get(event.subject.as_str()) else {
             continue;
         };
+        let newest = Shape::of_event(model, event);
         for &(version, shape) in versions.iter().filter(|(v, _)| *v < event.version) {
             let problem = |message: String| Diagnostic::new(event.location.clone(), message);
             let alias = format!("{}V{version}", event.ident.name);
@@ -67,6 +68,8 @@ pub(crate) fn released(model: &Model, lock: &Lock, diagnostics: &mut Diagnostics
                         name: alias,
                         raw: false,
                     };
+                    released.reads_current =
+                        crate::compat::Reads::new(&newest, shape).fields(&newest.fields, &shape.fields);
                     out.push(released);
                 }
                 Err(message) => diagnostics.push(problem(format!(
@@ -234,6 +237,7 @@ fn released_version(
         alias: event.ident.clone(),
         types,
         shared,
+        reads_current: false,
     })
 }
 

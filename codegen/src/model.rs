@@ -160,6 +160,12 @@ pub struct Released {
     /// The named types the version reaches that the current schemas
     /// declare with the same shape: re-exported into the module, sorted.
     pub shared: Vec<String>,
+    /// Whether a reader of this version decodes every body of the event's
+    /// current version (forward compatibility, as the compat engine
+    /// decides it): publishers of the current version then say so in
+    /// `Typebus-Readable-As`, and listeners still built for this version
+    /// read those events instead of dead-lettering them.
+    pub reads_current: bool,
 }
 
 /// `aggregate: { id: FIELD, sequence: FIELD }`: which fields identify the

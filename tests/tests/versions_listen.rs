@@ -12,7 +12,7 @@ use bytes::Bytes;
 use typebus::transport::OutgoingMessage;
 use typebus::{Bus, Delivery, Event, HandlerError, Headers, ListenOptions, Listener, StreamConfig};
 use typebus_tests::golden::versions::{
-    Label, TicketUpdated, TicketUpdatedV1, TicketUpdatedV2, ticket_updated_v1,
+    Label, SeatHeld, SeatHeldV1, TicketUpdated, TicketUpdatedV1, TicketUpdatedV2, ticket_updated_v1,
 };
 
 /// What a listener saw: the event (as JSON of its own type) and the
@@ -107,9 +107,12 @@ async fn wait_for(seen: &Seen, count: usize, what: &str) {
 }
 
 async fn every_version_reaches_the_newest_listener(bus: Bus) {
-    bus.provision(&StreamConfig::new([TicketUpdated::SUBJECT]))
-        .await
-        .expect("provision the event stream");
+    bus.provision(&StreamConfig::new([
+        TicketUpdated::SUBJECT,
+        SeatHeld::SUBJECT,
+    ]))
+    .await
+    .expect("provision the event stream");
     bus.provision(&Bus::default_dead_letter_stream())
         .await
         .expect("provision the dead-letter stream");
@@ -143,6 +146,25 @@ async fn every_version_reaches_the_newest_listener(bus: Bus) {
             .unwrap()
             .await
             .unwrap();
+    }
+
+    // `seat:held` v2 only added an optional field: its publisher says v1
+    // readers read it, and a v1 listener does.
+    for n in 0..4 {
+        let seat = SeatHeld {
+            seat: format!("s{n}"),
+            count: n,
+            note: Some("aisle".into()),
+        };
+        bus.publisher::<SeatHeld>().publish(&seat).await.unwrap();
+    }
+    let (seats, seats_seen) = Collect::<SeatHeldV1>::new("old-service", |o| o);
+    let seats = bus.listen(seats).await.unwrap();
+    wait_for(&seats_seen, 4, "the v1 listener of seat:held").await;
+    seats.shutdown().await.unwrap();
+    for (json, version) in seats_seen.lock().expect("lock").iter() {
+        assert_eq!(version.as_deref(), Some("2"));
+        assert!(json.get("note").is_none(), "read as v1: {json}");
     }
 
     let (newest, new_seen) = Collect::<TicketUpdated>::new("new-service", |o| o.unversioned(1));

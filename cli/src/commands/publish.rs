@@ -52,6 +52,10 @@ pub(crate) fn run(args: &PublishArgs) -> Result<(), CliError> {
     headers.append_static(names::MSG_ID, msg_id.clone());
     headers.append_static(names::VERSION, event.version.to_string());
     headers.append_static(names::EVENT, event.name.clone());
+    if !event.readable_as.is_empty() {
+        let versions: Vec<String> = event.readable_as.iter().map(u32::to_string).collect();
+        headers.append(names::READABLE_AS, versions.join(","));
+    }
     let message = OutgoingMessage {
         subject: event.subject.clone(),
         headers,

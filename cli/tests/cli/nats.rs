@@ -451,3 +451,58 @@ fn listen_count_fetches_only_what_it_shows_so_a_durable_goes_on_at_once() {
     // first deliveries but for the one released.
     assert_eq!(rest.matches(" v1 (EVENTS #").count(), 4, "{rest}");
 }
+
+/// A version whose older readers read it (`seat:held` v2 only added an
+/// optional field to v1, as the fixture's lock records) is published with
+/// `Typebus-Readable-As`, as the generated publisher does.
+#[test]
+fn publish_says_which_older_versions_read_the_event() {
+    let fx = Fixture::start();
+    fx.runtime.block_on(async {
+        fx.transport
+            .provision(&StreamConfig::new(["seat:held"]).name("SEATS"))
+            .await
+            .unwrap();
+    });
+    let schemas = repo_schemas().join("../codegen/tests/golden/versions/schemas");
+    let url = fx.server.url();
+    fx.project
+        .typebus(&[
+            "publish",
+            "seat:held",
+            "--data",
+            r#"{"seat":"s1","count":2,"note":"aisle"}"#,
+            "--msg-id",
+            "s-1",
+            "--schemas",
+            schemas.to_str().unwrap(),
+            "--url",
+            &url,
+        ])
+        .assert()
+        .code(0);
+    let headers = fx.runtime.block_on(async {
+        let stream = fx.transport.jetstream().get_stream("SEATS").await.unwrap();
+        let raw = stream.get_raw_message(1).await.unwrap();
+        let mut headers: Vec<(String, String)> = raw
+            .headers
+            .iter()
+            .flat_map(|(name, values)| {
+                values
+                    .iter()
+                    .map(move |v| (name.to_string(), v.as_str().to_owned()))
+            })
+            .collect();
+        headers.sort();
+        headers
+    });
+    assert_eq!(
+        headers,
+        [
+            ("Nats-Msg-Id".to_owned(), "s-1".to_owned()),
+            ("Typebus-Event".to_owned(), "SeatHeld".to_owned()),
+            ("Typebus-Readable-As".to_owned(), "1".to_owned()),
+            ("Typebus-Version".to_owned(), "2".to_owned()),
+        ]
+    );
+}

@@ -41,6 +41,7 @@ use std::fmt;
 pub use payload::compare_shapes;
 pub use shape::{FieldShape, Shape, TypeShape, TypeShapeKind, default_text};
 
+pub(crate) use reads::Reads;
 pub(crate) use shape::json_string;
 
 use crate::model::{EventDef, Location, Model, TypeExpr};

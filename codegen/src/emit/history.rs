@@ -173,15 +173,26 @@ fn own_model(model: &Model, released: &Released) -> Model {
     }
 }
 
+/// The older versions whose readers decode the current version's bodies.
+pub(super) fn readable_as(versions: &[&Released]) -> Vec<u32> {
+    versions
+        .iter()
+        .filter(|r| r.reads_current)
+        .map(|r| r.event.version)
+        .collect()
+}
+
 /// The `impl ::typebus::Event` of the newest version of an event with
-/// older ones: `decode_version` decodes a version behind a hand-written
-/// step as its own type and upcasts it, and every other version as this
-/// type.
+/// older ones, written out when it differs from the derived one:
+/// `READABLE_AS` lists the older versions that read it, and
+/// `decode_version` decodes a version behind a hand-written step as its
+/// own type and upcasts it (every other version as this type).
 pub(super) fn event_impl(
     event: &EventDef,
     ident: &Ident,
     versions: &[&Released],
     upcast: &[usize],
+    readable_as: &[u32],
 ) -> TokenStream {
     let mut arms = TokenStream::new();
     for &i in upcast {
@@ -215,13 +226,8 @@ pub(super) fn event_impl(
     let subject = &event.subject;
     let version = Literal::u32_unsuffixed(event.version);
     let name = &event.ident.name;
-    quote! {
-        #[automatically_derived]
-        impl ::typebus::Event for #ident {
-            const SUBJECT: &'static ::core::primitive::str = #subject;
-            const VERSION: ::core::primitive::u32 = #version;
-            const NAME: &'static ::core::primitive::str = #name;
-
+    let decode = (!arms.is_empty()).then(|| {
+        quote! {
             fn decode_version(
                 version: ::core::primitive::u32,
                 subject: &::core::primitive::str,
@@ -232,6 +238,20 @@ pub(super) fn event_impl(
                     _ => ::typebus::from_json::<Self>(subject, payload),
                 }
             }
+        }
+    });
+    let readable = (!readable_as.is_empty()).then(|| {
+        let versions = readable_as.iter().map(|v| Literal::u32_unsuffixed(*v));
+        quote!(const READABLE_AS: &'static [::core::primitive::u32] = &[#(#versions),*];)
+    });
+    quote! {
+        #[automatically_derived]
+        impl ::typebus::Event for #ident {
+            const SUBJECT: &'static ::core::primitive::str = #subject;
+            const VERSION: ::core::primitive::u32 = #version;
+            const NAME: &'static ::core::primitive::str = #name;
+            #readable
+            #decode
         }
     }
 }

@@ -126,11 +126,17 @@ fn job_tokens(cx: &mut Context<'_>, job: Job) -> TokenStream {
             let event = &model.events[i];
             let versions = history::versions_of(model, event);
             let upcast = history::upcast_versions(model, &versions);
-            let mut tokens = structs::event(cx, event, upcast.is_empty());
-            if !upcast.is_empty()
-                && let Ok(ident) = idents::ident(&event.ident, &event.location)
-            {
-                tokens.extend(history::event_impl(event, &ident, &versions, &upcast));
+            let readable_as = history::readable_as(&versions);
+            let derived = upcast.is_empty() && readable_as.is_empty();
+            let mut tokens = structs::event(cx, event, derived);
+            if !derived && let Ok(ident) = idents::ident(&event.ident, &event.location) {
+                tokens.extend(history::event_impl(
+                    event,
+                    &ident,
+                    &versions,
+                    &upcast,
+                    &readable_as,
+                ));
             }
             tokens.extend(versioned::versioned(cx, event));
             tokens

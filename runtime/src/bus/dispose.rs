@@ -12,6 +12,7 @@ use crate::bus::listener::{
 };
 use crate::bus::options::ListenOptions;
 use crate::contract::event::Event;
+use crate::contract::headers::names;
 
 /// What becomes of one delivery, as the engine decides it from the handler's
 /// result.
@@ -190,6 +191,10 @@ fn precheck<E: Event>(options: &ListenOptions, delivery: &Delivery) -> Result<u3
     let newest = options.newest_version(E::VERSION);
     if version <= newest {
         Ok(version)
+    } else if readable_as(delivery).any(|v| v == E::VERSION) {
+        // A newer version whose publisher says this version's readers
+        // decode it: read it as this version.
+        Ok(E::VERSION)
     } else {
         Err(Disposition::DeadLetter {
             kind: DeadLetterKind::Version,
@@ -200,6 +205,16 @@ fn precheck<E: Event>(options: &ListenOptions, delivery: &Delivery) -> Result<u3
             ),
         })
     }
+}
+
+/// The versions `Typebus-Readable-As` lists (unreadable entries skipped).
+fn readable_as(delivery: &Delivery) -> impl Iterator<Item = u32> + '_ {
+    delivery
+        .headers()
+        .get(names::READABLE_AS)
+        .into_iter()
+        .flat_map(|list| list.split(','))
+        .filter_map(|v| v.trim().parse().ok())
 }
 
 /// A retryable failure: retry, unless this was the last allowed delivery.

@@ -175,6 +175,9 @@ impl<E: Event> Publisher<E> {
         headers.append_static(names::MSG_ID, message_id.to_owned());
         headers.append_static(names::VERSION, version_text(E::VERSION));
         headers.append_static(names::EVENT, E::NAME);
+        if let Some(readable_as) = readable_as::<E>() {
+            headers.append(names::READABLE_AS, readable_as);
+        }
         Ok(OutgoingMessage {
             subject: E::SUBJECT.to_owned(),
             headers,
@@ -185,6 +188,13 @@ impl<E: Event> Publisher<E> {
     async fn send_message(&self, message: OutgoingMessage) -> Result<PendingPublish, PublishError> {
         send_with_retry(Arc::clone(&self.transport), message, self.retry).await
     }
+}
+
+/// The `Typebus-Readable-As` value of `E`'s messages (`1,2`), if any.
+pub(crate) fn readable_as<E: Event>() -> Option<String> {
+    let mut versions = E::READABLE_AS.iter();
+    let first = versions.next()?;
+    Some(versions.fold(first.to_string(), |text, v| format!("{text},{v}")))
 }
 
 /// A contract version as header text, without allocating for small ones.

@@ -18,6 +18,12 @@ pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
     const VERSION: u32;
     /// The event's name, e.g. `TicketCreated`.
     const NAME: &'static str;
+    /// The older versions of this event whose readers decode every body of
+    /// this version (forward compatible): publishers send them in the
+    /// `Typebus-Readable-As` header, and a listener built for one of them
+    /// reads the event instead of dead-lettering it as too new. Generated
+    /// code fills it in from the compat engine; empty by default.
+    const READABLE_AS: &'static [u32] = &[];
 
     /// Decodes a body written as contract version `version` of this event
     /// (the `Typebus-Version` header) into this version: what a listener

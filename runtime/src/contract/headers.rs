@@ -12,6 +12,10 @@ pub mod names {
     pub const VERSION: &str = "Typebus-Version";
     /// The event's name (`TicketCreated`), set by every typebus publisher.
     pub const EVENT: &str = "Typebus-Event";
+    /// The older contract versions whose readers decode this payload
+    /// (`1,2`), set by publishers of a version that has such
+    /// ([`Event::READABLE_AS`](crate::Event::READABLE_AS)).
+    pub const READABLE_AS: &str = "Typebus-Readable-As";
     /// On a dead letter: why it was dead-lettered, a [`DeadLetterKind`](crate::DeadLetterKind) (`decode`, `version`, ...).
     pub const DLQ_KIND: &str = "Typebus-Dlq-Kind";
     /// On a dead letter: the reason in words (`invalid ... payload at $.price: ...`).

@@ -139,6 +139,9 @@ impl OutboxMessage {
         let mut headers = Headers::with_capacity(2);
         headers.append(names::VERSION, E::VERSION.to_string());
         headers.append(names::EVENT, E::NAME);
+        if let Some(readable_as) = crate::bus::publisher::readable_as::<E>() {
+            headers.append(names::READABLE_AS, readable_as);
+        }
         Ok(Self {
             subject: E::SUBJECT.to_owned(),
             version: E::VERSION,

@@ -504,6 +504,12 @@ fn a_mechanical_step_decodes_directly_and_agrees_with_its_generated_upcast() {
         ("order:created", 1, "OrderCreated")
     );
     assert_eq!(TicketUpdatedV2::VERSION, 2);
+    // Which older readers read the newest version: v1 of `seat:held` does
+    // (v2 added an optional field); v1 of `order:created` does not (its
+    // closed enum lacks `awaiting:payment`), nor v1/v2 of `ticket:updated`.
+    assert_eq!(SeatHeld::READABLE_AS, [1]);
+    assert!(OrderCreated::READABLE_AS.is_empty());
+    assert!(TicketUpdated::READABLE_AS.is_empty());
     // v1's enum is its own (it lacks `awaiting:payment`).
     assert!(
         serde_json::from_str::<order_created_v1::OrderStatus>(r#""awaiting:payment""#).is_err()
