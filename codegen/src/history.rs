@@ -68,8 +68,10 @@ pub(crate) fn released(model: &Model, lock: &Lock, diagnostics: &mut Diagnostics
                         name: alias,
                         raw: false,
                     };
-                    released.reads_current =
-                        crate::compat::Reads::new(&newest, shape).fields(&newest.fields, &shape.fields);
+                    released.reads_current = crate::compat::Reads::new(&newest, shape)
+                        .fields(&newest.fields, &shape.fields);
+                    released.read_by_current = crate::compat::Reads::new(shape, &newest)
+                        .fields(&shape.fields, &newest.fields);
                     out.push(released);
                 }
                 Err(message) => diagnostics.push(problem(format!(
@@ -238,6 +240,7 @@ fn released_version(
         types,
         shared,
         reads_current: false,
+        read_by_current: false,
     })
 }
 

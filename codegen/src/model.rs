@@ -166,6 +166,11 @@ pub struct Released {
     /// `Typebus-Readable-As`, and listeners still built for this version
     /// read those events instead of dead-lettering them.
     pub reads_current: bool,
+    /// Whether the current version's reader decodes every body of this
+    /// version (backward compatibility): with every step from this version
+    /// mechanical, its bodies are then decoded as the current type
+    /// directly, without the conversions.
+    pub read_by_current: bool,
 }
 
 /// `aggregate: { id: FIELD, sequence: FIELD }`: which fields identify the

@@ -10,6 +10,16 @@
 //!
 //! Each round times N decodes of each side, alternating; the best round of
 //! each is reported in ns per decode, with the ratio typebus / plain.
+//!
+//! Then older versions (the `versions` golden fixture, whose older types
+//! come from its `typebus.lock`): `Event::decode_version` of each recorded
+//! version against decoding the newest version as the newest type, in the
+//! same rounds. `ticket:updated` v1 is decoded as its own type and upcast
+//! twice (by hand, then generated); v2 and `order:created` v1 are read as
+//! the newest type directly (their steps are mechanical). The first line
+//! is the newest version through `decode_version` against `from_json`:
+//! what a listener pays for upcasting on events already at the newest
+//! version.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -85,6 +95,101 @@ fn measure<T: DeserializeOwned>(payload: &[u8], n: usize, rounds: usize) -> (f64
     (plain, typed)
 }
 
+mod versions {
+    #![allow(dead_code, unreachable_pub)]
+    include!("../../codegen/tests/golden/versions/expected.rs");
+
+    impl ::typebus::Upcast<ticket_updated_v2::TicketUpdated> for TicketUpdatedV1 {
+        fn upcast(self) -> ticket_updated_v2::TicketUpdated {
+            ticket_updated_v2::TicketUpdated {
+                id: self.id,
+                labels: self
+                    .labels
+                    .map(|labels| labels.iter().map(|l| Label::from(l.as_str())).collect()),
+                order_id: self.order_id,
+                price_cents: (self.price * 100.0).round() as i64,
+                seats: 1,
+                title: self.title,
+                version: self.version,
+            }
+        }
+    }
+}
+
+const TICKET_V1: &[u8] = br#"{"id":"5ebfd6b8a7bd3a001c6a3a1b","version":3,"title":"concert","price":20.5,"labels":["vip"],"orderId":"5ebfd6b8a7bd3a001c6a3a1d"}"#;
+const TICKET_V2: &[u8] = br#"{"id":"5ebfd6b8a7bd3a001c6a3a1b","version":3,"title":"concert","priceCents":2050,"seats":2,"labels":["vip"],"orderId":"5ebfd6b8a7bd3a001c6a3a1d"}"#;
+const TICKET_V3: &[u8] = br#"{"id":"5ebfd6b8a7bd3a001c6a3a1b","version":3,"title":"concert","priceCents":2050,"seats":2,"currency":"USD","labels":["vip"],"orderId":"5ebfd6b8a7bd3a001c6a3a1d"}"#;
+const ORDER_V1: &[u8] = br#"{"id":"5ebfd6b8a7bd3a001c6a3a1d","status":"created","ticket":{"id":"5ebfd6b8a7bd3a001c6a3a1b","price":9.99},"count":3,"user":{"id":"5ebfd6b8a7bd3a001c6a3a1e"}}"#;
+const ORDER_V2: &[u8] = br#"{"id":"5ebfd6b8a7bd3a001c6a3a1d","status":"created","ticket":{"id":"5ebfd6b8a7bd3a001c6a3a1b","price":9.99},"count":3,"user":{"id":"5ebfd6b8a7bd3a001c6a3a1e"},"note":"x"}"#;
+
+/// Best ns per decode over `rounds` of `n` decodes of each case,
+/// alternating.
+fn measure_cases(cases: &[(&str, &dyn Fn())], n: usize, rounds: usize) -> Vec<f64> {
+    let mut best = vec![f64::MAX; cases.len()];
+    for _ in 0..rounds {
+        for (i, (_, case)) in cases.iter().enumerate() {
+            let start = Instant::now();
+            for _ in 0..n {
+                case();
+            }
+            best[i] = best[i].min(start.elapsed().as_nanos() as f64 / n as f64);
+        }
+    }
+    best
+}
+
+fn older_versions(n: usize, rounds: usize) {
+    use typebus::Event as _;
+    use versions::{OrderCreated, TicketUpdated};
+    let decode = |version: u32, body: &'static [u8]| {
+        move || {
+            black_box(
+                TicketUpdated::decode_version(version, "ticket:updated", black_box(body)).unwrap(),
+            );
+        }
+    };
+    let order = |version: u32, body: &'static [u8]| {
+        move || {
+            black_box(
+                OrderCreated::decode_version(version, "order:created", black_box(body)).unwrap(),
+            );
+        }
+    };
+    let newest_from_json = || {
+        black_box(
+            typebus::from_json::<TicketUpdated>("ticket:updated", black_box(TICKET_V3)).unwrap(),
+        );
+    };
+    let (v3, v2, v1) = (
+        decode(3, TICKET_V3),
+        decode(2, TICKET_V2),
+        decode(1, TICKET_V1),
+    );
+    let (o2, o1) = (order(2, ORDER_V2), order(1, ORDER_V1));
+    let cases: [(&str, &dyn Fn()); 6] = [
+        ("ticket:updated v3 from_json", &newest_from_json),
+        ("ticket:updated v3", &v3),
+        ("ticket:updated v2 (direct)", &v2),
+        ("ticket:updated v1 (2 upcasts)", &v1),
+        ("order:created v2", &o2),
+        ("order:created v1 (direct)", &o1),
+    ];
+    let best = measure_cases(&cases, n, rounds);
+    println!("older versions: Event::decode_version, ratio against the newest version");
+    for (i, (name, _)) in cases.iter().enumerate() {
+        let baseline = match i {
+            0 => best[0],
+            1..=3 => best[if i == 1 { 0 } else { 1 }],
+            _ => best[4],
+        };
+        println!(
+            "{name:32} {:7.1} ns   ratio {:.3}",
+            best[i],
+            best[i] / baseline
+        );
+    }
+}
+
 fn main() {
     let n = env("TYPEBUS_BENCH_N", 500_000);
     let rounds = env("TYPEBUS_BENCH_ROUNDS", 5);
@@ -104,4 +209,5 @@ fn main() {
             typed / plain
         );
     }
+    older_versions(n, rounds);
 }

@@ -256,39 +256,43 @@ pub(super) fn event_impl(
     }
 }
 
-/// Whether every step from `versions[i]` to the newest is mechanical, so
-/// that the newest type reads that version's bodies itself.
+/// Whether `versions[i]`'s bodies are decoded as the newest type directly:
+/// the newest type reads them, and every step from that version to the
+/// newest is mechanical (so the conversions would give the same value). A
+/// field removed and later added back with another type is read only
+/// through the steps.
 fn direct(model: &Model, versions: &[&Released], i: usize) -> bool {
-    (i..versions.len()).all(|j| {
-        let old = own_model(model, versions[j]);
-        let next_own;
-        let (new_model, new_event, shared): (&Model, &EventDef, Option<&Released>) =
-            match versions.get(j + 1) {
-                Some(next) => {
-                    next_own = own_model(model, next);
-                    (&next_own, &next_own.events[0], Some(next))
-                }
-                None => match model
-                    .events
-                    .iter()
-                    .find(|e| e.name == versions[j].event.name)
-                {
-                    Some(newest) => (model, newest, None),
-                    None => return false,
-                },
+    versions[i].read_by_current
+        && (i..versions.len()).all(|j| {
+            let old = own_model(model, versions[j]);
+            let next_own;
+            let (new_model, new_event, shared): (&Model, &EventDef, Option<&Released>) =
+                match versions.get(j + 1) {
+                    Some(next) => {
+                        next_own = own_model(model, next);
+                        (&next_own, &next_own.events[0], Some(next))
+                    }
+                    None => match model
+                        .events
+                        .iter()
+                        .find(|e| e.name == versions[j].event.name)
+                    {
+                        Some(newest) => (model, newest, None),
+                        None => return false,
+                    },
+                };
+            let old_side = Side {
+                model: &old,
+                event: &old.events[0],
+                path: TokenStream::new(),
+                parent: &|name: &str| versions[j].shared.iter().any(|s| s == name),
             };
-        let old_side = Side {
-            model: &old,
-            event: &old.events[0],
-            path: TokenStream::new(),
-            parent: &|name: &str| versions[j].shared.iter().any(|s| s == name),
-        };
-        let new_side = Side {
-            model: new_model,
-            event: new_event,
-            path: quote!(super::),
-            parent: &|name: &str| shared.is_none_or(|r| r.shared.iter().any(|s| s == name)),
-        };
-        matches!(step(&old_side, &new_side), Step::Mechanical(_))
-    })
+            let new_side = Side {
+                model: new_model,
+                event: new_event,
+                path: quote!(super::),
+                parent: &|name: &str| shared.is_none_or(|r| r.shared.iter().any(|s| s == name)),
+            };
+            matches!(step(&old_side, &new_side), Step::Mechanical(_))
+        })
 }

@@ -510,6 +510,13 @@ fn a_mechanical_step_decodes_directly_and_agrees_with_its_generated_upcast() {
     assert_eq!(SeatHeld::READABLE_AS, [1]);
     assert!(OrderCreated::READABLE_AS.is_empty());
     assert!(TicketUpdated::READABLE_AS.is_empty());
+    // Each step of `plan:changed` is mechanical, but `limit` was removed
+    // (v2) and added back as a string (v3): a v1 body goes through the
+    // steps instead of being read as v3, which would fail on `limit: 5`.
+    let plan = PlanChanged::decode_version(1, "plan:changed", br#"{"id":"p","limit":5}"#).unwrap();
+    assert_eq!(plan.limit, None);
+    assert!(typebus::from_json::<PlanChanged>("plan:changed", br#"{"id":"p","limit":5}"#).is_err());
+    assert_eq!(PlanChanged::READABLE_AS, [2]);
     // v1's enum is its own (it lacks `awaiting:payment`).
     assert!(
         serde_json::from_str::<order_created_v1::OrderStatus>(r#""awaiting:payment""#).is_err()
