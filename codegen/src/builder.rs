@@ -11,7 +11,9 @@ use crate::load::SchemaSet;
 use crate::model::Model;
 use crate::write::write_if_changed;
 
-/// Turns a directory of schema files into Rust.
+/// Turns a directory of schema files into Rust: an event's current
+/// version from the YAML, and its older versions from the directory's
+/// `typebus.lock` (see the README's "Changing an event").
 ///
 /// In a build script (the prost-build pattern):
 ///
@@ -113,6 +115,12 @@ impl Builder {
         let set = SchemaSet::from_dir_as(&dir, &display)?;
         for path in set.paths() {
             println!("cargo:rerun-if-changed={}", path.display());
+        }
+        // Older versions are generated from the lock file (a path that does
+        // not exist would rerun the script on every build).
+        let lock = dir.join(crate::lock::LOCK_FILE_NAME);
+        if lock.exists() {
+            println!("cargo:rerun-if-changed={}", lock.display());
         }
         let generated = Generated::from_set(&set)?;
         for renamed in generated.model().renamed() {
