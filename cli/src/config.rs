@@ -9,11 +9,13 @@
 //! # typebus.toml
 //! schemas = "schemas"
 //! out = "generated/src/events.rs"
+//! compat = "backward"   # the default rule of events without `compat:`
 //! ```
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use typebus_codegen::compat::Rule;
 
 use crate::error::CliError;
 
@@ -25,6 +27,8 @@ pub(crate) const CONFIG_FILE: &str = "typebus.toml";
 struct ConfigFile {
     schemas: Option<PathBuf>,
     out: Option<PathBuf>,
+    /// The compatibility rule of events that declare none (`compat:`).
+    compat: Option<String>,
 }
 
 /// A path as used (absolute) and as shown to the user.
@@ -43,6 +47,9 @@ pub(crate) struct Paths {
     pub(crate) schemas: UserPath,
     /// The generated file, when configured.
     pub(crate) out: Option<UserPath>,
+    /// The compatibility rule of events that declare none: `compat` in
+    /// typebus.toml, else `backward`.
+    pub(crate) compat: Rule,
     /// `--schemas DIR` as the user passed it, to repeat in suggestions.
     schemas_flag: Option<String>,
     /// `--out FILE` as the user passed it.
@@ -103,9 +110,16 @@ impl Paths {
             }
             None => config.out.as_deref().map(configured),
         };
+        let compat = match &config.compat {
+            None => Rule::DEFAULT,
+            Some(text) => text.parse().map_err(|message| {
+                CliError::Usage(format!("invalid `{CONFIG_FILE}`: compat: {message}"))
+            })?,
+        };
         Ok(Paths {
             schemas,
             out,
+            compat,
             schemas_flag,
             out_flag,
         })

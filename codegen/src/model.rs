@@ -57,6 +57,21 @@ pub struct Model {
     /// recorded them (empty without a lock file), sorted by event name,
     /// then version.
     pub history: Vec<Released>,
+    /// How events may change (`compat:` and `upcasts:`), by event name, for
+    /// those that declare it. Checked by `typebus check` against the lock
+    /// file; not part of the generated code (nor of its fingerprint).
+    pub evolution: std::collections::BTreeMap<String, Evolution>,
+}
+
+/// What an event declares about how it may change.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Evolution {
+    /// `compat:`: the event's own compatibility rule, and where it was
+    /// written.
+    pub compat: Option<(crate::compat::Rule, Location)>,
+    /// `upcasts:`: the versions whose step to the next version is written
+    /// by hand (`impl typebus::Upcast`), sorted.
+    pub upcasts: Vec<u32>,
 }
 
 impl Model {

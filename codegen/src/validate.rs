@@ -116,10 +116,15 @@ pub(crate) fn validate(
     }
     let mut subjects = Subjects::default();
     let mut aggregates = BTreeMap::new();
+    let mut evolution = BTreeMap::new();
     for file in files {
         if let Some(map) = &file.raw.events {
             for (name, raw) in &map.entries {
-                events.push(cx.event_def(file, name, raw, &table, &mut subjects, &mut aggregates));
+                let event = cx.event_def(file, name, raw, &table, &mut subjects, &mut aggregates);
+                if let Some(declared) = cx.evolution(file, raw, event.version) {
+                    evolution.insert(event.name.clone(), declared);
+                }
+                events.push(event);
             }
         }
     }
@@ -131,6 +136,7 @@ pub(crate) fn validate(
         types,
         events,
         history: Vec::new(),
+        evolution,
     }
 }
 

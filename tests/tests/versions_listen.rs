@@ -5,6 +5,8 @@
 //! for version 1 gets what it can read and dead-letters the rest, each
 //! dead letter naming the version.
 
+#![allow(clippy::unwrap_used)]
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

@@ -11,7 +11,7 @@ use std::path::Path;
 use anstream::{eprintln, print};
 use typebus_codegen::lock::Lock;
 
-use super::lock::print_violations;
+use super::lock::{check_compat, print_violations};
 use crate::cli::CheckArgs;
 use crate::config::Paths;
 use crate::error::CliError;
@@ -96,8 +96,10 @@ pub(crate) fn run(args: &CheckArgs) -> Result<(), CliError> {
     }
 
     print_violations(&paths.schemas.shown, &reconciled.violations);
-    let lock_ok =
-        reconciled.violations.is_empty() && lock_text.as_deref() == Some(expected.as_str());
+    let compat_ok = check_compat(&paths, &model, &reconciled.lock);
+    let lock_ok = compat_ok
+        && reconciled.violations.is_empty()
+        && lock_text.as_deref() == Some(expected.as_str());
     if lock_text.as_deref() != Some(expected.as_str()) {
         let what = match (&lock_text, reconciled.added.len()) {
             (None, _) => "does not exist".to_owned(),

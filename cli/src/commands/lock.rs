@@ -2,7 +2,7 @@
 
 use anstream::eprintln;
 use typebus_codegen::lock::{Lock, LockViolation};
-use typebus_codegen::model::Location;
+use typebus_codegen::model::{Location, Model};
 
 use super::at;
 use crate::cli::LockArgs;
@@ -43,6 +43,12 @@ pub(crate) fn run(args: &LockArgs) -> Result<(), CliError> {
             lock_path.shown
         )));
     }
+    if !check_compat(&paths, &model, &reconciled.lock) {
+        return Err(CliError::Failed(format!(
+            "{} not changed: the new versions break their compatibility rules (see above)",
+            lock_path.shown
+        )));
+    }
     let text = reconciled.lock.render();
     typebus_codegen::write_if_changed(&lock_path.path, &text)?;
     for (subject, version) in &reconciled.added {
@@ -64,6 +70,24 @@ pub(crate) fn print_violations(root: &str, violations: &[LockViolation]) {
             at(root, changed_at(violation))
         );
     }
+}
+
+/// Checks every event's current version against the versions `lock`
+/// records, by its `compat:` rule (else typebus.toml's), printing each
+/// violation with its fix; whether there was none.
+pub(crate) fn check_compat(paths: &Paths, model: &Model, lock: &Lock) -> bool {
+    let problems = typebus_codegen::compat::check_history(model, lock, paths.compat);
+    for problem in &problems {
+        eprintln!(
+            "{}: {ERROR}error:{ERROR:#} {}",
+            at(&paths.schemas.shown, problem.location()),
+            problem.message()
+        );
+        if let Some(help) = problem.help() {
+            eprintln!("  help: {help}");
+        }
+    }
+    problems.is_empty()
 }
 
 /// Where a changed recorded version shows its first change (else the event).

@@ -45,11 +45,11 @@ fn refuses_to_rewrite_a_released_version() {
 #[test]
 fn a_version_that_left_the_schemas_stays_recorded() {
     let p = Project::new().settled();
-    p.edit_schema("version: 1", "version: 2");
+    p.edit_schema("version: 1", "version: 2\n    upcasts: [1]");
     p.edit_schema("price: f64", "price: string");
     p.typebus(&["lock"]).assert().code(0);
     // Going back to v1 with the v2 shape is caught.
-    p.edit_schema("version: 2", "version: 1");
+    p.edit_schema("version: 2\n    upcasts: [1]", "version: 1");
     let (_, err) = output(&p.typebus(&["lock"]).assert().code(1));
     assert!(
         err.contains("ticket:updated v1 changed: field `price` f64 -> string; bump `version` to 3"),
@@ -97,4 +97,53 @@ fn unreleased_must_name_a_recorded_version_of_the_schemas() {
         assert!(err.contains(message), "{arg}: {err}");
     }
     assert_eq!(p.read("schemas/typebus.lock"), lock);
+}
+
+/// A new version is checked against every recorded one by its `compat:`
+/// rule (typebus.toml's `compat`, else `backward`): a step that is not
+/// mechanical must be declared as written by hand, and `typebus lock` and
+/// `typebus check` refuse until it is, naming the version, the step and
+/// the field.
+#[test]
+fn a_new_version_must_reach_every_recorded_one() {
+    let p = Project::new().settled();
+    let lock = p.read("schemas/typebus.lock");
+    p.edit_schema("version: 1", "version: 2");
+    p.edit_schema("price: f64", "price: string");
+    let (_, err) = output(&p.typebus(&["lock"]).assert().code(1));
+    assert!(
+        err.contains("schemas/tickets.yaml:5:3: error: `TicketUpdated` version 2 breaks `compat: backward`: version 1 no longer reaches it: the step from version 1 to 2 is not mechanical (field `price` changed type from `f64` to `string`)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("help: declare the step as written by hand with `upcasts: [1]` under `TicketUpdated` and write `impl typebus::Upcast<TicketUpdated> for TicketUpdatedV1`"),
+        "{err}"
+    );
+    assert_eq!(p.read("schemas/typebus.lock"), lock, "nothing recorded");
+    p.typebus(&["check"]).assert().code(1);
+
+    // Declared: recorded.
+    p.edit_schema("version: 2", "version: 2\n    upcasts: [1]");
+    p.typebus(&["lock"]).assert().code(0);
+    assert!(p.read("schemas/typebus.lock").contains("version: 2"));
+
+    // Forward, from typebus.toml: v1 readers cannot read a string price.
+    p.write(
+        "typebus.toml",
+        "schemas = \"schemas\"\nout = \"gen/events.rs\"\ncompat = \"forward\"\n",
+    );
+    let (_, err) = output(&p.typebus(&["lock"]).assert().code(1));
+    assert!(
+        err.contains("breaks `compat: forward`: readers of version 1 cannot read it: field `price` f64 -> string"),
+        "{err}"
+    );
+    p.write(
+        "typebus.toml",
+        "schemas = \"schemas\"\nout = \"gen/events.rs\"\ncompat = \"sideways\"\n",
+    );
+    let (_, err) = output(&p.typebus(&["lock"]).assert().code(2));
+    assert!(
+        err.contains("invalid `typebus.toml`: compat: unknown compatibility mode `sideways`"),
+        "{err}"
+    );
 }

@@ -31,6 +31,7 @@
 //! # }
 //! ```
 
+mod history;
 mod payload;
 mod reads;
 mod shape;
@@ -38,6 +39,7 @@ mod shape;
 use std::collections::BTreeMap;
 use std::fmt;
 
+pub use history::{Rule, check_history};
 pub use payload::compare_shapes;
 pub use shape::{FieldShape, Shape, TypeShape, TypeShapeKind, default_text};
 

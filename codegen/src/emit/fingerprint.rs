@@ -74,6 +74,7 @@ fn model_hash(model: &Model) -> u64 {
         types,
         events,
         history,
+        evolution: _,
     } = model;
     let _ = write!(
         hash,

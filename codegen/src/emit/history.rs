@@ -21,7 +21,7 @@ use super::{Context, enums, idents, structs};
 use crate::model::{EventDef, Model, Released, TypeKind};
 
 /// The released versions of `event`, oldest first.
-pub(super) fn versions_of<'m>(model: &'m Model, event: &EventDef) -> Vec<&'m Released> {
+pub(crate) fn versions_of<'m>(model: &'m Model, event: &EventDef) -> Vec<&'m Released> {
     model
         .history
         .iter()
@@ -170,6 +170,7 @@ fn own_model(model: &Model, released: &Released) -> Model {
         types,
         events: vec![released.event.clone()],
         history: Vec::new(),
+        evolution: Default::default(),
     }
 }
 
@@ -263,36 +264,43 @@ pub(super) fn event_impl(
 /// through the steps.
 fn direct(model: &Model, versions: &[&Released], i: usize) -> bool {
     versions[i].read_by_current
-        && (i..versions.len()).all(|j| {
-            let old = own_model(model, versions[j]);
-            let next_own;
-            let (new_model, new_event, shared): (&Model, &EventDef, Option<&Released>) =
-                match versions.get(j + 1) {
-                    Some(next) => {
-                        next_own = own_model(model, next);
-                        (&next_own, &next_own.events[0], Some(next))
-                    }
-                    None => match model
-                        .events
-                        .iter()
-                        .find(|e| e.name == versions[j].event.name)
-                    {
-                        Some(newest) => (model, newest, None),
-                        None => return false,
-                    },
-                };
-            let old_side = Side {
-                model: &old,
-                event: &old.events[0],
-                path: TokenStream::new(),
-                parent: &|name: &str| versions[j].shared.iter().any(|s| s == name),
-            };
-            let new_side = Side {
-                model: new_model,
-                event: new_event,
-                path: quote!(super::),
-                parent: &|name: &str| shared.is_none_or(|r| r.shared.iter().any(|s| s == name)),
-            };
-            matches!(step(&old_side, &new_side), Step::Mechanical(_))
-        })
+        && (i..versions.len()).all(|j| step_problem(model, versions, j).is_none())
+}
+
+/// Why the step from `versions[j]` to the next version (the next older
+/// one, or the newest) is not mechanical, or `None` when it is.
+pub(crate) fn step_problem(model: &Model, versions: &[&Released], j: usize) -> Option<String> {
+    let old = own_model(model, versions[j]);
+    let next_own;
+    let (new_model, new_event, shared): (&Model, &EventDef, Option<&Released>) =
+        match versions.get(j + 1) {
+            Some(next) => {
+                next_own = own_model(model, next);
+                (&next_own, &next_own.events[0], Some(next))
+            }
+            None => match model
+                .events
+                .iter()
+                .find(|e| e.name == versions[j].event.name)
+            {
+                Some(newest) => (model, newest, None),
+                None => return Some("the event is gone".to_owned()),
+            },
+        };
+    let old_side = Side {
+        model: &old,
+        event: &old.events[0],
+        path: TokenStream::new(),
+        parent: &|name: &str| versions[j].shared.iter().any(|s| s == name),
+    };
+    let new_side = Side {
+        model: new_model,
+        event: new_event,
+        path: quote!(super::),
+        parent: &|name: &str| shared.is_none_or(|r| r.shared.iter().any(|s| s == name)),
+    };
+    match step(&old_side, &new_side) {
+        Step::Mechanical(_) => None,
+        Step::Manual(reason) => Some(reason),
+    }
 }

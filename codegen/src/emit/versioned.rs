@@ -165,6 +165,7 @@ mod tests {
             types: vec![],
             events: vec![],
             history: vec![],
+            evolution: Default::default(),
         };
         let mut cx = Context::new(&model);
         let tokens = versioned(&mut cx, event);

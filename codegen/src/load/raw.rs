@@ -97,6 +97,35 @@ pub(crate) struct RawEvent {
     #[serde(default)]
     #[cfg_attr(feature = "schema-format", schemars(with = "OrderedMap<RawField>"))]
     pub(crate) fields: Option<Spanned<OrderedMap<Spanned<RawField>>>>,
+    /// Which readers must keep decoding as the event changes, checked by
+    /// `typebus check` against every version the lock file records:
+    /// `backward` (the default: every recorded version reaches this one),
+    /// `forward` (readers of every recorded version read this one), `full`,
+    /// `none`; `backward-previous`, `forward-previous` and `full-previous`
+    /// check against the previous version only.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema-format", schemars(with = "CompatMode"))]
+    pub(crate) compat: Option<Spanned<String>>,
+    /// The versions whose step to the next version is written by hand
+    /// (`impl typebus::Upcast`): a change that is not mechanical.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema-format", schemars(with = "Vec<u32>"))]
+    pub(crate) upcasts: Option<Spanned<Vec<Spanned<i64>>>>,
+}
+
+/// A compatibility mode (see `compat`).
+#[cfg(feature = "schema-format")]
+#[derive(schemars::JsonSchema)]
+#[allow(dead_code)]
+#[serde(rename_all = "kebab-case")]
+enum CompatMode {
+    Backward,
+    Forward,
+    Full,
+    None,
+    BackwardPrevious,
+    ForwardPrevious,
+    FullPrevious,
 }
 
 /// Per-record ordering: `aggregate: { id: FIELD, sequence: FIELD, name: NAME }`.

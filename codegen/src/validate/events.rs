@@ -4,11 +4,13 @@ use std::collections::BTreeMap;
 
 use serde_saphyr::Spanned;
 
+use super::closest;
 use super::{Cx, Subjects, TypeTable, at, default, inside, placeholder, subject, trimmed};
+use crate::compat::Rule;
 use crate::ident;
 use crate::load::ParsedFile;
 use crate::load::raw::{RawAggregate, RawEvent};
-use crate::model::{Aggregate, EventDef, Field, Location, RustIdent, Scalar, TypeExpr};
+use crate::model::{Aggregate, EventDef, Evolution, Field, Location, RustIdent, Scalar, TypeExpr};
 
 impl Cx<'_> {
     /// Checks one `events:` entry.
@@ -76,6 +78,52 @@ impl Cx<'_> {
             fields,
             location,
         }
+    }
+
+    /// Checks `compat:` and `upcasts:`; `None` when the event declares
+    /// neither.
+    pub(super) fn evolution(
+        &mut self,
+        file: &ParsedFile,
+        raw: &RawEvent,
+        version: u32,
+    ) -> Option<Evolution> {
+        if raw.compat.is_none() && raw.upcasts.is_none() {
+            return None;
+        }
+        let compat = raw.compat.as_ref().and_then(|text| {
+            let location = at(file, &text.referenced);
+            match text.value.parse::<Rule>() {
+                Ok(rule) => Some((rule, location)),
+                Err(message) => {
+                    let help = closest(&text.value, Rule::NAMES.iter().copied())
+                        .map(|name| format!("did you mean `{name}`?"))
+                        .unwrap_or_else(|| {
+                            "see `compat` in the README's \"Changing an event\"".to_owned()
+                        });
+                    self.error_help(location, message, help);
+                    None
+                }
+            }
+        });
+        let mut upcasts = Vec::new();
+        for from in raw.upcasts.iter().flat_map(|list| &list.value) {
+            let location = at(file, &from.referenced);
+            match u32::try_from(from.value) {
+                Ok(v) if v >= 1 && v < version => upcasts.push(v),
+                _ => self.error_help(
+                    location,
+                    format!(
+                        "`upcasts` lists version {}, which is not an older version of this event (it is at version {version})",
+                        from.value
+                    ),
+                    "list the versions whose step to the next version is written by hand, each from 1 to the current version - 1",
+                ),
+            }
+        }
+        upcasts.sort_unstable();
+        upcasts.dedup();
+        Some(Evolution { compat, upcasts })
     }
 
     /// Checks a version: an integer from 1 to `u32::MAX`.
