@@ -10,11 +10,15 @@
 //! schemas = "schemas"
 //! out = "generated/src/events.rs"
 //! ```
+//!
+//! `[streams.*]` and `[[listeners]]` describe the NATS side for `provision`
+//! and `status` (see [`crate::bus_config`]).
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::bus_config::{ListenerSection, StreamsSection};
 use crate::error::CliError;
 
 /// The config file's name.
@@ -25,6 +29,10 @@ pub(crate) const CONFIG_FILE: &str = "typebus.toml";
 struct ConfigFile {
     schemas: Option<PathBuf>,
     out: Option<PathBuf>,
+    #[serde(default)]
+    streams: StreamsSection,
+    #[serde(default)]
+    listeners: Vec<ListenerSection>,
 }
 
 /// A path as used (absolute) and as shown to the user.
@@ -43,6 +51,10 @@ pub(crate) struct Paths {
     pub(crate) schemas: UserPath,
     /// The generated file, when configured.
     pub(crate) out: Option<UserPath>,
+    /// `[streams.*]`: what `provision` creates and `status` checks.
+    pub(crate) streams: StreamsSection,
+    /// `[[listeners]]`: whose consumers `status` expects.
+    pub(crate) listeners: Vec<ListenerSection>,
     /// `--schemas DIR` as the user passed it, to repeat in suggestions.
     schemas_flag: Option<String>,
     /// `--out FILE` as the user passed it.
@@ -106,6 +118,8 @@ impl Paths {
         Ok(Paths {
             schemas,
             out,
+            streams: config.streams,
+            listeners: config.listeners,
             schemas_flag,
             out_flag,
         })
