@@ -71,7 +71,11 @@ pub(crate) fn run(args: &ProvisionArgs) -> Result<(), CliError> {
             for difference in &differences {
                 let described = describe(stream.role, difference);
                 if difference.is_additive() {
-                    println!("  {described}: `typebus provision --update` adds them");
+                    if args.update {
+                        println!("  {described}: added once the other differences are resolved");
+                    } else {
+                        println!("  {described}: `typebus provision --update` adds them");
+                    }
                 } else {
                     println!("  {described}");
                     println!(

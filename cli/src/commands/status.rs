@@ -284,3 +284,22 @@ async fn dead_letters_of(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::group_of;
+
+    #[test]
+    fn the_group_is_read_back_from_a_runtime_consumer_name() {
+        let name = typebus::consumer_name("orders-service", "ticket:created");
+        assert_eq!(
+            group_of(&name, "ticket:created").as_deref(),
+            Some("orders-service")
+        );
+        // Sanitised as the runtime sanitises it.
+        let name = typebus::consumer_name("eu.orders", "audit.v2");
+        assert_eq!(group_of(&name, "audit.v2").as_deref(), Some("eu_orders"));
+        // Not a typebus name.
+        assert_eq!(group_of("my-consumer", "ticket:created"), None);
+    }
+}
