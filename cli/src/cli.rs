@@ -55,6 +55,16 @@ pub(crate) enum Command {
     /// Print every event on SUBJECTs (default: all) decoded against the
     /// schemas, with its delivery info; undecodable messages are shown as such.
     Listen(ListenArgs),
+    /// Create the streams the schemas need (every subject in one event
+    /// stream, `[streams.events]` in typebus.toml; dead letters in
+    /// `[streams.dead_letters]`), or verify the existing ones. Exit 1 when
+    /// a stream differs and is left so.
+    Provision(ProvisionArgs),
+    /// Report every stream, the consumer of each queue group per subject and
+    /// the dead letters per group. Exit 1 when a stream is missing or
+    /// differs, a consumer of a `[[listeners]]` group in typebus.toml is
+    /// missing, or dead letters exist: usable as a health check.
+    Status(StatusArgs),
 }
 
 /// `typebus init`.
@@ -138,6 +148,35 @@ pub(crate) struct ListenArgs {
     /// Exit after this many messages
     #[arg(long, value_name = "N")]
     pub(crate) count: Option<u64>,
+}
+
+/// `typebus provision`.
+#[derive(Debug, Args)]
+pub(crate) struct ProvisionArgs {
+    #[command(flatten)]
+    pub(crate) schemas: SchemaArgs,
+    #[command(flatten)]
+    pub(crate) server: ServerArgs,
+    /// Add the subjects an existing stream lacks (a schema gained events);
+    /// without it they are reported and the exit status is 1
+    #[arg(long)]
+    pub(crate) update: bool,
+    /// Report what it would create or update; change nothing
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+}
+
+/// `typebus status`.
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    #[command(flatten)]
+    pub(crate) schemas: SchemaArgs,
+    #[command(flatten)]
+    pub(crate) server: ServerArgs,
+    /// Print the report as one JSON object (the shape is documented in the
+    /// README) instead of tables
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// `typebus export <FORMAT>`.

@@ -11,12 +11,16 @@
 //! out = "generated/src/events.rs"
 //! compat = "backward"   # the default rule of events without `compat:`
 //! ```
+//!
+//! `[streams.*]` and `[[listeners]]` describe the NATS side for `provision`
+//! and `status` (see [`crate::bus_config`]).
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use typebus_codegen::compat::Rule;
 
+use crate::bus_config::{ListenerSection, StreamsSection};
 use crate::error::CliError;
 
 /// The config file's name.
@@ -29,6 +33,10 @@ struct ConfigFile {
     out: Option<PathBuf>,
     /// The compatibility rule of events that declare none (`compat:`).
     compat: Option<String>,
+    #[serde(default)]
+    streams: StreamsSection,
+    #[serde(default)]
+    listeners: Vec<ListenerSection>,
 }
 
 /// A path as used (absolute) and as shown to the user.
@@ -50,6 +58,10 @@ pub(crate) struct Paths {
     /// The compatibility rule of events that declare none: `compat` in
     /// typebus.toml, else `backward`.
     pub(crate) compat: Rule,
+    /// `[streams.*]`: what `provision` creates and `status` checks.
+    pub(crate) streams: StreamsSection,
+    /// `[[listeners]]`: whose consumers `status` expects.
+    pub(crate) listeners: Vec<ListenerSection>,
     /// `--schemas DIR` as the user passed it, to repeat in suggestions.
     schemas_flag: Option<String>,
     /// `--out FILE` as the user passed it.
@@ -120,6 +132,8 @@ impl Paths {
             schemas,
             out,
             compat,
+            streams: config.streams,
+            listeners: config.listeners,
             schemas_flag,
             out_flag,
         })

@@ -13,10 +13,13 @@
 //! - `typebus publish SUBJECT --data JSON`: a payload checked against its
 //!   schema, published with the typebus headers.
 //! - `typebus listen [SUBJECT...]`: live events, decoded against the schemas.
+//! - `typebus provision`: creates or verifies the streams the schemas need.
+//! - `typebus status`: streams, consumers and dead letters; a health check.
 //!
 //! Exit status: 0 ok, 1 a check or compatibility rule failed, 2 a usage
 //! error or invalid schemas (diagnostics exactly as codegen renders them).
 
+mod bus_config;
 mod cli;
 mod commands;
 mod config;
@@ -25,6 +28,8 @@ mod git;
 mod nats;
 mod output;
 mod payload;
+mod status_report;
+mod stream_check;
 
 use std::process::ExitCode;
 
@@ -47,6 +52,8 @@ fn main() -> ExitCode {
         Command::Schema(args) => commands::schema::run(args),
         Command::Publish(args) => commands::publish::run(args),
         Command::Listen(args) => commands::listen::run(args),
+        Command::Provision(args) => commands::provision::run(args),
+        Command::Status(args) => commands::status::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -50,7 +50,13 @@ pub(crate) fn run(args: &ListenArgs) -> Result<(), CliError> {
                 .stream_by_subject(subject.as_str())
                 .await
                 .map_err(|err| {
-                    CliError::Failed(format!("no stream stores subject `{subject}`: {err}"))
+                    let hint =
+                        if err.kind() == jetstream::context::GetStreamByNameErrorKind::NotFound {
+                            super::publish::no_stream_hint(&paths)
+                        } else {
+                            String::new()
+                        };
+                    CliError::Failed(format!("no stream stores subject `{subject}`: {err}{hint}"))
                 })?;
             let durable = args
                 .durable

@@ -8,8 +8,10 @@ pub(crate) mod generate;
 pub(crate) mod init;
 pub(crate) mod listen;
 pub(crate) mod lock;
+pub(crate) mod provision;
 pub(crate) mod publish;
 pub(crate) mod schema;
+pub(crate) mod status;
 
 use typebus_codegen::model::{Location, Model};
 use typebus_codegen::{Generated, SchemaSet};

@@ -64,7 +64,12 @@ pub(crate) fn run(args: &PublishArgs) -> Result<(), CliError> {
     crate::nats::block_on(async {
         let transport = crate::nats::connect(&args.server).await?;
         let failed = |err: typebus::PublishError| {
-            CliError::Failed(format!("cannot publish {}: {err}", event.subject))
+            let hint = if err.kind() == typebus::PublishErrorKind::NoStream {
+                no_stream_hint(&paths)
+            } else {
+                String::new()
+            };
+            CliError::Failed(format!("cannot publish {}: {err}{hint}", event.subject))
         };
         let ack = transport
             .publish(message)
@@ -86,6 +91,15 @@ pub(crate) fn run(args: &PublishArgs) -> Result<(), CliError> {
         }
         Ok(())
     })
+}
+
+/// The second line of a "no stream stores the subject" error: the command
+/// that creates the streams (with the `--schemas` of this run).
+pub(crate) fn no_stream_hint(paths: &Paths) -> String {
+    format!(
+        "\n  hint: run `{}` to create the streams the schemas need",
+        paths.command("provision", false)
+    )
 }
 
 /// The text of `--data` and how to name it in errors: inline JSON, `@FILE`,

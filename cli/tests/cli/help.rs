@@ -116,3 +116,13 @@ fn help_export_typescript() {
 fn help_export_asyncapi() {
     golden("export-asyncapi", &["export", "asyncapi", "--help"]);
 }
+
+#[test]
+fn help_provision() {
+    golden("provision", &["provision", "--help"]);
+}
+
+#[test]
+fn help_status() {
+    golden("status", &["status", "--help"]);
+}

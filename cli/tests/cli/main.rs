@@ -17,3 +17,4 @@ mod init;
 mod lock;
 mod nats;
 mod schema;
+mod status;

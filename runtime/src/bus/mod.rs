@@ -63,6 +63,19 @@ impl Bus {
             .name(Self::DEAD_LETTER_STREAM)
     }
 
+    /// The subject a listener of `queue_group` dead-letters to unless its
+    /// [`ListenOptions::dead_letter_subject()`] says otherwise:
+    /// `typebus.dlq.<queue group>`, the group made one subject token as in
+    /// its [`consumer_name`](crate::consumer_name)s.
+    ///
+    /// ```
+    /// assert_eq!(typebus::Bus::dead_letter_subject("orders-service"), "typebus.dlq.orders-service");
+    /// assert_eq!(typebus::Bus::dead_letter_subject("eu.orders"), "typebus.dlq.eu_orders");
+    /// ```
+    pub fn dead_letter_subject(queue_group: &str) -> String {
+        crate::bus::dead_letter::default_subject(queue_group)
+    }
+
     /// Sets the stream that [`listen`](Self::listen) provisions (create or
     /// verify) for dead letters before it starts a listener, e.g. with more
     /// replicas; `None` provisions nothing (the dead-letter subjects must

@@ -38,10 +38,12 @@ mod consumer;
 mod options;
 mod provision;
 mod sequence_store;
+mod stream_diff;
 mod transport;
 
 pub use options::ConnectOptions;
 pub use sequence_store::{KvSequenceStore, kv_key};
+pub use stream_diff::{StreamDifference, stream_differences};
 pub use transport::NatsTransport;
 
 use crate::bus::Bus;

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, context::GetStreamErrorKind, stream::StorageType};
 
+use super::stream_diff::{StreamDifference, stream_differences};
 use crate::bus::transport::{ProvisionOutcome, Storage, StreamConfig};
 use crate::error::{ProvisionError, ProvisionErrorKind, chain};
 
@@ -71,46 +72,19 @@ pub(crate) async fn provision(
             Err(err) => Err(rejected(name, "creating", &err)),
         };
     };
-    let conflict = |field: &str, have: String, want: String| {
-        ProvisionError::new(ProvisionErrorKind::Conflict).with_detail(format!(
-            "stream `{name}` has {field} {have}, the configuration asks for {want}"
-        ))
-    };
-    if existing.storage != storage_type(config.storage) {
-        return Err(conflict(
-            "storage",
-            format!("{:?}", existing.storage).to_lowercase(),
-            format!("{:?}", config.storage).to_lowercase(),
-        ));
+    let mut missing = Vec::new();
+    for difference in stream_differences(config, &existing) {
+        if let Some((field, have, want)) = difference.field() {
+            return Err(
+                ProvisionError::new(ProvisionErrorKind::Conflict).with_detail(format!(
+                    "stream `{name}` has {field} {have}, the configuration asks for {want}"
+                )),
+            );
+        }
+        if let StreamDifference::MissingSubjects(subjects) = difference {
+            missing = subjects;
+        }
     }
-    if existing.num_replicas.max(1) != config.replicas {
-        return Err(conflict(
-            "replicas",
-            existing.num_replicas.to_string(),
-            config.replicas.to_string(),
-        ));
-    }
-    if existing.duplicate_window != config.duplicate_window {
-        return Err(conflict(
-            "duplicate window",
-            format!("{:?}", existing.duplicate_window),
-            format!("{:?}", config.duplicate_window),
-        ));
-    }
-    let max_age = config.max_age.unwrap_or(Duration::ZERO);
-    if existing.max_age != max_age {
-        return Err(conflict(
-            "max age",
-            format!("{:?}", existing.max_age),
-            format!("{max_age:?}"),
-        ));
-    }
-    let missing: Vec<String> = config
-        .subjects
-        .iter()
-        .filter(|s| !existing.subjects.contains(s))
-        .cloned()
-        .collect();
     if missing.is_empty() {
         return Ok(ProvisionOutcome::Unchanged);
     }
