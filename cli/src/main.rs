@@ -13,6 +13,8 @@
 //! - `typebus publish SUBJECT --data JSON`: a payload checked against its
 //!   schema, published with the typebus headers.
 //! - `typebus listen [SUBJECT...]`: live events, decoded against the schemas.
+//! - `typebus dlq list|show|replay|purge`: dead letters counted, shown,
+//!   replayed to their original subject, deleted.
 //!
 //! Exit status: 0 ok, 1 a check or compatibility rule failed, 2 a usage
 //! error or invalid schemas (diagnostics exactly as codegen renders them).
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Command::Schema(args) => commands::schema::run(args),
         Command::Publish(args) => commands::publish::run(args),
         Command::Listen(args) => commands::listen::run(args),
+        Command::Dlq(command) => commands::dlq::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -278,6 +278,20 @@ impl DeadLetterKind {
             Self::Gap => "gap",
         }
     }
+
+    /// Every kind, in the order above.
+    pub const ALL: [Self; 5] = [
+        Self::Decode,
+        Self::Version,
+        Self::Rejected,
+        Self::Exhausted,
+        Self::Gap,
+    ];
+
+    /// The kind a header value names (see [`as_str`](Self::as_str)).
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == value)
+    }
 }
 
 impl fmt::Display for DeadLetterKind {

@@ -23,6 +23,11 @@ use typebus::headers::{Headers, names};
 use typebus::transport::{ConsumerSpec, Incoming, MessageSource, OutgoingMessage};
 use typebus::{Bus, Delivery, Event, HandlerError, ListenOptions, Listener, StreamConfig};
 
+mod dead_letters;
+pub use dead_letters::{
+    an_interrupted_replay_is_not_delivered_twice, dead_letters_are_listed_shown_replayed_and_purged,
+};
+
 /// A broker to run the cases on.
 pub trait Backend: Sized + Send + Sync + 'static {
     /// A fresh, empty broker (a new server for NATS).
@@ -56,6 +61,8 @@ macro_rules! suite {
             handler_panic_is_retried,
             newer_contract_version_is_dead_lettered,
             restarted_listener_resumes_where_the_durable_left_off,
+            dead_letters_are_listed_shown_replayed_and_purged,
+            an_interrupted_replay_is_not_delivered_twice,
         );
     };
     (@cases $backend:ty; $($case:ident,)*) => {
