@@ -57,7 +57,9 @@ pub(crate) enum Command {
     /// schemas, with its delivery info; undecodable messages are shown as such.
     Listen(ListenArgs),
     /// Inspect, replay and purge the dead letters listeners left in the
-    /// dead-letter stream (`typebus.dlq.<group>` in `TYPEBUS_DLQ`).
+    /// dead-letter stream (`typebus.dlq.<group>` in `TYPEBUS_DLQ`). Exit 0
+    /// when done, 1 when a dead letter could not be found, replayed or
+    /// purged (or the server could not be reached), 2 for a usage error.
     #[command(subcommand)]
     Dlq(DlqCommand),
 }
