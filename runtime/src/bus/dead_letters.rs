@@ -9,47 +9,7 @@
 //! them back (without a consumer: nothing is acknowledged), sends them back
 //! to their original subject once the listener is fixed, and deletes them.
 //!
-//! # Replay and message ids
-//!
-//! A replayed event must reach the listener again even though its first
-//! copy's `Nats-Msg-Id` may still be inside the stream's duplicate window
-//! (two minutes by default): republished under its original id, it would
-//! be taken for a duplicate and never stored. So a replay carries a new id,
-//! derived from the dead letter alone:
-//!
-//! ```text
-//! Nats-Msg-Id: <original id>~replay~<dead-letter sequence>
-//! Typebus-Replay-Of: <original id>
-//! ```
-//!
-//! - The original id is the `Nats-Msg-Id` the event was first published
-//!   with (kept on the dead letter as `Typebus-Dlq-Msg-Id`). An event that
-//!   had none (a foreign publisher) is named by its position:
-//!   `typebus:<stream>:<sequence>`. An event that was itself a replay keeps
-//!   the id of the first publication (its `Typebus-Replay-Of`), so ids do
-//!   not grow with each round.
-//! - The dead-letter sequence makes the id unique per dead letter: an event
-//!   replayed, dead-lettered again and replayed again gets a new id and is
-//!   delivered again.
-//! - It is deterministic: replaying the same dead letter twice sends the
-//!   same id. A replay is published, acknowledged by the stream, and only
-//!   then deleted from the dead-letter stream; if the process stops between
-//!   the two, the dead letter stays, and the next replay's publish is
-//!   recognised as a duplicate by the stream (within its duplicate window)
-//!   instead of being delivered twice, and the dead letter is deleted then.
-//!   After the window has passed, such a second replay is delivered again.
-//!
-//! Handlers see the replayed event with its original body and headers
-//! (`Typebus-Version`, `Typebus-Event`, tracing headers...), the new
-//! `Nats-Msg-Id`, and `Typebus-Replay-Of` with the original id (for handlers
-//! that deduplicate on their own). No `Typebus-Dlq-*` header is sent.
-//!
-//! A dead letter whose original did not fit beside the dead-letter headers
-//! holds only the first bytes of the body (`Typebus-Dlq-Body-Size`) or lacks
-//! the original headers (`Typebus-Dlq-Headers-Dropped`): its replay reads
-//! the whole original from its stream (`Typebus-Dlq-Stream`,
-//! `Typebus-Dlq-Sequence`), and fails
-//! ([`DeadLetterErrorKind::Incomplete`]) if the original is gone.
+//! The message-id rule of a replay is documented on [`DeadLetters`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -72,6 +32,48 @@ const DLQ_HEADER_PREFIX: &str = "Typebus-Dlq-";
 /// Got from [`Bus::dead_letters`] (the bus's dead-letter stream) or made
 /// with [`DeadLetters::new`]. Works on every transport that reads and
 /// deletes stored messages (NATS and memory).
+///
+/// # Replay and message ids
+///
+/// A replayed event must reach the listener again even though its first
+/// copy's `Nats-Msg-Id` may still be inside the stream's duplicate window
+/// (two minutes by default): republished under its original id, it would
+/// be taken for a duplicate and never stored. So a replay carries a new id,
+/// derived from the dead letter alone:
+///
+/// ```text
+/// Nats-Msg-Id: <original id>~replay~<dead-letter sequence>
+/// Typebus-Replay-Of: <original id>
+/// ```
+///
+/// - The original id is the `Nats-Msg-Id` the event was first published
+///   with (kept on the dead letter as `Typebus-Dlq-Msg-Id`). An event that
+///   had none (a foreign publisher) is named by its position:
+///   `typebus:<stream>:<sequence>`. An event that was itself a replay keeps
+///   the id of the first publication (its `Typebus-Replay-Of`), so ids do
+///   not grow with each round.
+/// - The dead-letter sequence makes the id unique per dead letter: an event
+///   replayed, dead-lettered again and replayed again gets a new id and is
+///   delivered again.
+/// - It is deterministic: replaying the same dead letter twice sends the
+///   same id. A replay is published, acknowledged by the stream, and only
+///   then deleted from the dead-letter stream; if the process stops between
+///   the two, the dead letter stays, and the next replay's publish is
+///   recognised as a duplicate by the stream (within its duplicate window)
+///   instead of being delivered twice, and the dead letter is deleted then.
+///   After the window has passed, such a second replay is delivered again.
+///
+/// Handlers see the replayed event with its original body and headers
+/// (`Typebus-Version`, `Typebus-Event`, tracing headers...), the new
+/// `Nats-Msg-Id`, and `Typebus-Replay-Of` with the original id (for handlers
+/// that deduplicate on their own). No `Typebus-Dlq-*` header is sent.
+///
+/// A dead letter whose original did not fit beside the dead-letter headers
+/// holds only the first bytes of the body (`Typebus-Dlq-Body-Size`) or lacks
+/// the original headers (`Typebus-Dlq-Headers-Dropped`): its replay reads
+/// the whole original from its stream (`Typebus-Dlq-Stream`,
+/// `Typebus-Dlq-Sequence`), and fails
+/// ([`DeadLetterErrorKind::Incomplete`]) if the original is gone.
 ///
 /// ```no_run
 /// # async fn demo(bus: typebus::Bus) -> Result<(), typebus::DeadLetterError> {
@@ -250,8 +252,8 @@ impl DeadLetter {
     }
 
     /// The `Nats-Msg-Id` its replay is published with:
-    /// `<original id>~replay~<dead-letter sequence>` (see the [module
-    /// docs](self) for why).
+    /// `<original id>~replay~<dead-letter sequence>` (see
+    /// [`DeadLetters`] for why).
     pub fn replay_id(&self) -> String {
         format!("{}~replay~{}", self.original_id(), self.sequence)
     }
@@ -348,8 +350,9 @@ impl DeadLetters {
     /// kind and per original subject and version; groups in name order.
     /// No dead-letter stream yet: no groups.
     pub async fn list(&self, group: Option<&str>) -> Result<Vec<GroupSummary>, DeadLetterError> {
-        let mut groups: BTreeMap<String, (GroupSummary, BTreeMap<(String, Option<String>), u64>)> =
-            BTreeMap::new();
+        /// Per (subject, version), while counting.
+        type Events = BTreeMap<(String, Option<String>), u64>;
+        let mut groups: BTreeMap<String, (GroupSummary, Events)> = BTreeMap::new();
         for letter in self.read(group).await? {
             let (summary, events) = groups.entry(letter.group.clone()).or_insert_with(|| {
                 (
@@ -430,7 +433,7 @@ impl DeadLetters {
 
     /// Republishes every dead letter `filter` selects to its original
     /// subject, with its original body and headers and a new message id
-    /// (see the [module docs](self)), and deletes each from the dead-letter
+    /// (see [`DeadLetters`]), and deletes each from the dead-letter
     /// stream once the stream acknowledged its replay. With `dry_run`, only
     /// says what it would replay.
     ///
