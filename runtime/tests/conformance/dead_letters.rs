@@ -336,3 +336,112 @@ pub async fn an_interrupted_replay_is_not_delivered_twice<B: Backend>() {
         BTreeMap::from([("t1".to_owned(), 1)])
     );
 }
+
+/// A dead letter whose original was cut to fit beside the dead-letter
+/// headers is replayed whole: the replay reads the original from its
+/// stream.
+pub async fn a_cut_dead_letter_is_replayed_whole_from_its_original<B: Backend>() {
+    let (backend, bus) = setup::<B>().await;
+    let fixed = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&fixed);
+    let probe = Probe::new(GROUP, move |event, _| {
+        if !flag.load(Ordering::SeqCst) && event.id.len() > 1000 {
+            Act::Permanent
+        } else {
+            Act::Ok
+        }
+    });
+    let handle = bus.listen(probe.clone()).await.unwrap();
+    // A body 300 bytes under the limit: it fits with its own headers, not
+    // beside the dead-letter ones.
+    let overhead = typebus::to_json(&super::TicketCreated {
+        id: String::new(),
+        price: 1.0,
+    })
+    .unwrap()
+    .len();
+    let big = super::TicketCreated {
+        id: "x".repeat(bus.transport().max_payload() - 300 - overhead),
+        price: 1.0,
+    };
+    let size = typebus::to_json(&big).unwrap().len();
+    bus.publisher::<super::TicketCreated>()
+        .publish(&big)
+        .await
+        .unwrap();
+    wait_for_dead_letters(&bus, 1).await;
+    let dead_letters = bus.dead_letters();
+    let filter = DeadLetterFilter::new(GROUP);
+    let letter = dead_letters.matching(&filter).await.unwrap().remove(0);
+    assert_eq!(letter.body_size, Some(size as u64));
+    assert!(letter.body.len() < size);
+    assert!(!letter.is_complete());
+
+    fixed.store(true, Ordering::SeqCst);
+    let report = dead_letters.replay(&filter, false).await.unwrap();
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(report.done.len(), 1);
+    super::eventually("the replay handled", || replays_handled(&probe).len() == 1).await;
+    wait_settled(&backend).await;
+    handle.shutdown().await.unwrap();
+    let replayed = probe
+        .calls()
+        .into_iter()
+        .find(|call| call.delivery.headers().get(names::REPLAY_OF).is_some())
+        .expect("replayed");
+    assert_eq!(replayed.event, big, "the whole original, not the cut body");
+    assert_eq!(replayed.delivery.headers().get(names::VERSION), Some("1"));
+    assert!(dead_letters.list(None).await.unwrap().is_empty());
+}
+
+/// A replay the listener dead-letters again is a new dead letter, whose
+/// replay carries a new id (still naming the first publication) and is
+/// delivered again.
+pub async fn a_replay_dead_lettered_again_is_replayed_again<B: Backend>() {
+    let (backend, bus) = setup::<B>().await;
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&calls);
+    // The first delivery and the first replay are rejected.
+    let probe = Probe::new(GROUP, move |_, _| {
+        if counter.fetch_add(1, Ordering::SeqCst) < 2 {
+            Act::Permanent
+        } else {
+            Act::Ok
+        }
+    });
+    let handle = bus.listen(probe.clone()).await.unwrap();
+    publish(&bus, 1..=1).await;
+    wait_for_dead_letters(&bus, 1).await;
+    let dead_letters = bus.dead_letters();
+    let filter = DeadLetterFilter::new(GROUP);
+    let first = dead_letters.matching(&filter).await.unwrap().remove(0);
+    let original_id = first.original_msg_id.clone().expect("published with an id");
+    let report = dead_letters.replay(&filter, false).await.unwrap();
+    assert_eq!(report.done.len(), 1, "{:?}", report.failed);
+
+    super::eventually("the replay rejected", || calls.load(Ordering::SeqCst) == 2).await;
+    wait_for_dead_letters(&bus, 1).await;
+    let second = dead_letters.matching(&filter).await.unwrap().remove(0);
+    assert!(second.sequence > first.sequence);
+    assert_eq!(second.original_msg_id, Some(first.replay_id()));
+    assert_eq!(second.original_id(), original_id, "the first publication");
+    assert_eq!(
+        second.replay_id(),
+        format!("{original_id}~replay~{}", second.sequence)
+    );
+    let report = dead_letters.replay(&filter, false).await.unwrap();
+    assert_eq!(report.done.len(), 1, "{:?}", report.failed);
+    assert!(!report.done[0].ack.as_ref().expect("published").duplicate);
+    super::eventually("the second replay handled", || {
+        calls.load(Ordering::SeqCst) == 3
+    })
+    .await;
+    wait_settled(&backend).await;
+    handle.shutdown().await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    assert_eq!(
+        replays_handled(&probe),
+        BTreeMap::from([("t1".to_owned(), 2)])
+    );
+    assert!(dead_letters.list(None).await.unwrap().is_empty());
+}

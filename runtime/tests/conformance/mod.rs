@@ -25,7 +25,9 @@ use typebus::{Bus, Delivery, Event, HandlerError, ListenOptions, Listener, Strea
 
 mod dead_letters;
 pub use dead_letters::{
-    an_interrupted_replay_is_not_delivered_twice, dead_letters_are_listed_shown_replayed_and_purged,
+    a_cut_dead_letter_is_replayed_whole_from_its_original,
+    a_replay_dead_lettered_again_is_replayed_again, an_interrupted_replay_is_not_delivered_twice,
+    dead_letters_are_listed_shown_replayed_and_purged,
 };
 
 /// A broker to run the cases on.
@@ -63,6 +65,8 @@ macro_rules! suite {
             restarted_listener_resumes_where_the_durable_left_off,
             dead_letters_are_listed_shown_replayed_and_purged,
             an_interrupted_replay_is_not_delivered_twice,
+            a_cut_dead_letter_is_replayed_whole_from_its_original,
+            a_replay_dead_lettered_again_is_replayed_again,
         );
     };
     (@cases $backend:ty; $($case:ident,)*) => {
