@@ -445,3 +445,78 @@ pub async fn a_replay_dead_lettered_again_is_replayed_again<B: Backend>() {
     );
     assert!(dead_letters.list(None).await.unwrap().is_empty());
 }
+
+/// The transport operations the dead-letter tools rely on: read by
+/// sequence, read the next on a filter, delete by sequence (idempotent,
+/// leaving a gap that reads and consumers skip), and no stream said so.
+pub async fn stored_messages_are_read_and_deleted_by_sequence<B: Backend>() {
+    use typebus::StreamErrorKind;
+    let (_backend, bus) = setup::<B>().await;
+    publish(&bus, 1..=3).await;
+    let transport = bus.transport();
+    let second = transport
+        .get_message("EVENTS", 2)
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(
+        (
+            second.stream.as_str(),
+            second.sequence,
+            second.subject.as_str()
+        ),
+        ("EVENTS", 2, SUBJECT)
+    );
+    let body: super::TicketCreated = serde_json::from_slice(&second.payload).unwrap();
+    assert_eq!(body, ticket(2));
+    assert_eq!(second.headers.get(names::VERSION), Some("1"));
+    assert!(second.headers.get(names::MSG_ID).is_some());
+    assert!(transport.get_message("EVENTS", 9).await.unwrap().is_none());
+    let next = |filter: &'static str, from: u64| async move {
+        transport
+            .next_message("EVENTS", filter, from)
+            .await
+            .unwrap()
+            .map(|message| message.sequence)
+    };
+    assert_eq!(next(SUBJECT, 2).await, Some(2));
+    assert_eq!(next(">", 1).await, Some(1));
+    assert_eq!(next("ticket:updated", 1).await, None);
+
+    assert!(transport.delete_message("EVENTS", 2).await.unwrap());
+    assert!(
+        !transport.delete_message("EVENTS", 2).await.unwrap(),
+        "deleting again finds nothing"
+    );
+    assert!(transport.get_message("EVENTS", 2).await.unwrap().is_none());
+    assert_eq!(next(SUBJECT, 2).await, Some(3));
+    assert_eq!(next(SUBJECT, 4).await, None);
+
+    for err in [
+        transport.get_message("NOPE", 1).await.unwrap_err(),
+        transport.next_message("NOPE", ">", 1).await.unwrap_err(),
+        transport
+            .delete_message("NOPE", 1)
+            .await
+            .map(|_| ())
+            .unwrap_err(),
+    ] {
+        assert_eq!(err.kind(), StreamErrorKind::NoStream, "{err}");
+    }
+
+    // A consumer never delivers the deleted message.
+    let mut source = transport
+        .consume(super::raw_spec(
+            "reader",
+            SUBJECT,
+            std::time::Duration::from_secs(30),
+        ))
+        .await
+        .unwrap();
+    for expected in [1, 3] {
+        let message = super::next(&mut source).await;
+        assert_eq!(message.delivery().info().stream_sequence, expected);
+        message.ack().await.unwrap();
+    }
+    source.close().await;
+}

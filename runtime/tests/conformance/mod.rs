@@ -28,6 +28,7 @@ pub use dead_letters::{
     a_cut_dead_letter_is_replayed_whole_from_its_original,
     a_replay_dead_lettered_again_is_replayed_again, an_interrupted_replay_is_not_delivered_twice,
     dead_letters_are_listed_shown_replayed_and_purged,
+    stored_messages_are_read_and_deleted_by_sequence,
 };
 
 /// A broker to run the cases on.
@@ -67,6 +68,7 @@ macro_rules! suite {
             an_interrupted_replay_is_not_delivered_twice,
             a_cut_dead_letter_is_replayed_whole_from_its_original,
             a_replay_dead_lettered_again_is_replayed_again,
+            stored_messages_are_read_and_deleted_by_sequence,
         );
     };
     (@cases $backend:ty; $($case:ident,)*) => {
