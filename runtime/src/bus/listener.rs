@@ -302,7 +302,16 @@ impl fmt::Display for DeadLetterKind {
 
 #[cfg(test)]
 mod tests {
-    use super::consumer_name;
+    use super::{DeadLetterKind, consumer_name};
+
+    #[test]
+    fn dead_letter_kinds_parse_their_header_values() {
+        for kind in DeadLetterKind::ALL {
+            assert_eq!(DeadLetterKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(DeadLetterKind::parse("Rejected"), None);
+        assert_eq!(DeadLetterKind::parse(""), None);
+    }
 
     #[test]
     fn consumer_names_are_sanitised() {
