@@ -6,15 +6,16 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Compile typebus event schemas into Rust, check checked-in code and the
 /// lock file in CI, classify schema changes for compatibility, export the
-/// schemas for other languages, and publish and listen from the terminal.
+/// schemas for other languages, publish and listen from the terminal, and
+/// replay dead letters.
 ///
 /// Paths default to `typebus.toml`, looked up from the current directory
 /// upwards (`schemas = "schemas"`, `out = "generated/src/events.rs"`,
 /// relative to that file); flags override it.
 ///
 /// Exit status: 0 ok, 1 a check or compatibility rule failed (or a payload
-/// did not fit its schema, or NATS refused it), 2 a usage error or invalid
-/// schemas.
+/// did not fit its schema, NATS refused it, or a dead letter could not be
+/// found, replayed or purged), 2 a usage error or invalid schemas.
 #[derive(Debug, Parser)]
 #[command(name = "typebus", version, max_term_width = 100)]
 pub(crate) struct Cli {
@@ -65,6 +66,126 @@ pub(crate) enum Command {
     /// differs, a consumer of a `[[listeners]]` group in typebus.toml is
     /// missing, or dead letters exist: usable as a health check.
     Status(StatusArgs),
+    /// Inspect, replay and purge the dead letters listeners left in the
+    /// dead-letter stream (`typebus.dlq.<group>` in `TYPEBUS_DLQ`). Exit 0
+    /// when done, 1 when a dead letter could not be found, replayed or
+    /// purged (or the server could not be reached), 2 for a usage error.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+}
+
+/// `typebus dlq <COMMAND>`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum DlqCommand {
+    /// Count the dead letters of GROUP (default: every group) per reason
+    /// (decode, version, rejected, exhausted, gap) and per original subject
+    /// and contract version. Exit 0, also when there are none.
+    List(DlqListArgs),
+    /// Print one dead letter of GROUP, by its sequence in the dead-letter
+    /// stream: reason, kind, delivery count, where the original was, its
+    /// headers and body. Exit 1 when GROUP has no dead letter at SEQ.
+    Show(DlqShowArgs),
+    /// Republish dead letters of GROUP to their original subject, with their
+    /// original body and headers, and delete each once the stream stored
+    /// it. The replay's message id is `<original id>~replay~<SEQ>` (new, so
+    /// the duplicate window does not swallow it; the same for the same dead
+    /// letter, so a replay repeated after a crash is not delivered twice),
+    /// and `Typebus-Replay-Of` carries the original id. Exit 1 when a dead
+    /// letter could not be replayed (it is kept).
+    Replay(DlqChangeArgs),
+    /// Delete dead letters of GROUP without replaying them. Exit 1 when one
+    /// could not be deleted.
+    Purge(DlqChangeArgs),
+}
+
+/// The dead-letter stream and the server.
+#[derive(Debug, Args)]
+pub(crate) struct DlqStreamArgs {
+    #[command(flatten)]
+    pub(crate) server: ServerArgs,
+    /// The stream that stores the dead letters
+    #[arg(long, value_name = "STREAM", default_value = "TYPEBUS_DLQ")]
+    pub(crate) stream: String,
+}
+
+/// `typebus dlq list`.
+#[derive(Debug, Args)]
+pub(crate) struct DlqListArgs {
+    #[command(flatten)]
+    pub(crate) stream: DlqStreamArgs,
+    /// The listener's queue group [default: every group]
+    #[arg(value_name = "GROUP")]
+    pub(crate) group: Option<String>,
+    /// Print JSON: {"stream", "groups": [{"group", "count", "first_sequence",
+    /// "last_sequence", "reasons": {KIND: N}, "events": [{"subject",
+    /// "version", "count"}]}]}
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `typebus dlq show`.
+#[derive(Debug, Args)]
+pub(crate) struct DlqShowArgs {
+    #[command(flatten)]
+    pub(crate) stream: DlqStreamArgs,
+    /// The listener's queue group
+    #[arg(value_name = "GROUP")]
+    pub(crate) group: String,
+    /// The dead letter's sequence in the dead-letter stream (as `list` and
+    /// `replay` print it)
+    #[arg(value_name = "SEQ")]
+    pub(crate) sequence: u64,
+    /// Print JSON: the fields shown, headers as [name, value] pairs, the body
+    /// as text
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `typebus dlq replay` and `typebus dlq purge`.
+#[derive(Debug, Args)]
+pub(crate) struct DlqChangeArgs {
+    #[command(flatten)]
+    pub(crate) stream: DlqStreamArgs,
+    /// The listener's queue group
+    #[arg(value_name = "GROUP")]
+    pub(crate) group: String,
+    /// Only dead letters of this kind
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub(crate) reason: Option<ReasonArg>,
+    /// Only dead letters originally published on this subject
+    #[arg(long, value_name = "SUBJECT")]
+    pub(crate) subject: Option<String>,
+    /// Print what would be done; publish and delete nothing
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+}
+
+/// `--reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ReasonArg {
+    /// The body did not decode.
+    Decode,
+    /// The contract version was unreadable or newer than the listener reads.
+    Version,
+    /// The handler rejected it (a permanent error).
+    Rejected,
+    /// Delivered the maximum number of times without success.
+    Exhausted,
+    /// An ordered listener gave up waiting for an earlier event.
+    Gap,
+}
+
+impl From<ReasonArg> for typebus::DeadLetterKind {
+    fn from(reason: ReasonArg) -> Self {
+        use typebus::DeadLetterKind;
+        match reason {
+            ReasonArg::Decode => DeadLetterKind::Decode,
+            ReasonArg::Version => DeadLetterKind::Version,
+            ReasonArg::Rejected => DeadLetterKind::Rejected,
+            ReasonArg::Exhausted => DeadLetterKind::Exhausted,
+            ReasonArg::Gap => DeadLetterKind::Gap,
+        }
+    }
 }
 
 /// `typebus init`.

@@ -15,6 +15,8 @@
 //! - `typebus listen [SUBJECT...]`: live events, decoded against the schemas.
 //! - `typebus provision`: creates or verifies the streams the schemas need.
 //! - `typebus status`: streams, consumers and dead letters; a health check.
+//! - `typebus dlq list|show|replay|purge`: dead letters counted, shown,
+//!   replayed to their original subject, deleted.
 //!
 //! Exit status: 0 ok, 1 a check or compatibility rule failed, 2 a usage
 //! error or invalid schemas (diagnostics exactly as codegen renders them).
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Command::Listen(args) => commands::listen::run(args),
         Command::Provision(args) => commands::provision::run(args),
         Command::Status(args) => commands::status::run(args),
+        Command::Dlq(command) => commands::dlq::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

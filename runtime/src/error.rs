@@ -1,6 +1,6 @@
 //! Typed errors: one [`Error`] type parameterised by a kind enum per
 //! operation ([`PublishError`], [`ProvisionError`], [`ListenError`],
-//! [`AckError`], [`ConnectError`]).
+//! [`AckError`], [`ConnectError`], [`StreamError`], [`DeadLetterError`]).
 //!
 //! Match on [`Error::kind`]; the cause, when there is one, is chained through
 //! [`std::error::Error::source`]. Messages are short and lowercase, and never
@@ -222,6 +222,41 @@ kinds! {
     }
 }
 
+kinds! {
+    /// Why reading or deleting a stored message failed
+    /// ([`Transport::next_message`](crate::Transport::next_message) and friends).
+    StreamErrorKind {
+        /// No stream of that name exists.
+        NoStream => "no such stream",
+        /// The transport cannot read or delete stored messages.
+        Unsupported => "the transport cannot read or delete stored messages",
+        /// The server refused the request.
+        Rejected => "server rejected the stream request",
+        /// The request could not be made (connection, timeout).
+        Request => "stream request failed",
+    }
+}
+
+kinds! {
+    /// Why a dead-letter operation ([`DeadLetters`](crate::DeadLetters))
+    /// failed, as a whole or for one dead letter.
+    DeadLetterErrorKind {
+        /// No dead letter of the group is stored at that sequence.
+        NotFound => "no such dead letter",
+        /// The message lacks the `Typebus-Dlq-*` headers a dead letter carries.
+        Malformed => "not a typebus dead letter",
+        /// The dead letter holds only part of its original (cut to fit the
+        /// broker's max payload) and the original is no longer in its stream.
+        Incomplete => "dead letter is incomplete and its original is gone",
+        /// The filter is invalid (an empty group, an unknown reason kind).
+        InvalidFilter => "invalid dead-letter filter",
+        /// Reading or deleting in the dead-letter stream failed.
+        Stream => "dead-letter stream request failed",
+        /// Republishing to the original subject failed; the dead letter is kept.
+        Publish => "republishing failed",
+    }
+}
+
 /// A publish that failed; see [`PublishErrorKind`].
 pub type PublishError = Error<PublishErrorKind>;
 /// A stream that could not be provisioned; see [`ProvisionErrorKind`].
@@ -232,6 +267,10 @@ pub type ListenError = Error<ListenErrorKind>;
 pub type AckError = Error<AckErrorKind>;
 /// A connection that could not be made; see [`ConnectErrorKind`].
 pub type ConnectError = Error<ConnectErrorKind>;
+/// A stored message that could not be read or deleted; see [`StreamErrorKind`].
+pub type StreamError = Error<StreamErrorKind>;
+/// A dead-letter operation that failed; see [`DeadLetterErrorKind`].
+pub type DeadLetterError = Error<DeadLetterErrorKind>;
 
 #[cfg(test)]
 mod tests {

@@ -67,6 +67,10 @@ pub use uuid::Uuid;
 #[cfg(feature = "bus")]
 pub use bus::Bus;
 #[cfg(feature = "bus")]
+pub use bus::dead_letters::{
+    DeadLetter, DeadLetterFilter, DeadLetters, EventCount, Failure, GroupSummary, Handled, Report,
+};
+#[cfg(feature = "bus")]
 pub use bus::delivery::{Delivery, DeliveryInfo};
 #[cfg(feature = "bus")]
 pub use bus::dispose::Disposition;
@@ -79,13 +83,16 @@ pub use bus::options::{Dispatch, ListenOptions};
 #[cfg(feature = "bus")]
 pub use bus::publisher::{PendingPublish, PublishRetry, Publisher};
 #[cfg(feature = "bus")]
-pub use bus::transport::{ProvisionOutcome, PublishAck, Storage, StreamConfig, Transport};
+pub use bus::transport::{
+    ProvisionOutcome, PublishAck, Storage, StoredMessage, StreamConfig, Transport,
+};
 #[cfg(feature = "bus")]
 pub use contract::headers::Headers;
 #[cfg(feature = "bus")]
 pub use error::{
-    AckError, AckErrorKind, ConnectError, ConnectErrorKind, ListenError, ListenErrorKind,
-    ProvisionError, ProvisionErrorKind, PublishError, PublishErrorKind,
+    AckError, AckErrorKind, ConnectError, ConnectErrorKind, DeadLetterError, DeadLetterErrorKind,
+    ListenError, ListenErrorKind, ProvisionError, ProvisionErrorKind, PublishError,
+    PublishErrorKind, StreamError, StreamErrorKind,
 };
 
 /// Includes the code that `typebus_codegen::Builder::compile` wrote to

@@ -3,6 +3,7 @@
 
 pub(crate) mod check;
 pub(crate) mod diff;
+pub(crate) mod dlq;
 pub(crate) mod export;
 pub(crate) mod generate;
 pub(crate) mod init;

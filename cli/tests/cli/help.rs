@@ -82,6 +82,31 @@ fn help_diff() {
 }
 
 #[test]
+fn help_dlq() {
+    golden("dlq", &["dlq", "--help"]);
+}
+
+#[test]
+fn help_dlq_list() {
+    golden("dlq-list", &["dlq", "list", "--help"]);
+}
+
+#[test]
+fn help_dlq_show() {
+    golden("dlq-show", &["dlq", "show", "--help"]);
+}
+
+#[test]
+fn help_dlq_replay() {
+    golden("dlq-replay", &["dlq", "replay", "--help"]);
+}
+
+#[test]
+fn help_dlq_purge() {
+    golden("dlq-purge", &["dlq", "purge", "--help"]);
+}
+
+#[test]
 fn usage_errors_exit_2() {
     for args in [
         &["frobnicate"][..],

@@ -7,6 +7,7 @@
 mod check;
 mod common;
 mod diff;
+mod dlq;
 mod export_agreement;
 mod export_asyncapi;
 mod export_jsonschema;

@@ -15,15 +15,15 @@ const TICKET: &str = r#"{"id":"t1","version":0,"title":"concert","price":20,"use
 
 /// A server with one `EVENTS` stream holding every ticketing subject, and a
 /// JetStream context on it.
-struct Fixture {
-    server: NatsServer,
-    project: Project,
-    runtime: tokio::runtime::Runtime,
-    transport: NatsTransport,
+pub(crate) struct Fixture {
+    pub(crate) server: NatsServer,
+    pub(crate) project: Project,
+    pub(crate) runtime: tokio::runtime::Runtime,
+    pub(crate) transport: NatsTransport,
 }
 
 impl Fixture {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let server = NatsServer::start().expect("nats-server starts");
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let transport = runtime.block_on(async {
@@ -50,7 +50,7 @@ impl Fixture {
     }
 
     /// `typebus ARGS --schemas <repo>/schemas --url <server>`.
-    fn typebus(&self, args: &[&str]) -> assert_cmd::Command {
+    pub(crate) fn typebus(&self, args: &[&str]) -> assert_cmd::Command {
         let schemas = repo_schemas();
         let url = self.server.url();
         let mut all: Vec<&str> = args.to_vec();
@@ -62,7 +62,7 @@ impl Fixture {
 
     /// `typebus publish ticket:created --data TICKET --msg-id ID`, which
     /// must succeed; its standard output.
-    fn publish_ticket(&self, msg_id: &str) -> String {
+    pub(crate) fn publish_ticket(&self, msg_id: &str) -> String {
         let assert = self
             .typebus(&[
                 "publish",
@@ -118,7 +118,7 @@ impl Fixture {
     }
 
     /// Publishes `body` on `subject` without the CLI (and without checks).
-    fn publish_raw(&self, subject: &str, body: &str) {
+    pub(crate) fn publish_raw(&self, subject: &str, body: &str) {
         self.runtime.block_on(async {
             self.transport
                 .jetstream()

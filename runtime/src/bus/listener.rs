@@ -278,6 +278,20 @@ impl DeadLetterKind {
             Self::Gap => "gap",
         }
     }
+
+    /// Every kind, in the order above.
+    pub const ALL: [Self; 5] = [
+        Self::Decode,
+        Self::Version,
+        Self::Rejected,
+        Self::Exhausted,
+        Self::Gap,
+    ];
+
+    /// The kind a header value names (see [`as_str`](Self::as_str)).
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == value)
+    }
 }
 
 impl fmt::Display for DeadLetterKind {
@@ -288,7 +302,16 @@ impl fmt::Display for DeadLetterKind {
 
 #[cfg(test)]
 mod tests {
-    use super::consumer_name;
+    use super::{DeadLetterKind, consumer_name};
+
+    #[test]
+    fn dead_letter_kinds_parse_their_header_values() {
+        for kind in DeadLetterKind::ALL {
+            assert_eq!(DeadLetterKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(DeadLetterKind::parse("Rejected"), None);
+        assert_eq!(DeadLetterKind::parse(""), None);
+    }
 
     #[test]
     fn consumer_names_are_sanitised() {

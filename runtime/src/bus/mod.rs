@@ -2,6 +2,7 @@
 //! provisioning over one [`Transport`].
 
 pub(crate) mod dead_letter;
+pub(crate) mod dead_letters;
 pub(crate) mod delivery;
 pub(crate) mod dispose;
 pub(crate) mod engine;
@@ -84,6 +85,14 @@ impl Bus {
     pub fn with_dead_letter_stream(mut self, config: Option<StreamConfig>) -> Self {
         self.dead_letter_stream = config.map(Arc::new);
         self
+    }
+
+    /// The name of the dead-letter stream: the configured one, else
+    /// [`DEAD_LETTER_STREAM`](Self::DEAD_LETTER_STREAM).
+    pub fn dead_letter_stream_name(&self) -> &str {
+        self.dead_letter_stream
+            .as_deref()
+            .map_or(Self::DEAD_LETTER_STREAM, |config| config.name.as_str())
     }
 
     /// The transport.

@@ -65,6 +65,15 @@
 //! A message handed out by [`MessageSource::next`] and then dropped without
 //! settlement behaves as if the process died: redelivered after `ack_wait`.
 //!
+//! **Reading and deleting stored messages** ([`Transport::next_message`],
+//! [`Transport::get_message`], [`Transport::delete_message`]): what the
+//! dead-letter tools ([`DeadLetters`](crate::DeadLetters)) need. They read a
+//! stream by sequence without a consumer (nothing is acknowledged, no
+//! consumer state changes) and delete one message by its sequence; a
+//! deleted message is never delivered again, to any consumer. A transport
+//! without them keeps the default methods, which answer
+//! [`StreamErrorKind::Unsupported`].
+//!
 //! **Failures.** A source survives a restart of the broker: it keeps
 //! waiting (re-binding the consumer if it vanished) and delivers again once
 //! the broker is back, rather than ending. It returns an error from
@@ -84,7 +93,10 @@ use bytes::Bytes;
 use crate::bus::delivery::Delivery;
 pub use crate::bus::delivery::DeliveryInfo;
 use crate::contract::headers::Headers;
-use crate::error::{AckError, ListenError, ProvisionError, PublishError};
+use crate::contract::timestamp::Timestamp;
+use crate::error::{
+    AckError, ListenError, ProvisionError, PublishError, StreamError, StreamErrorKind,
+};
 
 #[cfg(doc)]
 use crate::error::{AckErrorKind, PublishErrorKind};
@@ -101,6 +113,30 @@ pub struct OutgoingMessage {
     pub headers: Headers,
     /// The body: for events, their JSON and nothing else.
     pub payload: Bytes,
+}
+
+/// A message as a stream stores it, read by sequence
+/// ([`Transport::get_message`], [`Transport::next_message`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// The stream that stores it.
+    pub stream: String,
+    /// Its sequence in the stream (from 1).
+    pub sequence: u64,
+    /// The subject it was published on.
+    pub subject: String,
+    /// Its headers, as published.
+    pub headers: Headers,
+    /// Its body.
+    pub payload: Bytes,
+    /// When the stream stored it.
+    pub published: Timestamp,
+}
+
+/// The error of a transport without the stored-message operations.
+fn unsupported(transport: &str, stream: &str) -> StreamError {
+    StreamError::new(StreamErrorKind::Unsupported)
+        .with_detail(format!("stream `{stream}` on the `{transport}` transport"))
 }
 
 /// The stream's acknowledgement of a stored message.
@@ -444,4 +480,49 @@ pub trait Transport: Send + Sync + 'static {
     /// Waits until everything sent so far (publishes, acks) has reached the
     /// broker.
     fn flush(&self) -> BoxFuture<'_, Result<(), AckError>>;
+
+    /// The first message `stream` stores at sequence `from` or later whose
+    /// subject matches `filter` (which may hold wildcards: `typebus.dlq.>`);
+    /// `None` when there is none. Reads without a consumer.
+    ///
+    /// No stream of that name: [`StreamErrorKind::NoStream`]. The default
+    /// answers [`StreamErrorKind::Unsupported`].
+    fn next_message<'a>(
+        &'a self,
+        stream: &'a str,
+        filter: &'a str,
+        from: u64,
+    ) -> BoxFuture<'a, Result<Option<StoredMessage>, StreamError>> {
+        let _ = (filter, from);
+        Box::pin(std::future::ready(Err(unsupported(self.name(), stream))))
+    }
+
+    /// The message `stream` stores at `sequence`; `None` when there is none
+    /// (never stored, deleted, or expired). Reads without a consumer.
+    ///
+    /// No stream of that name: [`StreamErrorKind::NoStream`]. The default
+    /// answers [`StreamErrorKind::Unsupported`].
+    fn get_message<'a>(
+        &'a self,
+        stream: &'a str,
+        sequence: u64,
+    ) -> BoxFuture<'a, Result<Option<StoredMessage>, StreamError>> {
+        let _ = sequence;
+        Box::pin(std::future::ready(Err(unsupported(self.name(), stream))))
+    }
+
+    /// Deletes the message `stream` stores at `sequence`: no consumer
+    /// delivers it again. `true` when it was deleted, `false` when there was
+    /// no such message (already deleted: deleting is idempotent).
+    ///
+    /// No stream of that name: [`StreamErrorKind::NoStream`]. The default
+    /// answers [`StreamErrorKind::Unsupported`].
+    fn delete_message<'a>(
+        &'a self,
+        stream: &'a str,
+        sequence: u64,
+    ) -> BoxFuture<'a, Result<bool, StreamError>> {
+        let _ = sequence;
+        Box::pin(std::future::ready(Err(unsupported(self.name(), stream))))
+    }
 }

@@ -41,6 +41,10 @@ pub mod names {
     /// On a dead letter whose original headers did not fit: how many of
     /// them were left out (the `Typebus-Dlq-*` headers are always there).
     pub const DLQ_HEADERS_DROPPED: &str = "Typebus-Dlq-Headers-Dropped";
+    /// On a replayed dead letter ([`DeadLetters::replay`](crate::DeadLetters::replay)):
+    /// the `Nats-Msg-Id` the event was first published with. The replay's
+    /// own `Nats-Msg-Id` is `<that id>~replay~<dead-letter sequence>`.
+    pub const REPLAY_OF: &str = "Typebus-Replay-Of";
 }
 
 /// Message headers: an ordered list of (name, value) pairs, where a name may

@@ -8,15 +8,15 @@ use tokio::time::Instant;
 
 use super::consumer::{Consumer, Settings};
 use super::source::MemorySource;
-use super::stream::{StoredMessage, Stream};
+use super::stream::Stream;
 use crate::bus::Bus;
 use crate::bus::transport::{
     BoxFuture, ConsumerSpec, MessageSource, OutgoingMessage, PendingAck, ProvisionOutcome,
-    StreamConfig, Transport,
+    StoredMessage, StreamConfig, Transport,
 };
 use crate::error::{
     AckError, ListenError, ListenErrorKind, ProvisionError, ProvisionErrorKind, PublishError,
-    PublishErrorKind,
+    PublishErrorKind, StreamError, StreamErrorKind,
 };
 
 /// The largest message a broker accepts by default: 1 MiB, as
@@ -219,6 +219,50 @@ impl Broker {
             .map(|stream| stream.log.last_sequence())
     }
 
+    /// The first message `stream` stores at `from` or later on a subject
+    /// matching `filter` (what [`Transport::next_message`] does, without a
+    /// future).
+    pub fn next_message_now(
+        &self,
+        stream: &str,
+        filter: &str,
+        from: u64,
+    ) -> Result<Option<StoredMessage>, StreamError> {
+        let mut state = self.shared.lock();
+        let stream = stream_mut(&mut state, stream)?;
+        stream.expire(Instant::now());
+        Ok(stream
+            .log
+            .next_matching(from, filter)
+            .and_then(|sequence| stream.log.get(sequence))
+            .cloned())
+    }
+
+    /// The message `stream` stores at `sequence` (what
+    /// [`Transport::get_message`] does, without a future).
+    pub fn get_message_now(
+        &self,
+        stream: &str,
+        sequence: u64,
+    ) -> Result<Option<StoredMessage>, StreamError> {
+        let mut state = self.shared.lock();
+        let stream = stream_mut(&mut state, stream)?;
+        stream.expire(Instant::now());
+        Ok(stream.log.get(sequence).cloned())
+    }
+
+    /// Deletes the message `stream` stores at `sequence` (what
+    /// [`Transport::delete_message`] does, without a future).
+    pub fn delete_message_now(&self, stream: &str, sequence: u64) -> Result<bool, StreamError> {
+        let mut state = self.shared.lock();
+        let deleted = stream_mut(&mut state, stream)?.delete(sequence);
+        drop(state);
+        if deleted {
+            self.shared.changed.notify_waiters();
+        }
+        Ok(deleted)
+    }
+
     /// The counters of the durable consumer `durable_name` of `stream`.
     pub fn consumer_state(&self, stream: &str, durable_name: &str) -> Option<ConsumerState> {
         let state = self.shared.lock();
@@ -321,6 +365,14 @@ impl std::fmt::Debug for Broker {
     }
 }
 
+/// The stream `name`, or [`StreamErrorKind::NoStream`].
+fn stream_mut<'a>(state: &'a mut State, name: &str) -> Result<&'a mut Stream, StreamError> {
+    state
+        .streams
+        .get_mut(name)
+        .ok_or_else(|| StreamError::new(StreamErrorKind::NoStream).with_detail(format!("`{name}`")))
+}
+
 /// The checks `nats-server` makes on a stream configuration, and the one
 /// this broker adds: it is one server.
 fn check_stream_config(config: &StreamConfig) -> Result<(), ProvisionError> {
@@ -385,5 +437,34 @@ impl Transport for Broker {
 
     fn flush(&self) -> BoxFuture<'_, Result<(), AckError>> {
         Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn next_message<'a>(
+        &'a self,
+        stream: &'a str,
+        filter: &'a str,
+        from: u64,
+    ) -> BoxFuture<'a, Result<Option<StoredMessage>, StreamError>> {
+        Box::pin(std::future::ready(
+            self.next_message_now(stream, filter, from),
+        ))
+    }
+
+    fn get_message<'a>(
+        &'a self,
+        stream: &'a str,
+        sequence: u64,
+    ) -> BoxFuture<'a, Result<Option<StoredMessage>, StreamError>> {
+        Box::pin(std::future::ready(self.get_message_now(stream, sequence)))
+    }
+
+    fn delete_message<'a>(
+        &'a self,
+        stream: &'a str,
+        sequence: u64,
+    ) -> BoxFuture<'a, Result<bool, StreamError>> {
+        Box::pin(std::future::ready(
+            self.delete_message_now(stream, sequence),
+        ))
     }
 }

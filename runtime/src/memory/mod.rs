@@ -43,8 +43,8 @@ mod subject;
 #[cfg(test)]
 mod tests;
 
+pub use crate::bus::transport::StoredMessage;
 pub use broker::{Broker, ConsumerState};
-pub use stream::StoredMessage;
 
 #[cfg(doc)]
 use crate::bus::transport::Transport;

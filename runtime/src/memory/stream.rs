@@ -4,31 +4,13 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
-use bytes::Bytes;
 use tokio::time::Instant;
 
 use super::consumer::Consumer;
 use super::subject;
-use crate::bus::transport::{OutgoingMessage, PublishAck, StreamConfig};
-use crate::contract::headers::{Headers, names};
+use crate::bus::transport::{OutgoingMessage, PublishAck, StoredMessage, StreamConfig};
+use crate::contract::headers::names;
 use crate::contract::timestamp::Timestamp;
-
-/// A message as a memory stream stores it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredMessage {
-    /// The stream that stores it.
-    pub stream: String,
-    /// Its sequence in the stream (from 1).
-    pub sequence: u64,
-    /// The subject it was published on.
-    pub subject: String,
-    /// Its headers, as published.
-    pub headers: Headers,
-    /// Its body.
-    pub payload: Bytes,
-    /// When the stream stored it.
-    pub published: Timestamp,
-}
 
 /// A stored message with the broker-clock instant it was stored at.
 #[derive(Debug)]
@@ -41,7 +23,7 @@ struct Entry {
 #[derive(Debug)]
 pub(crate) struct Log {
     name: String,
-    /// Oldest first; `entries[0]` has sequence `first_sequence`.
+    /// Oldest first, by sequence; deleted messages leave gaps.
     entries: VecDeque<Entry>,
     first_sequence: u64,
     last_sequence: u64,
@@ -131,22 +113,38 @@ impl Log {
             return None;
         }
         let removed = self.entries.pop_front()?;
-        self.first_sequence = removed.message.sequence + 1;
+        self.first_sequence = self.first_sequence.max(removed.message.sequence + 1);
         Some(removed.message)
+    }
+
+    /// The index in `entries` of the first message at `sequence` or later.
+    fn index_of(&self, sequence: u64) -> usize {
+        self.entries
+            .partition_point(|entry| entry.message.sequence < sequence)
     }
 
     /// The message with `sequence`, if still stored.
     pub(crate) fn get(&self, sequence: u64) -> Option<&StoredMessage> {
-        let index = sequence.checked_sub(self.first_sequence)?;
+        if sequence < self.first_sequence {
+            return None;
+        }
         self.entries
-            .get(usize::try_from(index).ok()?)
+            .get(self.index_of(sequence))
             .map(|entry| &entry.message)
+            .filter(|message| message.sequence == sequence)
+    }
+
+    /// Removes the message with `sequence`, returning it if it was stored.
+    pub(crate) fn remove(&mut self, sequence: u64) -> Option<StoredMessage> {
+        self.get(sequence)?;
+        let index = self.index_of(sequence);
+        self.entries.remove(index).map(|entry| entry.message)
     }
 
     fn from(&self, sequence: u64) -> impl Iterator<Item = &StoredMessage> {
-        let skip =
-            usize::try_from(sequence.saturating_sub(self.first_sequence)).unwrap_or(usize::MAX);
-        self.entries.iter().skip(skip).map(|entry| &entry.message)
+        self.entries
+            .range(self.index_of(sequence)..)
+            .map(|entry| &entry.message)
     }
 
     /// The first stored sequence at or after `sequence` whose subject
@@ -217,6 +215,18 @@ impl Stream {
         }
     }
 
+    /// Deletes the message at `sequence`: no consumer delivers it again.
+    /// Whether it was stored.
+    pub(crate) fn delete(&mut self, sequence: u64) -> bool {
+        let Some(removed) = self.log.remove(sequence) else {
+            return false;
+        };
+        for consumer in self.consumers.values_mut() {
+            consumer.on_removed(removed.sequence, &removed.subject);
+        }
+        true
+    }
+
     /// Removes messages older than the stream's `max_age`.
     pub(crate) fn expire(&mut self, now: Instant) {
         let Some(max_age) = self.config.max_age else {
@@ -233,14 +243,14 @@ impl Stream {
 /// A message stored with no headers, for tests of this module's users.
 #[cfg(test)]
 pub(crate) fn outgoing(subject: &str, id: Option<&str>) -> OutgoingMessage {
-    let mut headers = Headers::new();
+    let mut headers = crate::contract::headers::Headers::new();
     if let Some(id) = id {
         headers.append(names::MSG_ID, id);
     }
     OutgoingMessage {
         subject: subject.into(),
         headers,
-        payload: Bytes::from_static(b"{}"),
+        payload: bytes::Bytes::from_static(b"{}"),
     }
 }
 
@@ -279,6 +289,29 @@ mod tests {
             log.messages().map(|m| m.sequence).collect::<Vec<_>>(),
             [1, 2, 3]
         );
+    }
+
+    #[test]
+    fn deleted_messages_leave_gaps_that_reads_skip() {
+        let now = Instant::now();
+        let window = Duration::from_secs(10);
+        let mut log = Log::new("EVENTS");
+        for subject in ["a", "b", "a", "a"] {
+            log.append(outgoing(subject, None), now, window);
+        }
+        assert_eq!(log.remove(3).map(|m| m.sequence), Some(3));
+        assert!(log.remove(3).is_none(), "deleting twice finds nothing");
+        assert!(log.get(3).is_none());
+        assert_eq!(log.get(4).map(|m| m.sequence), Some(4));
+        assert_eq!(log.next_matching(2, "a"), Some(4));
+        assert_eq!(log.next_matching(5, "a"), None);
+        assert_eq!(log.count_matching(1, "a"), 2);
+        assert_eq!(log.remove(1).map(|m| m.subject), Some("a".to_owned()));
+        assert_eq!(
+            log.messages().map(|m| m.sequence).collect::<Vec<_>>(),
+            [2, 4]
+        );
+        assert_eq!(log.last_sequence(), 4, "sequences are never reused");
     }
 
     #[test]

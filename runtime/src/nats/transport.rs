@@ -12,11 +12,12 @@ use super::options::ConnectOptions;
 use super::provision;
 use crate::bus::transport::{
     BoxFuture, ConsumerSpec, MessageSource, OutgoingMessage, PendingAck, ProvisionOutcome,
-    PublishAck, StreamConfig, Transport,
+    PublishAck, StoredMessage, StreamConfig, Transport,
 };
+use crate::contract::headers::Headers;
 use crate::error::{
     AckError, AckErrorKind, ConnectError, ListenError, ProvisionError, PublishError,
-    PublishErrorKind,
+    PublishErrorKind, StreamError, StreamErrorKind,
 };
 
 /// The JetStream transport. Holds one NATS connection; clones share it.
@@ -165,6 +166,61 @@ fn publish_error(
         .with_source(err)
 }
 
+/// A message read with `STREAM.MSG.GET`, as the transport returns it.
+fn stored(stream: &str, message: jetstream::message::StreamMessage) -> StoredMessage {
+    StoredMessage {
+        stream: stream.to_owned(),
+        sequence: message.sequence,
+        subject: message.subject.to_string(),
+        headers: Headers::from_nats(message.headers),
+        payload: message.payload,
+        published: message.time.into(),
+    }
+}
+
+/// A `STREAM.MSG.GET` answer: the message, `None` for no such message, or
+/// the error (no such stream, refused, failed).
+fn got(
+    stream: &str,
+    what: &str,
+    result: Result<jetstream::message::StreamMessage, jetstream::stream::RawMessageError>,
+) -> Result<Option<StoredMessage>, StreamError> {
+    use jetstream::stream::RawMessageErrorKind;
+    match result {
+        Ok(message) => Ok(Some(stored(stream, message))),
+        Err(err) => match err.kind() {
+            RawMessageErrorKind::NoMessageFound => Ok(None),
+            RawMessageErrorKind::JetStream(js)
+                if js.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND =>
+            {
+                Err(StreamError::new(StreamErrorKind::NoStream).with_detail(format!("`{stream}`")))
+            }
+            RawMessageErrorKind::JetStream(_) | RawMessageErrorKind::InvalidSubject => {
+                Err(StreamError::new(StreamErrorKind::Rejected)
+                    .with_detail(format!("{what} in stream `{stream}`"))
+                    .with_source(err))
+            }
+            _ => Err(StreamError::new(StreamErrorKind::Request)
+                .with_detail(format!("{what} in stream `{stream}`"))
+                .with_source(err)),
+        },
+    }
+}
+
+impl NatsTransport {
+    /// A handle on stream `name` for one request (no info request).
+    async fn stream_handle(
+        &self,
+        name: &str,
+    ) -> Result<jetstream::stream::Stream<()>, StreamError> {
+        self.api.get_stream_no_info(name).await.map_err(|err| {
+            StreamError::new(StreamErrorKind::Rejected)
+                .with_detail(format!("stream name `{name}`"))
+                .with_source(err)
+        })
+    }
+}
+
 impl Transport for NatsTransport {
     fn name(&self) -> &'static str {
         "nats"
@@ -253,6 +309,83 @@ impl Transport for NatsTransport {
                     .with_detail("flush")
                     .with_source(err)
             })
+        })
+    }
+
+    fn next_message<'a>(
+        &'a self,
+        stream: &'a str,
+        filter: &'a str,
+        from: u64,
+    ) -> BoxFuture<'a, Result<Option<StoredMessage>, StreamError>> {
+        Box::pin(async move {
+            let handle = self.stream_handle(stream).await?;
+            // `STREAM.MSG.GET` with `seq` and `next_by_subject`: the first
+            // message at `seq` or later on the filter (wildcards allowed).
+            let result = handle
+                .raw_message_builder()
+                .sequence(from.max(1))
+                .next_by_subject(filter)
+                .send()
+                .await;
+            got(stream, &format!("reading `{filter}` from {from}"), result)
+        })
+    }
+
+    fn get_message<'a>(
+        &'a self,
+        stream: &'a str,
+        sequence: u64,
+    ) -> BoxFuture<'a, Result<Option<StoredMessage>, StreamError>> {
+        Box::pin(async move {
+            if sequence == 0 {
+                return Ok(None);
+            }
+            let handle = self.stream_handle(stream).await?;
+            let result = handle.get_raw_message(sequence).await;
+            got(stream, &format!("reading message {sequence}"), result)
+        })
+    }
+
+    fn delete_message<'a>(
+        &'a self,
+        stream: &'a str,
+        sequence: u64,
+    ) -> BoxFuture<'a, Result<bool, StreamError>> {
+        use jetstream::stream::DeleteMessageErrorKind;
+        Box::pin(async move {
+            if sequence == 0 {
+                return Ok(false);
+            }
+            let handle = self.stream_handle(stream).await?;
+            match handle.delete_message(sequence).await {
+                Ok(deleted) => Ok(deleted),
+                Err(err) => match err.kind() {
+                    DeleteMessageErrorKind::JetStream(js)
+                        if js.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND =>
+                    {
+                        Err(StreamError::new(StreamErrorKind::NoStream)
+                            .with_detail(format!("`{stream}`")))
+                    }
+                    // nats-server answers a sequence it does not hold
+                    // (never stored, or deleted already) with an error.
+                    DeleteMessageErrorKind::JetStream(_)
+                        if self.get_message(stream, sequence).await.ok() == Some(None) =>
+                    {
+                        Ok(false)
+                    }
+                    DeleteMessageErrorKind::JetStream(_) => {
+                        Err(StreamError::new(StreamErrorKind::Rejected)
+                            .with_detail(format!(
+                                "deleting message {sequence} of stream `{stream}`"
+                            ))
+                            .with_source(err))
+                    }
+                    _ => Err(StreamError::new(StreamErrorKind::Request)
+                        .with_detail(format!("deleting message {sequence} of stream `{stream}`"))
+                        .with_source(err)),
+                },
+            }
         })
     }
 }

@@ -23,6 +23,14 @@ use typebus::headers::{Headers, names};
 use typebus::transport::{ConsumerSpec, Incoming, MessageSource, OutgoingMessage};
 use typebus::{Bus, Delivery, Event, HandlerError, ListenOptions, Listener, StreamConfig};
 
+mod dead_letters;
+pub use dead_letters::{
+    a_cut_dead_letter_is_replayed_whole_from_its_original,
+    a_replay_dead_lettered_again_is_replayed_again, an_interrupted_replay_is_not_delivered_twice,
+    dead_letters_are_listed_shown_replayed_and_purged,
+    stored_messages_are_read_and_deleted_by_sequence,
+};
+
 /// A broker to run the cases on.
 pub trait Backend: Sized + Send + Sync + 'static {
     /// A fresh, empty broker (a new server for NATS).
@@ -56,6 +64,11 @@ macro_rules! suite {
             handler_panic_is_retried,
             newer_contract_version_is_dead_lettered,
             restarted_listener_resumes_where_the_durable_left_off,
+            dead_letters_are_listed_shown_replayed_and_purged,
+            an_interrupted_replay_is_not_delivered_twice,
+            a_cut_dead_letter_is_replayed_whole_from_its_original,
+            a_replay_dead_lettered_again_is_replayed_again,
+            stored_messages_are_read_and_deleted_by_sequence,
         );
     };
     (@cases $backend:ty; $($case:ident,)*) => {
