@@ -34,10 +34,13 @@ pub(crate) enum Command {
     /// Write the Rust code for the schemas (what build.rs would generate).
     Generate(PathArgs),
     /// Check that the checked-in code (when there is an `out`) and the lock
-    /// file match the schemas; writes nothing.
+    /// file match the schemas, and that every event's current version keeps
+    /// its `compat:` rule against the versions the lock records; writes
+    /// nothing.
     Check(CheckArgs),
     /// Record the payload shape of every new (subject, version) in
-    /// `<schemas>/typebus.lock`; refuses when a recorded one changed.
+    /// `<schemas>/typebus.lock`; refuses when a recorded one changed or a
+    /// new version breaks its event's `compat:` rule.
     Lock(LockArgs),
     /// List every change from another schema set to this one, classified by
     /// who can still decode what.

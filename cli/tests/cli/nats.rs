@@ -79,13 +79,14 @@ impl Fixture {
 
     /// The stored message at `sequence` of the stream: subject, headers, body.
     fn stored(&self, sequence: u64) -> (String, Vec<(String, String)>, String) {
+        self.stored_in("EVENTS", sequence)
+    }
+
+    /// The stored message at `sequence` of `stream`: subject, headers
+    /// (sorted), body.
+    fn stored_in(&self, stream: &str, sequence: u64) -> (String, Vec<(String, String)>, String) {
         self.runtime.block_on(async {
-            let stream = self
-                .transport
-                .jetstream()
-                .get_stream("EVENTS")
-                .await
-                .unwrap();
+            let stream = self.transport.jetstream().get_stream(stream).await.unwrap();
             let raw = stream.get_raw_message(sequence).await.unwrap();
             let mut headers: Vec<(String, String)> = raw
                 .headers
@@ -481,21 +482,7 @@ fn publish_says_which_older_versions_read_the_event() {
         ])
         .assert()
         .code(0);
-    let headers = fx.runtime.block_on(async {
-        let stream = fx.transport.jetstream().get_stream("SEATS").await.unwrap();
-        let raw = stream.get_raw_message(1).await.unwrap();
-        let mut headers: Vec<(String, String)> = raw
-            .headers
-            .iter()
-            .flat_map(|(name, values)| {
-                values
-                    .iter()
-                    .map(move |v| (name.to_string(), v.as_str().to_owned()))
-            })
-            .collect();
-        headers.sort();
-        headers
-    });
+    let (_, headers, _) = fx.stored_in("SEATS", 1);
     assert_eq!(
         headers,
         [
