@@ -194,6 +194,27 @@ fn items(item: &DeriveInput, rows: &[Row]) -> TokenStream {
                 }
             }
 
+            /// Decodes a message body published on `subject` as contract
+            /// version `version` (its `Typebus-Version` header): an older
+            /// version recorded in `typebus.lock` is decoded as its own type
+            /// and upcast to the newest, as a listener does
+            /// ([`::typebus::Event::decode_version`]). Fails like
+            /// [`Self::decode`].
+            #[inline]
+            pub fn decode_version(
+                subject: &::core::primitive::str,
+                version: ::core::primitive::u32,
+                payload: &[::core::primitive::u8],
+            ) -> ::core::result::Result<Self, ::typebus::DecodeError> {
+                let _ = (version, payload);
+                match subject {
+                    #(#subjects => <#types as ::typebus::Event>::decode_version(version, subject, payload).map(Self::#variants),)*
+                    _ => ::core::result::Result::Err(::typebus::DecodeError::from(
+                        ::typebus::UnknownSubject::new(subject),
+                    )),
+                }
+            }
+
             /// The subject this event is published on.
             pub const fn subject(&self) -> #subject {
                 match *self {

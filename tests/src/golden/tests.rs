@@ -458,6 +458,18 @@ fn older_versions_decode_and_upcast_to_the_newest() {
     assert_eq!((event.price_cents, event.seats), (999, u64::from(u32::MAX)));
     assert_eq!(event.currency, "USD");
 
+    // The catalog decodes by version too.
+    let any = AnyEvent::decode_version("ticket:updated", 1, v1).unwrap();
+    let AnyEvent::TicketUpdated(from_catalog) = any else {
+        panic!("{any:?}")
+    };
+    assert_eq!(from_catalog.price_cents, 2050);
+    assert!(
+        AnyEvent::decode("ticket:updated", v1).is_err(),
+        "decode reads the newest version"
+    );
+    assert!(AnyEvent::decode_version("nope", 1, v1).is_err());
+
     // The newest version, and a version the lock does not record, decode as
     // the newest type.
     let v3 = br#"{"id":"t1","version":6,"title":"Gig","priceCents":1,"currency":"EUR"}"#;
