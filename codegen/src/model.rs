@@ -72,6 +72,11 @@ pub struct Evolution {
     /// `upcasts:`: the versions whose step to the next version is written
     /// by hand (`impl typebus::Upcast`), sorted.
     pub upcasts: Vec<u32>,
+    /// `renames:`: by version, the fields renamed in that version (its
+    /// step from the previous recorded version), new wire name -> old wire
+    /// name. The generated upcast of that step moves the old field into the
+    /// new one. Part of the generated code's fingerprint.
+    pub renames: std::collections::BTreeMap<u32, std::collections::BTreeMap<String, String>>,
 }
 
 impl Model {

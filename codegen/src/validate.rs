@@ -121,7 +121,7 @@ pub(crate) fn validate(
         if let Some(map) = &file.raw.events {
             for (name, raw) in &map.entries {
                 let event = cx.event_def(file, name, raw, &table, &mut subjects, &mut aggregates);
-                if let Some(declared) = cx.evolution(file, raw, event.version) {
+                if let Some(declared) = cx.evolution(file, raw, event.version, &event.fields) {
                     evolution.insert(event.name.clone(), declared);
                 }
                 events.push(event);

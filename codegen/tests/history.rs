@@ -121,3 +121,44 @@ fn an_unknown_mode_or_version_is_a_schema_error() {
     );
     assert!(err.contains("`upcasts` lists version 0"), "{err}");
 }
+
+#[test]
+fn renames_are_checked_where_they_are_declared() {
+    // `renames` of the current version must name its fields; versions from
+    // 2 to the current one.
+    let schema = "events:\n  SeatMoved:\n    subject: seat:moved\n    version: 2\n    renames:\n      2: { row: rowNo }\n      9: { a: b }\n    fields:\n      seat: string\n      rowNumber: u32\n";
+    let err = SchemaSet::from_sources("schemas", [("seats.yaml", schema)])
+        .unwrap()
+        .validate()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("schemas/seats.yaml:6:17: error: `renames` of version 2 renames `row` to `rowNo`, which is not a field of this version"),
+        "{err}"
+    );
+    assert!(err.contains("`renames` lists version `9`"), "{err}");
+
+    // A rename from a field the older version does not have is not a
+    // mechanical step: `check` says so.
+    let lock = Lock::parse(
+        "typebus.lock",
+        "format: 1\nevents:\n- subject: seat:moved\n  version: 1\n  fields:\n    seat: string\n    rowNo: u32\n",
+    )
+    .unwrap();
+    let schema = "events:\n  SeatMoved:\n    subject: seat:moved\n    version: 2\n    renames:\n      2: { row: rowNumber }\n    fields:\n      seat: string\n      rowNumber: u32\n";
+    let model = SchemaSet::from_sources("schemas", [("seats.yaml", schema)])
+        .unwrap()
+        .with_lock(lock.clone())
+        .validate()
+        .unwrap();
+    let problems: Vec<String> = check_history(&model, &lock, Rule::DEFAULT)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    assert!(
+        problems[0].contains("field `rowNumber` is declared renamed from `row`, which the older version does not have"),
+        "{}",
+        problems[0]
+    );
+}

@@ -74,7 +74,7 @@ fn model_hash(model: &Model) -> u64 {
         types,
         events,
         history,
-        evolution: _,
+        evolution,
     } = model;
     let _ = write!(
         hash,
@@ -82,6 +82,16 @@ fn model_hash(model: &Model) -> u64 {
     );
     if !history.is_empty() {
         let _ = write!(hash, "{history:?}");
+    }
+    // Of the declared evolution, only renames shape the code (the generated
+    // upcasts move renamed fields).
+    let renames: Vec<_> = evolution
+        .iter()
+        .filter(|(_, e)| !e.renames.is_empty())
+        .map(|(name, e)| (name, &e.renames))
+        .collect();
+    if !renames.is_empty() {
+        let _ = write!(hash, "{renames:?}");
     }
     hash.0
 }

@@ -13,6 +13,8 @@
 //!
 //! [`Upcast`]: https://docs.rs/typebus/latest/typebus/trait.Upcast.html
 
+use std::collections::BTreeMap;
+
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::quote;
 
@@ -111,17 +113,20 @@ pub(super) fn released(
         Some(r) => r.shared.iter().any(|s| s == name),
         None => true,
     };
+    let none = BTreeMap::new();
     let old_side = Side {
         model: &own,
         event: &own.events[0],
         path: TokenStream::new(),
         parent: &|name: &str| shared_of(Some(released), name),
+        renames: &none,
     };
     let new_side = Side {
         model: next_side_model,
         event: next_event,
         path: next_path,
         parent: &|name: &str| shared_of(next, name),
+        renames: renames_in(cx.model, &released.event.name, next_event.version).unwrap_or(&none),
     };
     let step_doc = match step(&old_side, &new_side) {
         Step::Mechanical(tokens) => {
@@ -263,8 +268,22 @@ pub(super) fn event_impl(
 /// field removed and later added back with another type is read only
 /// through the steps.
 fn direct(model: &Model, versions: &[&Released], i: usize) -> bool {
+    let renamed_since = model
+        .evolution
+        .get(&versions[i].event.name)
+        .is_some_and(|e| e.renames.keys().any(|&v| v > versions[i].event.version));
     versions[i].read_by_current
+        && !renamed_since
         && (i..versions.len()).all(|j| step_problem(model, versions, j).is_none())
+}
+
+/// The fields `event` renamed in `version` (new wire name -> old), if any.
+fn renames_in<'m>(
+    model: &'m Model,
+    event: &str,
+    version: u32,
+) -> Option<&'m BTreeMap<String, String>> {
+    model.evolution.get(event)?.renames.get(&version)
 }
 
 /// Why the step from `versions[j]` to the next version (the next older
@@ -287,17 +306,20 @@ pub(crate) fn step_problem(model: &Model, versions: &[&Released], j: usize) -> O
                 None => return Some("the event is gone".to_owned()),
             },
         };
+    let none = BTreeMap::new();
     let old_side = Side {
         model: &old,
         event: &old.events[0],
         path: TokenStream::new(),
         parent: &|name: &str| versions[j].shared.iter().any(|s| s == name),
+        renames: &none,
     };
     let new_side = Side {
         model: new_model,
         event: new_event,
         path: quote!(super::),
         parent: &|name: &str| shared.is_none_or(|r| r.shared.iter().any(|s| s == name)),
+        renames: renames_in(model, &versions[j].event.name, new_event.version).unwrap_or(&none),
     };
     match step(&old_side, &new_side) {
         Step::Mechanical(_) => None,

@@ -35,6 +35,9 @@ pub(super) struct Side<'a> {
     /// Whether a named type of this side is the current schemas' type
     /// (re-exported, so both sides may name the same Rust type).
     pub(super) parent: &'a dyn Fn(&str) -> bool,
+    /// The event's fields this side renamed in its step from the other
+    /// side: new wire name -> old wire name (empty on the older side).
+    pub(super) renames: &'a BTreeMap<String, String>,
 }
 
 /// What a step is.
@@ -64,7 +67,13 @@ pub(super) fn step(old: &Side<'_>, new: &Side<'_>) -> Step {
     };
     let new_path = &new.path;
     let next = quote!(#new_path #new_ident);
-    let body = match upcaster.fields(&old.event.fields, &new.event.fields, &quote!(self), &next) {
+    let body = match upcaster.fields(
+        &old.event.fields,
+        &new.event.fields,
+        new.renames,
+        &quote!(self),
+        &next,
+    ) {
         Ok(body) => body,
         Err(reason) => return Step::Manual(reason),
     };
@@ -101,6 +110,7 @@ impl Upcaster<'_, '_> {
         &mut self,
         old: &[Field],
         new: &[Field],
+        renames: &BTreeMap<String, String>,
         src: &TokenStream,
         ty: &TokenStream,
     ) -> Result<TokenStream, String> {
@@ -108,7 +118,14 @@ impl Upcaster<'_, '_> {
         for field in new {
             let ident = idents::ident(&field.ident, &field.location)
                 .map_err(|_| format!("field `{}` has no Rust name", field.wire))?;
-            let value = match old.iter().find(|f| f.wire == field.wire) {
+            let was = renames.get(&field.wire).unwrap_or(&field.wire);
+            if was != &field.wire && !old.iter().any(|f| f.wire == *was) {
+                return Err(format!(
+                    "field `{}` is declared renamed from `{was}`, which the older version does not have",
+                    field.wire
+                ));
+            }
+            let value = match old.iter().find(|f| f.wire == *was) {
                 Some(before) => {
                     let from = idents::ident(&before.ident, &before.location)
                         .map_err(|_| format!("field `{}` has no Rust name", field.wire))?;
@@ -286,8 +303,14 @@ impl Upcaster<'_, '_> {
                 if boxed(before, &self.old_recursion) || boxed(after, &self.new_recursion) {
                     return Err(format!("type `{name}`, which contains itself, changed"));
                 }
-                self.fields(before, after, &quote!(old), &quote!(#path #new_ty))
-                    .map_err(|why| format!("in type `{name}`, {why}"))
+                self.fields(
+                    before,
+                    after,
+                    &BTreeMap::new(),
+                    &quote!(old),
+                    &quote!(#path #new_ty),
+                )
+                .map_err(|why| format!("in type `{name}`, {why}"))
             }
             (
                 TypeKind::Enum {

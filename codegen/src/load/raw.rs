@@ -111,7 +111,21 @@ pub(crate) struct RawEvent {
     #[serde(default)]
     #[cfg_attr(feature = "schema-format", schemars(with = "Vec<u32>"))]
     pub(crate) upcasts: Option<Spanned<Vec<Spanned<i64>>>>,
+    /// Fields renamed, by the version that renamed them: `renames: { 2: {
+    /// cost: price } }` says version 2 calls `price` what version 1 called
+    /// `cost`; the generated upcast of that step moves it.
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "schema-format",
+        schemars(
+            with = "std::collections::BTreeMap<u32, std::collections::BTreeMap<String, String>>"
+        )
+    )]
+    pub(crate) renames: Option<Spanned<OrderedMap<Spanned<RawRenames>>>>,
 }
+
+/// The fields one version renamed: old wire name -> new wire name.
+pub(crate) type RawRenames = OrderedMap<Spanned<String>>;
 
 /// A compatibility mode (see `compat`).
 #[cfg(feature = "schema-format")]

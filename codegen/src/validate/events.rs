@@ -87,8 +87,9 @@ impl Cx<'_> {
         file: &ParsedFile,
         raw: &RawEvent,
         version: u32,
+        current_fields: &[Field],
     ) -> Option<Evolution> {
-        if raw.compat.is_none() && raw.upcasts.is_none() {
+        if raw.compat.is_none() && raw.upcasts.is_none() && raw.renames.is_none() {
             return None;
         }
         let compat = raw.compat.as_ref().and_then(|text| {
@@ -123,7 +124,53 @@ impl Cx<'_> {
         }
         upcasts.sort_unstable();
         upcasts.dedup();
-        Some(Evolution { compat, upcasts })
+        let mut renames: BTreeMap<u32, BTreeMap<String, String>> = BTreeMap::new();
+        for (in_version, fields) in raw.renames.iter().flat_map(|map| &map.value.entries) {
+            let location = at(file, &in_version.referenced);
+            let Some(v) = in_version
+                .value
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|v| *v >= 2 && *v <= version)
+            else {
+                self.error_help(
+                    location,
+                    format!(
+                        "`renames` lists version `{}`, which cannot rename fields (this event is at version {version})",
+                        in_version.value
+                    ),
+                    "key each rename by the version that made it, from 2 to the current version: `renames: { 2: { oldName: newName } }`",
+                );
+                continue;
+            };
+            let entry = renames.entry(v).or_default();
+            for (old, new) in &fields.value.entries {
+                if v == version && !current_fields.iter().any(|f| f.wire == new.value) {
+                    self.error(
+                        at(file, &new.referenced),
+                        format!(
+                            "`renames` of version {v} renames `{}` to `{}`, which is not a field of this version",
+                            old.value, new.value
+                        ),
+                    );
+                }
+                if entry.insert(new.value.clone(), old.value.clone()).is_some() {
+                    self.error(
+                        at(file, &new.referenced),
+                        format!(
+                            "`renames` of version {v} gives `{}` two old names",
+                            new.value
+                        ),
+                    );
+                }
+            }
+        }
+        Some(Evolution {
+            compat,
+            upcasts,
+            renames,
+        })
     }
 
     /// Checks a version: an integer from 1 to `u32::MAX`.

@@ -529,6 +529,11 @@ fn a_mechanical_step_decodes_directly_and_agrees_with_its_generated_upcast() {
     assert_eq!(plan.limit, None);
     assert!(typebus::from_json::<PlanChanged>("plan:changed", br#"{"id":"p","limit":5}"#).is_err());
     assert_eq!(PlanChanged::READABLE_AS, [2]);
+    // A field renamed in v2 (`renames: { 2: { row: rowNumber } }`): a v1
+    // body goes through the generated step, which moves `row`.
+    let moved = SeatMoved::decode_version(1, "seat:moved", br#"{"seat":"s1","row":4}"#).unwrap();
+    assert_eq!((moved.seat.as_str(), moved.row_number), ("s1", 4));
+    assert!(SeatMoved::decode_version(2, "seat:moved", br#"{"seat":"s1","row":4}"#).is_err());
     // v1's enum is its own (it lacks `awaiting:payment`).
     assert!(
         serde_json::from_str::<order_created_v1::OrderStatus>(r#""awaiting:payment""#).is_err()
