@@ -76,12 +76,7 @@ impl Payloads {
                     name: event.name.clone(),
                     subject: event.subject.clone(),
                     version: event.version,
-                    readable_as: model
-                        .history
-                        .iter()
-                        .filter(|r| r.event.name == event.name && r.reads_current)
-                        .map(|r| r.event.version)
-                        .collect(),
+                    readable_as: model.readable_as(&event.name),
                     index: compiled,
                 },
             );

@@ -16,7 +16,7 @@ use heck::ToSnakeCase as _;
 use crate::compat::{FieldShape, Shape, TypeShapeKind};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::ident;
-use crate::lock::Lock;
+use crate::lock::{Lock, strip_locations};
 use crate::model::{
     DefaultValue, EnumValue, EventDef, Field, Location, Model, Released, RustIdent, Scalar,
     TypeDef, TypeExpr, TypeKind,
@@ -45,6 +45,16 @@ pub(crate) fn released(model: &Model, lock: &Lock, diagnostics: &mut Diagnostics
                 .map(|t| (t.ident.name.as_str(), t.name.as_str())),
         )
         .collect();
+    let older = |e: &crate::model::EventDef| {
+        by_subject
+            .get(e.subject.as_str())
+            .is_some_and(|vs| vs.iter().any(|(v, _)| *v < e.version))
+    };
+    if !model.events.iter().any(older) {
+        // The common case: nothing to generate, and no type shapes to
+        // compute on every build.
+        return Vec::new();
+    }
     let current = Shapes::of(model);
     let mut out = Vec::new();
     for event in &model.events {
@@ -110,7 +120,7 @@ impl<'m> Shapes<'m> {
                 }],
                 ..placeholder_event(def.location.clone())
             };
-            let mut shape = strip(Shape::of_event(model, &probe));
+            let mut shape = strip_locations(&Shape::of_event(model, &probe));
             if let Some(ty) = shape.types.remove(&def.name) {
                 shapes.insert(def.name.as_str(), ty);
             }
@@ -142,21 +152,6 @@ fn placeholder_event(location: Location) -> EventDef {
         fields: Vec::new(),
         location,
     }
-}
-
-/// A lock shape with its locations dropped (as the lock stores shapes).
-fn strip(mut shape: Shape) -> Shape {
-    let strip_fields =
-        |fields: &mut Vec<FieldShape>| fields.iter_mut().for_each(|f| f.location = None);
-    strip_fields(&mut shape.fields);
-    for ty in shape.types.values_mut() {
-        ty.location = None;
-        match &mut ty.kind {
-            TypeShapeKind::Struct(fields) => strip_fields(fields),
-            TypeShapeKind::Enum { values, .. } => values.iter_mut().for_each(|v| v.1 = None),
-        }
-    }
-    shape
 }
 
 /// One recorded version of `event` as model nodes.

@@ -80,6 +80,17 @@ pub struct Evolution {
 }
 
 impl Model {
+    /// The older versions of event `name` whose readers decode its current
+    /// version (see [`Released::reads_current`]), oldest first: what
+    /// publishers send in `Typebus-Readable-As`.
+    pub fn readable_as(&self, name: &str) -> Vec<u32> {
+        self.history
+            .iter()
+            .filter(|r| r.event.name == name && r.reads_current)
+            .map(|r| r.event.version)
+            .collect()
+    }
+
     /// The events and types whose Rust name is not their schema name
     /// (`ticketCreated` -> `TicketCreated`, `self` -> `Self_`), sorted by
     /// location. Valid, but the event then has two names (the schema's, and

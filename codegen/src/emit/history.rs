@@ -36,8 +36,13 @@ pub(crate) fn versions_of<'m>(model: &'m Model, event: &EventDef) -> Vec<&'m Rel
 /// when the newest type reads every version itself (then the event keeps
 /// the derived `Event` impl).
 pub(super) fn upcast_versions(model: &Model, versions: &[&Released]) -> Vec<usize> {
+    // Each step analysed once: version i is direct when every step from it
+    // on is mechanical.
+    let mechanical: Vec<bool> = (0..versions.len())
+        .map(|j| step_problem(model, versions, j).is_none())
+        .collect();
     (0..versions.len())
-        .filter(|&i| !direct(model, versions, i))
+        .filter(|&i| !direct(model, versions[i], &mechanical[i..]))
         .collect()
 }
 
@@ -179,15 +184,6 @@ fn own_model(model: &Model, released: &Released) -> Model {
     }
 }
 
-/// The older versions whose readers decode the current version's bodies.
-pub(super) fn readable_as(versions: &[&Released]) -> Vec<u32> {
-    versions
-        .iter()
-        .filter(|r| r.reads_current)
-        .map(|r| r.event.version)
-        .collect()
-}
-
 /// The `impl ::typebus::Event` of the newest version of an event with
 /// older ones, written out when it differs from the derived one:
 /// `READABLE_AS` lists the older versions that read it, and
@@ -262,19 +258,17 @@ pub(super) fn event_impl(
     }
 }
 
-/// Whether `versions[i]`'s bodies are decoded as the newest type directly:
+/// Whether `released`'s bodies are decoded as the newest type directly:
 /// the newest type reads them, and every step from that version to the
 /// newest is mechanical (so the conversions would give the same value). A
 /// field removed and later added back with another type is read only
 /// through the steps.
-fn direct(model: &Model, versions: &[&Released], i: usize) -> bool {
+fn direct(model: &Model, released: &Released, mechanical_from_here: &[bool]) -> bool {
     let renamed_since = model
         .evolution
-        .get(&versions[i].event.name)
-        .is_some_and(|e| e.renames.keys().any(|&v| v > versions[i].event.version));
-    versions[i].read_by_current
-        && !renamed_since
-        && (i..versions.len()).all(|j| step_problem(model, versions, j).is_none())
+        .get(&released.event.name)
+        .is_some_and(|e| e.renames.keys().any(|&v| v > released.event.version));
+    released.read_by_current && !renamed_since && mechanical_from_here.iter().all(|&m| m)
 }
 
 /// The fields `event` renamed in `version` (new wire name -> old), if any.

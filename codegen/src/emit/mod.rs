@@ -128,7 +128,7 @@ fn job_tokens(cx: &mut Context<'_>, job: Job) -> TokenStream {
             let event = &model.events[i];
             let versions = history::versions_of(model, event);
             let upcast = history::upcast_versions(model, &versions);
-            let readable_as = history::readable_as(&versions);
+            let readable_as = model.readable_as(&event.name);
             let derived = upcast.is_empty() && readable_as.is_empty();
             let mut tokens = structs::event(cx, event, derived);
             if !derived && let Ok(ident) = idents::ident(&event.ident, &event.location) {

@@ -403,7 +403,7 @@ fn split_entries(body: &str) -> impl Iterator<Item = &str> {
 }
 
 /// Locations are not part of a recorded shape.
-fn strip_locations(shape: &Shape) -> Shape {
+pub(crate) fn strip_locations(shape: &Shape) -> Shape {
     let mut shape = shape.clone();
     let strip = |fields: &mut Vec<crate::compat::FieldShape>| {
         for f in fields {
